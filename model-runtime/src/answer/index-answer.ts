@@ -1,0 +1,108 @@
+/**
+ * Answers from the index alone (no model): find the symbols a question names, and report where they are
+ * defined, what they look like, what documents them and who uses them — each fact with a path:line citation.
+ * This is what Ask/Explain/hover show until the model is loaded, and the fallback when it cannot be.
+ */
+import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
+import type { WorkspaceIndex } from "../index/workspace-index";
+
+export interface Citation {
+  root: string;
+  path: string;
+  /** 1-based, as shown to people. */
+  line: number;
+  endLine?: number;
+}
+
+export interface IndexAnswer {
+  /** Markdown. Citations appear inline as `path:line` and are listed in `citations` in order of appearance. */
+  markdown: string;
+  citations: Citation[];
+  /** Symbols the question was understood to be about. */
+  symbols: string[];
+  /** Files the answer drew on (the "what it read" list). */
+  files: Array<{ root: string; path: string }>;
+}
+
+const STOP_WORDS = new Set(
+  ("a an and are as at be by can code do does file files for from function how i in is it its me method of on or " +
+    "show tell that the this to use used uses using what when where which who why with work works defined " +
+    "definition class classes called calls call find explain about any all there their type types").split(" "),
+);
+
+/** Identifier-looking words of a question, most specific first: `quoted`, CamelCase/snake_case, then other words. */
+export function candidateSymbols(question: string): string[] {
+  const quoted = [...question.matchAll(/[`'"]([A-Za-z_$][\w$.:]*)[`'"]/g)].map((m) => m[1]);
+  const words = [...question.matchAll(/[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*/g)].map((m) => m[0]);
+  const codeLike = words.filter((w) => /[a-z][A-Z]|_|^[A-Z][a-z]+[A-Z]|\.|::|\$/.test(w) || /^[A-Z][A-Za-z0-9]+$/.test(w));
+  const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && w.length > 2);
+  return [...new Set([...quoted, ...codeLike, ...plain])];
+}
+
+function cite(citations: Citation[], root: string, path: string, line0: number, endLine0?: number): string {
+  citations.push({ root, path, line: line0 + 1, endLine: endLine0 !== undefined ? endLine0 + 1 : undefined });
+  return `${path}:${line0 + 1}`;
+}
+
+function describeDefinition(hit: SymbolHit, citations: Citation[], multiRoot: boolean): string {
+  const d: Definition = hit.definition;
+  const where = cite(citations, hit.root, hit.path, d.nameLine, d.endLine);
+  const owner = d.container ? ` in \`${d.container}\`` : "";
+  const decl = d.declarationOnly ? " (declaration)" : "";
+  const rootNote = multiRoot ? ` [${hit.root}]` : "";
+  const lines = [`- **${d.kind}** \`${d.name}\`${owner}${decl} — ${where}${rootNote}`, `  \`${d.signature}\``];
+  if (d.doc) lines.push(`  > ${d.doc.split("\n").slice(0, 3).join(" ").slice(0, 300)}`);
+  return lines.join("\n");
+}
+
+function describeReferences(refs: ReferenceHit[], citations: Citation[], max: number): string {
+  const byFile = new Map<string, ReferenceHit[]>();
+  for (const r of refs) {
+    const k = `${r.root}\u0000${r.path}`;
+    const list = byFile.get(k) ?? [];
+    list.push(r);
+    byFile.set(k, list);
+  }
+  const out: string[] = [];
+  for (const list of [...byFile.values()].slice(0, max)) {
+    const shown = list.slice(0, 3).map((r) => cite(citations, r.root, r.path, r.line));
+    out.push(`- ${shown.join(", ")}${list.length > 3 ? ` (+${list.length - 3} more)` : ""}`);
+  }
+  if (byFile.size > max) out.push(`- … and ${byFile.size - max} more files`);
+  return out.join("\n");
+}
+
+/** Answer a free-form question from the index. */
+export function answerFromIndex(index: WorkspaceIndex, question: string, opts: { maxSymbols?: number } = {}): IndexAnswer {
+  const citations: Citation[] = [];
+  const sections: string[] = [];
+  const symbols: string[] = [];
+  const multiRoot = new Set([...index.allFiles()].slice(0, 1000).map((f) => f.root)).size > 1;
+  for (const candidate of candidateSymbols(question)) {
+    if (symbols.length >= (opts.maxSymbols ?? 3)) break;
+    const hits = index.find(candidate, { limit: 8 });
+    if (hits.length === 0) continue;
+    const name = hits[0].definition.name;
+    if (symbols.includes(name)) continue;
+    symbols.push(name);
+    const parts = [`### \`${name}\``, `Defined in ${hits.length === 1 ? "1 place" : `${hits.length} places`}:`];
+    for (const h of hits) parts.push(describeDefinition(h, citations, multiRoot));
+    const refs = index.references(name, 200);
+    if (refs.length) parts.push(`Used in ${new Set(refs.map((r) => `${r.root}/${r.path}`)).size} file(s):`, describeReferences(refs, citations, 6));
+    else parts.push("No uses found elsewhere in the index.");
+    sections.push(parts.join("\n"));
+  }
+  if (sections.length === 0) {
+    const words = candidateSymbols(question);
+    const suggestions = [...new Set(words.flatMap((w) => index.searchNames(w, 5)))].slice(0, 8);
+    const hint = suggestions.length ? ` Similar names in the index: ${suggestions.map((s) => `\`${s}\``).join(", ")}.` : "";
+    sections.push(`No definition in the index matches ${words.length ? words.map((w) => `\`${w}\``).join(", ") : "this question"}.${hint}`);
+  }
+  const files = [...new Map(citations.map((c) => [`${c.root}\u0000${c.path}`, { root: c.root, path: c.path }])).values()];
+  return { markdown: sections.join("\n\n"), citations, symbols, files };
+}
+
+/** Everything the index knows about one symbol (Explain Symbol / hover). */
+export function explainSymbol(index: WorkspaceIndex, name: string): IndexAnswer {
+  return answerFromIndex(index, `\`${name}\``, { maxSymbols: 1 });
+}

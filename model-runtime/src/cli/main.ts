@@ -1,0 +1,71 @@
+/**
+ * `longview` command line: the same index, layout and engine the extension uses, without VS Code.
+ *   longview index <dir...>        build or refresh the index, print what it holds and what it skipped
+ *   longview find <symbol>         where a symbol is defined
+ *   longview refs <symbol>         where a symbol is used
+ *   longview ask <dir> "question"  answer a question about the repository
+ */
+import { parseArgs } from "node:util";
+import { commandAsk, commandFind, commandIndex, commandRefs } from "./commands";
+
+const USAGE = `usage:
+  longview index <dir...> [--threads N] [--exclude GLOB]... [--fresh] [--json] [--verbose]
+  longview find <symbol> [--dir DIR] [--json]
+  longview refs <symbol> [--dir DIR] [--json]
+  longview ask <dir> "question" [--json]
+options:
+  --store DIR     where the index is kept (default: $XDG_CACHE_HOME/longview/<hash of the folder>)
+  --no-store      do not read or write a stored index
+  --threads N     parse workers (default: number of cores; 0 parses on the main thread)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      dir: { type: "string", multiple: true },
+      store: { type: "string" },
+      "no-store": { type: "boolean" },
+      threads: { type: "string" },
+      exclude: { type: "string", multiple: true },
+      fresh: { type: "boolean" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean", short: "v" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const common = {
+    store: values["no-store"] ? null : values.store,
+    threads: values.threads !== undefined ? Number(values.threads) : undefined,
+    exclude: values.exclude,
+    json: !!values.json,
+    verbose: !!values.verbose,
+    fresh: !!values.fresh,
+  };
+  switch (command) {
+    case "index":
+      return commandIndex(args.length ? args : ["."], common);
+    case "find":
+      return commandFind(args[0], values.dir ?? ["."], common);
+    case "refs":
+      return commandRefs(args[0], values.dir ?? ["."], common);
+    case "ask":
+      return commandAsk(args[0], args.slice(1).join(" "), common);
+    default:
+      console.error(`unknown command ${command}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`longview: ${error.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,192 @@
+/**
+ * The in-memory workspace index: file records plus a name → definitions map kept up to date file by file,
+ * so a one-file update costs that file's definitions only. Queries are synchronous and cheap (hover-fast).
+ */
+import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit } from "./types";
+
+export function fileKey(root: string, path: string): string {
+  return `${root}\u0000${path}`;
+}
+
+export interface FindOptions {
+  /** Maximum hits (default 50). */
+  limit?: number;
+  /** Restrict to some definition kinds. */
+  kinds?: Definition["kind"][];
+}
+
+export class WorkspaceIndex {
+  private readonly files = new Map<string, FileRecord>();
+  private readonly skippedFiles = new Map<string, SkippedFile>();
+  /** exact name → keys of files defining it (a key repeats once per definition). */
+  private readonly byName = new Map<string, string[]>();
+  /** lower-cased name → exact names, for case-insensitive lookups. */
+  private readonly byLowerName = new Map<string, Set<string>>();
+  /** Bumped on every change: caches (layout, KV) key on it. */
+  version = 0;
+
+  get size(): number {
+    return this.files.size;
+  }
+
+  allFiles(): IterableIterator<FileRecord> {
+    return this.files.values();
+  }
+
+  skipped(): SkippedFile[] {
+    return [...this.skippedFiles.values()];
+  }
+
+  get(root: string, path: string): FileRecord | undefined {
+    return this.files.get(fileKey(root, path));
+  }
+
+  upsert(record: FileRecord): void {
+    const key = fileKey(record.root, record.path);
+    this.removeKey(key);
+    this.files.set(key, record);
+    for (const def of record.definitions) {
+      let keys = this.byName.get(def.name);
+      if (!keys) {
+        keys = [];
+        this.byName.set(def.name, keys);
+        const lower = def.name.toLowerCase();
+        let names = this.byLowerName.get(lower);
+        if (!names) this.byLowerName.set(lower, (names = new Set()));
+        names.add(def.name);
+      }
+      keys.push(key);
+    }
+    this.version++;
+  }
+
+  markSkipped(skip: SkippedFile): void {
+    const key = fileKey(skip.root, skip.path);
+    this.removeKey(key);
+    this.skippedFiles.set(key, skip);
+    this.version++;
+  }
+
+  remove(root: string, path: string): boolean {
+    const removed = this.removeKey(fileKey(root, path));
+    if (removed) this.version++;
+    return removed;
+  }
+
+  private removeKey(key: string): boolean {
+    const hadSkip = this.skippedFiles.delete(key);
+    const old = this.files.get(key);
+    if (!old) return hadSkip;
+    this.files.delete(key);
+    for (const def of old.definitions) {
+      const keys = this.byName.get(def.name);
+      if (!keys) continue;
+      const i = keys.indexOf(key);
+      if (i >= 0) keys.splice(i, 1);
+      if (keys.length === 0) {
+        this.byName.delete(def.name);
+        const lower = def.name.toLowerCase();
+        const names = this.byLowerName.get(lower);
+        names?.delete(def.name);
+        if (names && names.size === 0) this.byLowerName.delete(lower);
+      }
+    }
+    return true;
+  }
+
+  /** Files under a root (or all roots) whose key is not in `keep`: used to drop files deleted from disk. */
+  keysNotIn(keep: Set<string>, root?: string): Array<{ root: string; path: string }> {
+    const out: Array<{ root: string; path: string }> = [];
+    for (const map of [this.files, this.skippedFiles]) {
+      for (const [key, r] of map) if ((!root || r.root === root) && !keep.has(key)) out.push({ root: r.root, path: r.path });
+    }
+    return out;
+  }
+
+  /** Definitions named exactly `name` (or `Container.name`), then case-insensitive matches if there are none. */
+  find(query: string, options: FindOptions = {}): SymbolHit[] {
+    const limit = options.limit ?? 50;
+    let name = query.trim();
+    let container: string | undefined;
+    // "Class.method" or "ns::fn": look the member up by name, then keep hits whose container matches.
+    const qualified = /^(.+?)(?:\.|::)([^.:]+)$/.exec(name);
+    if (qualified && !this.byName.has(name)) {
+      container = qualified[1];
+      name = qualified[2];
+    }
+    let names = this.byName.has(name) ? [name] : [...(this.byLowerName.get(name.toLowerCase()) ?? [])];
+    if (names.length === 0) return [];
+    names = names.sort();
+    const hits: SymbolHit[] = [];
+    for (const n of names) {
+      const seen = new Set<string>();
+      for (const key of this.byName.get(n) ?? []) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const rec = this.files.get(key);
+        if (!rec) continue;
+        for (const def of rec.definitions) {
+          if (def.name !== n) continue;
+          if (options.kinds && !options.kinds.includes(def.kind)) continue;
+          if (container && def.container && !def.container.endsWith(container)) continue;
+          hits.push({ root: rec.root, path: rec.path, definition: def });
+        }
+      }
+    }
+    // Full definitions before bare declarations (a C prototype, a TS overload), then by path for stability.
+    hits.sort(
+      (a, b) =>
+        Number(!!a.definition.declarationOnly) - Number(!!b.definition.declarationOnly) ||
+        (a.path < b.path ? -1 : a.path > b.path ? 1 : a.definition.nameLine - b.definition.nameLine),
+    );
+    return hits.slice(0, limit);
+  }
+
+  /** Names that contain `fragment` (case-insensitive), shortest first: for completion and fuzzy "did you mean". */
+  searchNames(fragment: string, limit = 20): string[] {
+    const f = fragment.toLowerCase();
+    if (!f) return [];
+    const out: string[] = [];
+    for (const [lower, names] of this.byLowerName) if (lower.includes(f)) out.push(...names);
+    return out.sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).slice(0, limit);
+  }
+
+  /** Every line that uses identifier `name`, excluding the definitions' own name positions. */
+  references(name: string, limit = 500): ReferenceHit[] {
+    const hits: ReferenceHit[] = [];
+    for (const rec of this.files.values()) {
+      if (!Object.hasOwn(rec.references, name)) continue;
+      const lines = rec.references[name];
+      const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
+      for (const line of lines) {
+        if (defLines.has(line)) continue;
+        hits.push({ root: rec.root, path: rec.path, line });
+        if (hits.length >= limit) return hits;
+      }
+    }
+    return hits;
+  }
+
+  /** The innermost definition enclosing a position (for hover and "explain symbol at cursor"). */
+  definitionAt(root: string, path: string, line: number): Definition | undefined {
+    const rec = this.get(root, path);
+    let best: Definition | undefined;
+    for (const d of rec?.definitions ?? []) {
+      if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
+    }
+    return best;
+  }
+
+  stats(): IndexStats {
+    const s: IndexStats = { files: 0, bytes: 0, definitions: 0, imports: 0, references: 0, skipped: this.skippedFiles.size, languages: {} };
+    for (const rec of this.files.values()) {
+      s.files++;
+      s.bytes += rec.size;
+      s.definitions += rec.definitions.length;
+      s.imports += rec.imports.length;
+      for (const name in rec.references) s.references += rec.references[name].length;
+      s.languages[rec.language] = (s.languages[rec.language] ?? 0) + 1;
+    }
+    return s;
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * Parse one file with tree-sitter and extract its definitions (with signatures and doc comments), imports and
+ * identifier uses. One `SourceParser` per thread: grammars and compiled queries are loaded once and reused,
+ * and every tree is deleted right away because the wasm heap never shrinks (2 GiB cap).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Language, type Node, Parser, Query, type QueryMatch } from "web-tree-sitter";
+import type { Definition, DefinitionKind, ImportEntry, ReferenceMap } from "../index/types";
+import grammarFiles from "./grammar-files.json";
+import { LANGUAGES, type LanguageSpec } from "./languages";
+
+export interface ParsedSource {
+  definitions: Definition[];
+  imports: ImportEntry[];
+  references: ReferenceMap;
+  hasErrors: boolean;
+}
+
+/** A parse that ran over its time budget returns null from tree-sitter; we then index the file as text. */
+export class ParseTimeoutError extends Error {}
+
+interface LoadedLanguage {
+  spec: LanguageSpec;
+  parser: Parser;
+  definitions: Query;
+  references: Query;
+}
+
+/** Grammar .wasm files live in dist/grammars when bundled, and in node_modules when run from source. */
+export function locateGrammar(file: string): string {
+  const candidates: string[] = [];
+  if (process.env.LONGVIEW_GRAMMAR_DIR) candidates.push(path.join(process.env.LONGVIEW_GRAMMAR_DIR, file));
+  candidates.push(path.join(__dirname, "grammars", file));
+  const rel = grammarFiles.GRAMMAR_FILES.find((g) => g.endsWith(`/${file}`));
+  if (rel) {
+    for (let dir = __dirname; ; dir = path.dirname(dir)) {
+      candidates.push(path.join(dir, "node_modules", rel));
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`grammar ${file} not found (looked in ${candidates.slice(0, 3).join(", ")} …)`);
+  return found;
+}
+
+/** More specific kinds win when two patterns match the same node (a Python method is also a function). */
+const KIND_RANK: Record<DefinitionKind, number> = {
+  method: 6, class: 5, interface: 5, enum: 5, module: 4, macro: 4, type: 3, function: 2,
+};
+
+const COMMENT_TYPES = new Set(["comment", "line_comment", "block_comment"]);
+/** Nodes that sit between a doc comment and its definition without breaking the attachment. */
+const TRANSPARENT_SIBLINGS = new Set(["attribute_item", "decorator", "annotation", "marker_annotation"]);
+/** Wrappers whose own preceding comments document the definition inside them. */
+const WRAPPER_TYPES = new Set(["export_statement", "decorated_definition", "template_declaration", "ambient_declaration"]);
+/** Enclosing nodes that name a definition's container (class of a method, impl type of a Rust fn …). */
+const CONTAINER_TYPES = new Set([
+  "class_declaration", "abstract_class_declaration", "class_definition", "class_specifier", "struct_specifier",
+  "interface_declaration", "enum_declaration", "record_declaration", "trait_item", "impl_item", "internal_module",
+  "module", "namespace_definition", "mod_item", "class", "object", "type_spec",
+]);
+const C_DEFINITION_PARENTS = new Set(["function_definition", "declaration", "field_declaration", "template_declaration"]);
+
+const MAX_SIGNATURE = 200;
+const MAX_DOC = 1200;
+
+function collapse(text: string, max: number): string {
+  const s = text.replace(/\s+/g, " ").trim();
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** Strip comment markers: /** *\/, leading *, //, ///, //!, #, and Python string quotes. */
+export function cleanDocComment(raw: string): string {
+  const lines = raw
+    .replace(/^\s*\/\*+!?/, "")
+    .replace(/\*+\/\s*$/, "")
+    .split("\n")
+    .map((l) => l.replace(/^\s*(\/\/[\/!]?|#+|\*(?!\/))\s?/, "").trimEnd());
+  while (lines.length && lines[0].trim() === "") lines.shift();
+  while (lines.length && lines[lines.length - 1].trim() === "") lines.pop();
+  const text = lines.join("\n").trim();
+  return text.length > MAX_DOC ? `${text.slice(0, MAX_DOC - 1)}…` : text;
+}
+
+function pythonDocstring(def: Node): string {
+  const body = def.childForFieldName("body");
+  const first = body?.namedChild(0);
+  if (!first || first.type !== "expression_statement") return "";
+  const str = first.namedChild(0);
+  if (!str || str.type !== "string") return "";
+  return cleanDocComment(str.text.replace(/^[rRbBuUfF]*("""|'''|"|')/, "").replace(/("""|'''|"|')$/, ""));
+}
+
+/** Contiguous comments directly above the definition (or above its export/decorator wrapper). */
+function leadingComment(def: Node): string {
+  let anchor: Node = def;
+  while (anchor.parent && WRAPPER_TYPES.has(anchor.parent.type)) anchor = anchor.parent;
+  const parts: string[] = [];
+  let expectedRow = anchor.startPosition.row;
+  for (let sib = anchor.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
+    if (sib.endPosition.row < expectedRow - 1) break;
+    if (TRANSPARENT_SIBLINGS.has(sib.type)) {
+      expectedRow = sib.startPosition.row;
+      continue;
+    }
+    if (!COMMENT_TYPES.has(sib.type)) break;
+    parts.unshift(sib.text);
+    expectedRow = sib.startPosition.row;
+  }
+  return parts.length ? cleanDocComment(parts.join("\n")) : "";
+}
+
+function containerName(def: Node): string | undefined {
+  // Go methods name their type in the receiver: func (t *T) M().
+  const receiver = def.type === "method_declaration" ? def.childForFieldName("receiver") : null;
+  if (receiver) {
+    const type = receiver.descendantsOfType("type_identifier")[0];
+    if (type) return type.text;
+  }
+  for (let p = def.parent; p; p = p.parent) {
+    if (!CONTAINER_TYPES.has(p.type)) continue;
+    const name = p.childForFieldName("name") ?? p.childForFieldName("type");
+    if (name) return name.text;
+  }
+  return undefined;
+}
+
+function signatureOf(def: Node, source: string): string {
+  const inner = def.type === "template_declaration" ? def.namedChildren.find((c) => c && C_DEFINITION_PARENTS.has(c.type)) : undefined;
+  const body = (inner ?? def).childForFieldName("body");
+  const end = body && body.startIndex > def.startIndex ? body.startIndex : Math.min(def.endIndex, source.indexOf("\n", def.startIndex) >>> 0);
+  return collapse(source.slice(def.startIndex, Math.min(end, def.startIndex + MAX_SIGNATURE * 2)), MAX_SIGNATURE);
+}
+
+/** C/C++: a function_declarator is deep inside its definition; the definition is the nearest enclosing
+ * function_definition / declaration / field_declaration. None means a function pointer parameter: skip. */
+function cFunctionNode(declarator: Node): { node: Node; declarationOnly: boolean; isMethod: boolean } | undefined {
+  let n: Node | null = declarator.parent;
+  while (n && !C_DEFINITION_PARENTS.has(n.type)) {
+    if (n.type === "parameter_declaration" || n.type === "parameter_list") return undefined;
+    n = n.parent;
+  }
+  if (!n) return undefined;
+  if (n.parent?.type === "template_declaration") n = n.parent;
+  const inner = n.type === "template_declaration" ? n.namedChildren.find((c) => c && C_DEFINITION_PARENTS.has(c.type)) ?? n : n;
+  const nameNode = declarator.childForFieldName("declarator");
+  const isMethod =
+    inner.type === "field_declaration" ||
+    inner.parent?.type === "field_declaration_list" ||
+    (nameNode !== null && ["qualified_identifier", "field_identifier", "destructor_name"].includes(nameNode.type));
+  return { node: n, declarationOnly: inner.type !== "function_definition", isMethod };
+}
+
+export class SourceParser {
+  private readonly loaded = new Map<string, Promise<LoadedLanguage>>();
+  private static initialised: Promise<void> | undefined;
+
+  private static init(): Promise<void> {
+    SourceParser.initialised ??= Parser.init();
+    return SourceParser.initialised;
+  }
+
+  private load(languageId: string): Promise<LoadedLanguage> {
+    let entry = this.loaded.get(languageId);
+    if (!entry) {
+      const spec = LANGUAGES[languageId];
+      if (!spec) throw new Error(`no grammar for language ${languageId}`);
+      entry = (async () => {
+        await SourceParser.init();
+        const language = await Language.load(locateGrammar(spec.wasm));
+        const parser = new Parser();
+        parser.setLanguage(language);
+        return { spec, parser, definitions: new Query(language, spec.definitions), references: new Query(language, spec.references) };
+      })();
+      this.loaded.set(languageId, entry);
+    }
+    return entry;
+  }
+
+  /** Parse `source` as `languageId`. `timeBudgetMs` bounds the parse (a pathological file must not stall a worker). */
+  async parse(languageId: string, source: string, timeBudgetMs = 10_000): Promise<ParsedSource> {
+    const lang = await this.load(languageId);
+    // The progress callback costs time on every file; only big files can blow the budget, so only they get one.
+    const deadline = performance.now() + timeBudgetMs;
+    const options = source.length > 200_000 ? { progressCallback: () => performance.now() > deadline } : undefined;
+    const tree = lang.parser.parse(source, null, options);
+    if (!tree) {
+      lang.parser.reset();
+      throw new ParseTimeoutError(`parse exceeded ${timeBudgetMs} ms`);
+    }
+    try {
+      const root = tree.rootNode;
+      const matches = lang.definitions.matches(root);
+      return {
+        definitions: this.definitions(lang, matches, source),
+        imports: this.imports(matches),
+        references: this.references(lang, root),
+        hasErrors: root.hasError,
+      };
+    } finally {
+      tree.delete();
+    }
+  }
+
+  private definitions(lang: LoadedLanguage, matches: QueryMatch[], source: string): Definition[] {
+    const byRange = new Map<string, Definition>();
+    const isC = lang.spec.id === "c" || lang.spec.id === "cpp";
+    for (const match of matches) {
+      let defNode: Node | undefined;
+      let nameNode: Node | undefined;
+      let kind: DefinitionKind | undefined;
+      for (const cap of match.captures) {
+        if (cap.name === "name") nameNode = cap.node;
+        else if (cap.name.startsWith("definition.")) {
+          defNode = cap.node;
+          kind = cap.name.slice("definition.".length) as DefinitionKind;
+        }
+      }
+      if (!defNode || !nameNode || !kind) continue;
+      let declarationOnly = false;
+      if (isC && defNode.type === "function_declarator") {
+        const fn = cFunctionNode(defNode);
+        if (!fn) continue;
+        defNode = fn.node;
+        declarationOnly = fn.declarationOnly;
+        if (fn.isMethod) kind = "method";
+      } else if (defNode.type === "function_signature" || defNode.type === "method_signature" || defNode.type === "abstract_method_signature") {
+        declarationOnly = true;
+      }
+      const key = `${defNode.startIndex}:${defNode.endIndex}`;
+      const previous = byRange.get(key);
+      if (previous && KIND_RANK[previous.kind] >= KIND_RANK[kind]) continue;
+      const doc = lang.spec.id === "python" ? pythonDocstring(defNode) || leadingComment(defNode) : leadingComment(defNode);
+      let name = nameNode.text;
+      // C++ out-of-line definitions name their class: keep the member name, record the class as container.
+      let container = containerName(defNode);
+      if (nameNode.type === "qualified_identifier") {
+        const parts = name.split("::");
+        name = parts.pop() ?? name;
+        container ??= parts.join("::") || undefined;
+      }
+      const def: Definition = {
+        name,
+        kind,
+        startLine: defNode.startPosition.row,
+        startColumn: defNode.startPosition.column,
+        endLine: defNode.endPosition.row,
+        endColumn: defNode.endPosition.column,
+        nameLine: nameNode.startPosition.row,
+        nameColumn: nameNode.startPosition.column,
+        signature: signatureOf(defNode, source),
+        doc,
+      };
+      if (container && container !== name) def.container = container;
+      if (declarationOnly) def.declarationOnly = true;
+      byRange.set(key, def);
+    }
+    return [...byRange.values()].sort((a, b) => a.startLine - b.startLine || a.startColumn - b.startColumn);
+  }
+
+  private imports(matches: QueryMatch[]): ImportEntry[] {
+    const out: ImportEntry[] = [];
+    const seen = new Set<string>();
+    for (const match of matches) {
+      const source = match.captures.find((c) => c.name === "source")?.node;
+      if (!source || !match.captures.some((c) => c.name === "import")) continue;
+      const text = source.text.replace(/^["'<`]|["'>`]$/g, "").trim();
+      const key = `${text}@${source.startPosition.row}`;
+      if (!text || seen.has(key)) continue;
+      seen.add(key);
+      out.push({ source: text, line: source.startPosition.row });
+    }
+    return out;
+  }
+
+  private references(lang: LoadedLanguage, root: Node): ReferenceMap {
+    // A plain object (it survives structured clone and v8 serialisation unchanged); every lookup uses
+    // Object.hasOwn so names like "constructor" never hit Object.prototype, and "__proto__" is left out.
+    const refs: ReferenceMap = {};
+    for (const cap of lang.references.captures(root)) {
+      const name = cap.node.text;
+      if (name.length < 2 || name === "__proto__") continue;
+      const row = cap.node.startPosition.row;
+      if (!Object.hasOwn(refs, name)) refs[name] = [row];
+      else {
+        const lines = refs[name];
+        if (lines[lines.length - 1] !== row) lines.push(row);
+      }
+    }
+    return refs;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Which grammar parses which file, and the tree-sitter queries that find definitions, imports and identifier
+ * uses in each language. Queries capture `@name` + `@definition.<kind>`, `@import` + `@source`, and `@ref`.
+ * (Verified on samples in ../shared/notes/treesitter-webgpu.md; the bundled tags.scm files miss imports.)
+ */
+export interface LanguageSpec {
+  id: string;
+  /** File name of the grammar's .wasm (looked up in the grammar directory). */
+  wasm: string;
+  definitions: string;
+  references: string;
+}
+
+const JS_CORE = `
+(function_declaration name: (_) @name) @definition.function
+(generator_function_declaration name: (_) @name) @definition.function
+(class_declaration name: (_) @name) @definition.class
+(class name: (_) @name) @definition.class
+(method_definition name: (_) @name) @definition.method
+(lexical_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression) (generator_function)]) @definition.function)
+(variable_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression) (generator_function)]) @definition.function)
+(assignment_expression left: (member_expression property: (property_identifier) @name) right: [(arrow_function) (function_expression)]) @definition.function
+(import_statement source: (string (string_fragment) @source)) @import
+(export_statement source: (string (string_fragment) @source)) @import
+((call_expression function: (identifier) @_f arguments: (arguments . (string (string_fragment) @source))) @import (#eq? @_f "require"))
+(call_expression function: (import) arguments: (arguments . (string (string_fragment) @source))) @import
+`;
+
+const TS_EXTRA = `
+(function_signature name: (_) @name) @definition.function
+(abstract_class_declaration name: (_) @name) @definition.class
+(method_signature name: (_) @name) @definition.method
+(abstract_method_signature name: (_) @name) @definition.method
+(interface_declaration name: (_) @name) @definition.interface
+(type_alias_declaration name: (_) @name) @definition.type
+(enum_declaration name: (_) @name) @definition.enum
+(internal_module name: (_) @name) @definition.module
+(module name: (_) @name) @definition.module
+(import_require_clause source: (string (string_fragment) @source)) @import
+`;
+
+const JS_REFS = `[(identifier) (property_identifier) (shorthand_property_identifier) (shorthand_property_identifier_pattern)] @ref`;
+const TS_REFS = `[(identifier) (property_identifier) (type_identifier) (shorthand_property_identifier) (shorthand_property_identifier_pattern)] @ref`;
+
+const PYTHON = `
+(class_definition name: (identifier) @name) @definition.class
+(function_definition name: (identifier) @name) @definition.function
+(class_definition body: (block (function_definition name: (identifier) @name) @definition.method))
+(class_definition body: (block (decorated_definition definition: (function_definition name: (identifier) @name) @definition.method)))
+(import_statement name: [(dotted_name) @source (aliased_import name: (dotted_name) @source)]) @import
+(import_from_statement module_name: (_) @source) @import
+`;
+
+const GO = `
+(function_declaration name: (identifier) @name) @definition.function
+(method_declaration name: (field_identifier) @name) @definition.method
+(type_spec name: (type_identifier) @name type: (interface_type)) @definition.interface
+(type_spec name: (type_identifier) @name type: (struct_type)) @definition.class
+(type_spec name: (type_identifier) @name) @definition.type
+(type_alias name: (type_identifier) @name) @definition.type
+(method_elem name: (field_identifier) @name) @definition.method
+(import_spec path: (_) @source) @import
+`;
+
+const RUST = `
+(struct_item name: (type_identifier) @name) @definition.class
+(union_item name: (type_identifier) @name) @definition.class
+(enum_item name: (type_identifier) @name) @definition.enum
+(trait_item name: (type_identifier) @name) @definition.interface
+(type_item name: (type_identifier) @name) @definition.type
+(impl_item body: (declaration_list (function_item name: (identifier) @name) @definition.method))
+(trait_item body: (declaration_list [(function_item name: (identifier) @name) (function_signature_item name: (identifier) @name)] @definition.method))
+(function_item name: (identifier) @name) @definition.function
+(mod_item name: (identifier) @name) @definition.module
+(macro_definition name: (identifier) @name) @definition.macro
+(use_declaration argument: (_) @source) @import
+(extern_crate_declaration name: (identifier) @source) @import
+`;
+
+const JAVA = `
+(class_declaration name: (identifier) @name) @definition.class
+(record_declaration name: (identifier) @name) @definition.class
+(interface_declaration name: (identifier) @name) @definition.interface
+(annotation_type_declaration name: (identifier) @name) @definition.interface
+(enum_declaration name: (identifier) @name) @definition.enum
+(method_declaration name: (identifier) @name) @definition.method
+(constructor_declaration name: (identifier) @name) @definition.method
+(import_declaration [(scoped_identifier) (identifier)] @source) @import
+`;
+
+const C_COMMON = `
+(struct_specifier name: (type_identifier) @name body: (_)) @definition.class
+(union_specifier name: (type_identifier) @name body: (_)) @definition.class
+(enum_specifier name: (type_identifier) @name body: (_)) @definition.enum
+(type_definition declarator: (type_identifier) @name) @definition.type
+(preproc_function_def name: (identifier) @name) @definition.macro
+(preproc_include path: (_) @source) @import
+`;
+
+const C = `(function_declarator declarator: (identifier) @name) @definition.function\n${C_COMMON}`;
+
+const CPP = `
+(function_declarator declarator: [(identifier) (field_identifier) (qualified_identifier) (destructor_name) (operator_name)] @name) @definition.function
+${C_COMMON}
+(class_specifier name: (_) @name body: (_)) @definition.class
+(alias_declaration name: (type_identifier) @name) @definition.type
+(namespace_definition name: (_) @name) @definition.module
+`;
+
+export const LANGUAGES: Record<string, LanguageSpec> = {
+  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA, references: TS_REFS },
+  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA, references: TS_REFS },
+  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE, references: JS_REFS },
+  python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON, references: `(identifier) @ref` },
+  go: {
+    id: "go",
+    wasm: "tree-sitter-go.wasm",
+    definitions: GO,
+    references: `[(identifier) (field_identifier) (type_identifier) (package_identifier)] @ref`,
+  },
+  rust: { id: "rust", wasm: "tree-sitter-rust.wasm", definitions: RUST, references: `[(identifier) (field_identifier) (type_identifier)] @ref` },
+  java: { id: "java", wasm: "tree-sitter-java.wasm", definitions: JAVA, references: `[(identifier) (type_identifier)] @ref` },
+  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C, references: `[(identifier) (field_identifier) (type_identifier)] @ref` },
+  cpp: {
+    id: "cpp",
+    wasm: "tree-sitter-cpp.wasm",
+    definitions: CPP,
+    references: `[(identifier) (field_identifier) (type_identifier) (namespace_identifier)] @ref`,
+  },
+};
+
+const EXTENSIONS: Record<string, string> = {
+  ".ts": "typescript", ".mts": "typescript", ".cts": "typescript",
+  ".tsx": "tsx",
+  ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+  ".py": "python", ".pyi": "python",
+  ".go": "go",
+  ".rs": "rust",
+  ".java": "java",
+  ".c": "c",
+  // .h is shared by C and C++; the C++ grammar parses C headers well, so C++ it is.
+  ".h": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".ipp": "cpp",
+};
+
+/** The tree-sitter language for a path, or undefined for a file indexed as plain text. */
+export function languageForPath(filePath: string): string | undefined {
+  const dot = filePath.lastIndexOf(".");
+  if (dot < 0 || dot < filePath.lastIndexOf("/")) return undefined;
+  return EXTENSIONS[filePath.slice(dot).toLowerCase()];
+}

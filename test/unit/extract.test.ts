@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SourceParser, cleanDocComment } from "../../model-runtime/src/parse/extract";
+import { languageForPath } from "../../model-runtime/src/parse/languages";
+import type { Definition } from "../../model-runtime/src/index/types";
+
+const parser = new SourceParser();
+
+/** "kind:container.name@line" (1-based line of the name) for compact comparisons. */
+function summary(defs: Definition[]): string[] {
+  return defs.map((d) => `${d.kind}:${d.container ? `${d.container}.` : ""}${d.name}@${d.nameLine + 1}`);
+}
+
+/** 1-based line of the first occurrence of `needle` in `src`. */
+function lineOf(src: string, needle: string): number {
+  const i = src.indexOf(needle);
+  assert.ok(i >= 0, `${needle} not in source`);
+  return src.slice(0, i).split("\n").length;
+}
+
+test("TypeScript: functions, classes, methods, interfaces, types, enums, arrow functions, imports, docs", async () => {
+  const src = [
+    'import { helper } from "./helper";',
+    'import fs = require("fs");',
+    "/** Adds two numbers. */",
+    "export function add(a: number, b: number): number {",
+    "  return helper(a) + b;",
+    "}",
+    "export class Ledger {",
+    "  // Records an entry.",
+    "  record(amount: number) { return add(amount, 1); }",
+    "}",
+    "interface Shape { area(): number }",
+    "type Id = string;",
+    "enum Color { Red }",
+    "const double = (q: number) => q * 2;",
+  ].join("\n");
+  const r = await parser.parse("typescript", src);
+  assert.deepEqual(summary(r.definitions), [
+    `function:add@${lineOf(src, "function add")}`,
+    `class:Ledger@${lineOf(src, "class Ledger")}`,
+    `method:Ledger.record@${lineOf(src, "record(")}`,
+    `interface:Shape@${lineOf(src, "interface Shape")}`,
+    `method:Shape.area@${lineOf(src, "area()")}`,
+    `type:Id@${lineOf(src, "type Id")}`,
+    `enum:Color@${lineOf(src, "enum Color")}`,
+    `function:double@${lineOf(src, "const double")}`,
+  ]);
+  const add = r.definitions.find((d) => d.name === "add")!;
+  assert.equal(add.doc, "Adds two numbers.");
+  assert.equal(add.signature, "function add(a: number, b: number): number");
+  assert.equal(r.definitions.find((d) => d.name === "record")!.doc, "Records an entry.");
+  assert.equal(r.definitions.find((d) => d.name === "area")!.declarationOnly, true);
+  assert.deepEqual(r.imports.map((i) => i.source), ["./helper", "fs"]);
+  assert.deepEqual(r.references.helper, [lineOf(src, "import { helper }") - 1, lineOf(src, "return helper") - 1]);
+  assert.equal(r.hasErrors, false);
+});
+
+test("Python: classes, methods with docstrings, decorated methods, functions, imports", async () => {
+  const src = [
+    "import os",
+    "from billing.rates import tax_rate",
+    "class Invoice:",
+    '    """An invoice."""',
+    "    @property",
+    "    def total(self):",
+    '        """Sum of lines."""',
+    "        return tax_rate(os.sep)",
+    "# Formats money.",
+    "def format_money(x):",
+    "    return str(x)",
+  ].join("\n");
+  const r = await parser.parse("python", src);
+  assert.deepEqual(summary(r.definitions), [
+    `class:Invoice@${lineOf(src, "class Invoice")}`,
+    `method:Invoice.total@${lineOf(src, "def total")}`,
+    `function:format_money@${lineOf(src, "def format_money")}`,
+  ]);
+  assert.equal(r.definitions[0].doc, "An invoice.");
+  assert.equal(r.definitions[1].doc, "Sum of lines.");
+  assert.equal(r.definitions[2].doc, "Formats money.");
+  assert.deepEqual(r.imports.map((i) => i.source), ["os", "billing.rates"]);
+});
+
+test("Go, Rust, Java, C and C++ definitions and imports", async () => {
+  const cases: Array<[string, string, string[], string[]]> = [
+    [
+      "go",
+      'package main\nimport "fmt"\n// Sum adds.\nfunc Sum(a, b int) int { return a + b }\ntype Store struct{}\nfunc (s *Store) Get() {}\ntype Getter interface { Get() }\n',
+      ["function:Sum@4", "class:Store@5", "method:Store.Get@6", "interface:Getter@7", "method:Getter.Get@7"],
+      ["fmt"],
+    ],
+    [
+      "rust",
+      "use std::io;\n/// A point.\n#[derive(Debug)]\npub struct Point { x: i32 }\nimpl Point {\n    pub fn norm(&self) -> i32 { self.x }\n}\ntrait Shape { fn area(&self) -> f64; }\nfn main() {}\n",
+      ["class:Point@4", "method:Point.norm@6", "interface:Shape@8", "method:Shape.area@8", "function:main@9"],
+      ["std::io"],
+    ],
+    [
+      "java",
+      "import java.util.List;\n/** A repo. */\npublic class Repo {\n  public List<String> all() { return null; }\n}\ninterface Named { String name(); }\n",
+      ["class:Repo@3", "method:Repo.all@4", "interface:Named@6", "method:Named.name@6"],
+      ["java.util.List"],
+    ],
+    [
+      "c",
+      "#include <stdio.h>\n/* Adds. */\nint add(int a, int b) { return a + b; }\nint later(void);\nstruct point { int x; };\n#define SQR(x) ((x)*(x))\n",
+      ["function:add@3", "function:later@4", "class:point@5", "macro:SQR@6"],
+      ["stdio.h"],
+    ],
+    [
+      "cpp",
+      '#include "widget.h"\nnamespace ui {\nclass Widget {\n public:\n  void draw();\n};\n}\nvoid ui::Widget::draw() {}\n',
+      ["module:ui@2", "class:ui.Widget@3", "method:Widget.draw@5", "method:ui::Widget.draw@8"],
+      ["widget.h"],
+    ],
+  ];
+  for (const [lang, src, defs, imports] of cases) {
+    const r = await parser.parse(lang, src);
+    assert.deepEqual(summary(r.definitions), defs, lang);
+    assert.deepEqual(r.imports.map((i) => i.source), imports, lang);
+  }
+  const c = await parser.parse("c", cases[3][1]);
+  assert.equal(c.definitions.find((d) => d.name === "later")!.declarationOnly, true);
+  assert.equal(c.definitions.find((d) => d.name === "add")!.doc, "Adds.");
+});
+
+test("a syntax error still yields the definitions that parse, and hasErrors is set", async () => {
+  const r = await parser.parse("typescript", "function ok() {}\nfunction broken( {\n");
+  assert.equal(r.hasErrors, true);
+  assert.ok(r.definitions.some((d) => d.name === "ok"));
+});
+
+test("non-ASCII text before a definition keeps its line right", async () => {
+  const src = "// héllo 😀 wörld\nconst s = '日本語';\nfunction after() {}\n";
+  const r = await parser.parse("javascript", src);
+  assert.equal(r.definitions[0].name, "after");
+  assert.equal(r.definitions[0].nameLine, 2);
+  assert.equal(r.definitions[0].signature, "function after()");
+});
+
+test("doc comment cleaning strips markers", () => {
+  assert.equal(cleanDocComment("/**\n * First.\n * Second.\n */"), "First.\nSecond.");
+  assert.equal(cleanDocComment("/// one\n/// two"), "one\ntwo");
+  assert.equal(cleanDocComment("# py comment"), "py comment");
+});
+
+test("languageForPath maps extensions and leaves unknown files as text", () => {
+  assert.equal(languageForPath("src/a.tsx"), "tsx");
+  assert.equal(languageForPath("x/y.PY"), "python");
+  assert.equal(languageForPath("include/a.h"), "cpp");
+  assert.equal(languageForPath("README.md"), undefined);
+  assert.equal(languageForPath("dir.ts/Makefile"), undefined);
+});
