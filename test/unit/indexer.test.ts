@@ -70,12 +70,14 @@ test("full build, stored index reuse, incremental update and deletion", async ()
     "src/billing.ts": 'import { rate } from "./rates";\nexport function computeTotal(x: number) { return x * rate(); }\n',
     "src/rates.ts": "export function rate() { return 2; }\n",
     "app.py": "from src import billing\n\ndef main():\n    return billing\n",
+    "logo.png": new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]),
   });
   const store = path.join(dir, ".store");
   const log: string[] = [];
   const first = new Indexer({ roots: [{ name: "ws", path: dir }], storeDir: store, threads: 1, log: (m) => log.push(m), options: { exclude: ["**/.store"] } });
   const r1 = await first.build();
-  assert.equal(r1.parsed, 3);
+  assert.equal(r1.parsed, 4);
+  assert.equal(first.index.getSkipped("ws", "logo.png")?.reason, "binary");
   assert.deepEqual(first.index.find("computeTotal").map((h) => `${h.path}:${h.definition.nameLine}`), ["src/billing.ts:1"]);
   assert.deepEqual(first.index.references("rate").map((h) => `${h.path}:${h.line}`), ["src/billing.ts:0", "src/billing.ts:1"]);
   await first.dispose();
@@ -83,8 +85,8 @@ test("full build, stored index reuse, incremental update and deletion", async ()
   // A restart loads the stored index and parses nothing.
   const second = new Indexer({ roots: [{ name: "ws", path: dir }], storeDir: store, threads: 0, options: { exclude: ["**/.store"] } });
   const r2 = await second.build();
-  assert.equal(r2.parsed, 0);
-  assert.equal(r2.reused, 3);
+  assert.equal(r2.parsed, 0, "neither indexed nor skipped files are read again");
+  assert.equal(r2.reused, 4);
   assert.equal(second.index.find("main").length, 1);
 
   // Edit: a new function appears, an old one disappears; only that file is re-parsed.
@@ -164,6 +166,23 @@ test("worker-pool parsing and in-process parsing give identical records", async 
   assert.equal(inProcess.length, 5);
   assert.deepEqual(pooled, inProcess);
   assert.equal(inProcess.find((f) => f.path === "e.txt")!.language, "text");
+});
+
+test("when parse workers cannot start, indexing falls back to the main thread instead of losing files", async () => {
+  const dir = tree({ "a.ts": "export function alpha() {}\n", "b.py": "def beta():\n    pass\n" });
+  const log: string[] = [];
+  process.env.LONGVIEW_INDEX_WORKER = path.join(dir, "no-such-worker.js");
+  try {
+    const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 2, log: (m) => log.push(m) });
+    await ix.build();
+    await ix.dispose();
+    assert.equal(ix.index.skipped().length, 0, JSON.stringify(ix.index.skipped()));
+    assert.equal(ix.index.find("alpha").length, 1);
+    assert.equal(ix.index.find("beta").length, 1);
+    assert.ok(log.some((m) => m.includes("parse workers unavailable")), log.join("\n"));
+  } finally {
+    delete process.env.LONGVIEW_INDEX_WORKER;
+  }
 });
 
 test("bad input: binary, 20 MB minified bundle, non-UTF-8, symlink loop and unreadable file index without error", async () => {

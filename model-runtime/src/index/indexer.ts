@@ -27,6 +27,7 @@ export interface BuildReport {
   reused: number;
   removed: number;
   skipped: number;
+  /** Bytes of the files parsed and indexed in this build (skipped files not counted). */
   bytesParsed: number;
   millis: number;
 }
@@ -102,7 +103,7 @@ export class Indexer {
     for (const c of candidates) {
       const key = fileKey(c.root, c.path);
       seen.add(key);
-      const old = this.index.get(c.root, c.path);
+      const old = this.index.get(c.root, c.path) ?? this.index.getSkipped(c.root, c.path);
       if (old && old.mtimeMs === c.mtimeMs && old.size === c.size) reused++;
       else toParse.push(c);
     }
@@ -117,12 +118,16 @@ export class Indexer {
     progress.bytesTotal = toParse.reduce((a, c) => a + c.size, 0);
     report();
     let lastReport = 0;
+    let bytesIndexed = 0;
     await this.pool.processAll(
       toParse,
       (result) => {
         this.apply(result);
         progress.filesDone++;
-        progress.bytesDone += result.kind === "file" ? result.record.size : 0;
+        if (result.kind === "file") {
+          progress.bytesDone += result.record.size;
+          bytesIndexed += result.record.size;
+        }
         const now = performance.now();
         if (now - lastReport > 100) {
           lastReport = now;
@@ -143,7 +148,7 @@ export class Indexer {
       reused,
       removed: gone.length,
       skipped: this.index.skipped().length,
-      bytesParsed: progress.bytesTotal,
+      bytesParsed: bytesIndexed,
       millis: performance.now() - t0,
     };
   }

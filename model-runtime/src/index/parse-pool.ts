@@ -3,6 +3,7 @@
  * a worker that dies (tree-sitter's wasm heap can abort on a pathological file) is replaced and its batch is
  * retried file by file, so one bad file cannot take its neighbours down with it.
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -16,13 +17,16 @@ const BATCH_BYTES = 512 * 1024;
 const BATCH_FILES = 64;
 
 function startWorker(): Worker {
+  if (process.env.LONGVIEW_INDEX_WORKER) return new Worker(process.env.LONGVIEW_INDEX_WORKER);
   // Bundled, the worker is dist/index-worker.js next to the bundle that started it. From source (tests run
   // through tsx) it is the .ts file, loaded through tsx's require hook (Node 20 workers ignore --import hooks).
   if (__filename.endsWith(".ts")) {
     const source = JSON.stringify(path.join(__dirname, "worker.ts"));
     return new Worker(`require("tsx/cjs"); require(${source});`, { eval: true });
   }
-  return new Worker(path.join(__dirname, "index-worker.js"));
+  // dist/index-worker.js sits next to dist/extension.js and dist/cli.js, one level above dist/bench/*.js.
+  const bundled = [path.join(__dirname, "index-worker.js"), path.join(__dirname, "..", "index-worker.js")];
+  return new Worker(bundled.find((f) => fs.existsSync(f)) ?? bundled[0]);
 }
 
 export function defaultThreadCount(): number {
@@ -39,16 +43,20 @@ class PoolWorker {
   private worker: Worker;
   private current: PendingBatch | undefined;
   private nextId = 0;
-  /** A worker that never came online cannot start at all (missing bundle, loader): not a per-file crash. */
-  private online = false;
+  /** A worker that dies before saying "ready" cannot start at all (missing bundle, loader): not a per-file crash. */
+  private ready = false;
   constructor(private readonly onCrash: (batch: PendingBatch | undefined, error: Error, startupFailed: boolean) => void) {
     this.worker = this.spawn();
   }
 
   private spawn(): Worker {
+    this.ready = false;
     const worker = startWorker();
-    worker.on("online", () => (this.online = true));
-    worker.on("message", (response: WorkerResponse) => {
+    worker.on("message", (response: WorkerResponse | "ready") => {
+      if (response === "ready") {
+        this.ready = true;
+        return;
+      }
       const batch = this.current;
       this.current = undefined;
       worker.unref();
@@ -58,7 +66,7 @@ class PoolWorker {
       const batch = this.current;
       this.current = undefined;
       worker.unref();
-      const startupFailed = !this.online;
+      const startupFailed = !this.ready;
       if (!startupFailed) this.worker = this.spawn();
       this.onCrash(batch, error, startupFailed);
     });
@@ -69,6 +77,13 @@ class PoolWorker {
 
   get busy(): boolean {
     return this.current !== undefined;
+  }
+
+  /** Detach the in-flight batch (to hand it to someone else before terminating this worker). */
+  takeCurrent(): PendingBatch | undefined {
+    const batch = this.current;
+    this.current = undefined;
+    return batch;
   }
 
   run(batch: PendingBatch, options: IndexOptions): void {
@@ -157,9 +172,10 @@ export class ParsePool {
       if (!this.inProcessParser) this.log(`parse workers unavailable (${error.message}); parsing on the main thread`);
       this.inProcessParser ??= new SourceParser();
       const parser = this.inProcessParser;
-      const pending = batch ? [batch, ...this.queue.splice(0)] : this.queue.splice(0);
       const workers = this.workers;
       this.workers = [];
+      const inFlight = workers.map((w) => w.takeCurrent()).filter((b): b is PendingBatch => b !== undefined);
+      const pending = [...(batch ? [batch] : []), ...inFlight, ...this.queue.splice(0)];
       void Promise.all(workers.map((w) => w.terminate()));
       void (async () => {
         for (const b of pending) {

@@ -21,7 +21,7 @@ const EMPTY_PARSE: ParsedSource = { definitions: [], imports: [], references: {}
 export async function processFile(parser: SourceParser, file: FileCandidate, options: IndexOptions): Promise<ProcessResult> {
   const skip = (reason: SkippedFile["reason"], detail: string): ProcessResult => ({
     kind: "skip",
-    skip: { root: file.root, path: file.path, reason, detail },
+    skip: { root: file.root, path: file.path, reason, detail, size: file.size, mtimeMs: file.mtimeMs },
   });
   if (file.size > options.maxFileBytes) return skip("too-large", `${file.size} bytes > limit ${options.maxFileBytes}`);
   let bytes: Buffer;

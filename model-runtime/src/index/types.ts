@@ -73,6 +73,9 @@ export interface SkippedFile {
   path: string;
   reason: SkipReason;
   detail: string;
+  /** Size and mtime when skipped (content-based skips): unchanged files are not re-read on restart. */
+  size?: number;
+  mtimeMs?: number;
 }
 
 /** A workspace folder to index. */

@@ -9,6 +9,8 @@ import { processFile } from "./process-file";
 import type { WorkerRequest, WorkerResponse } from "./worker-protocol";
 
 const parser = new SourceParser();
+// Tells the pool the script loaded: a crash after this is a file's fault, before it the worker's.
+parentPort?.postMessage("ready");
 
 parentPort?.on("message", async (request: WorkerRequest) => {
   const results = [];

@@ -41,6 +41,10 @@ export class WorkspaceIndex {
     return this.files.get(fileKey(root, path));
   }
 
+  getSkipped(root: string, path: string): SkippedFile | undefined {
+    return this.skippedFiles.get(fileKey(root, path));
+  }
+
   upsert(record: FileRecord): void {
     const key = fileKey(record.root, record.path);
     this.removeKey(key);
