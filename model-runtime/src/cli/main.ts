@@ -4,15 +4,18 @@
  *   longview find <symbol>         where a symbol is defined
  *   longview refs <symbol>         where a symbol is used
  *   longview ask <dir> "question"  answer a question about the repository
+ *   longview layout <dir>          the repository as one sparse-attention sequence: stats + mask picture
  */
 import { parseArgs } from "node:util";
 import { commandAsk, commandFind, commandIndex, commandRefs } from "./commands";
+import { commandLayout } from "./layout-command";
 
 const USAGE = `usage:
   longview index <dir...> [--threads N] [--exclude GLOB]... [--fresh] [--json] [--verbose]
   longview find <symbol> [--dir DIR] [--json]
   longview refs <symbol> [--dir DIR] [--json]
   longview ask <dir> "question" [--json]
+  longview layout <dir> [--block 64] [--heads 8] [--budget 128] [--max-tokens N] [--png FILE] [--json]
 options:
   --store DIR     where the index is kept (default: $XDG_CACHE_HOME/longview/<hash of the folder>)
   --no-store      do not read or write a stored index
@@ -32,6 +35,11 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       verbose: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
+      block: { type: "string" },
+      heads: { type: "string" },
+      budget: { type: "string" },
+      "max-tokens": { type: "string" },
+      png: { type: "string" },
     },
   });
   const [command, ...args] = positionals;
@@ -54,6 +62,15 @@ async function main(argv: string[]): Promise<number> {
       return commandFind(args[0], values.dir ?? ["."], common);
     case "refs":
       return commandRefs(args[0], values.dir ?? ["."], common);
+    case "layout":
+      return commandLayout(args[0], {
+        ...common,
+        blockSize: Number(values.block ?? 64),
+        heads: Number(values.heads ?? 8),
+        budget: Number(values.budget ?? 128),
+        maxTokens: Number(values["max-tokens"] ?? 1 << 20),
+        png: values.png,
+      });
     case "ask":
       return commandAsk(args[0], args.slice(1).join(" "), common);
     default:

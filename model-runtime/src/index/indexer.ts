@@ -45,7 +45,7 @@ export interface IndexerOptions {
 export class Indexer {
   readonly index = new WorkspaceIndex();
   readonly options: IndexOptions;
-  private readonly roots: IndexRoot[];
+  readonly roots: IndexRoot[];
   private readonly store: IndexStore | undefined;
   private readonly pool: ParsePool;
   private readonly log: (message: string) => void;

@@ -1,0 +1,166 @@
+/**
+ * Which indexed file does an import refer to, and in what order should files be laid out so that a file's
+ * dependencies come before it (definitions before their users, like a reader who starts with the basics).
+ * Resolution is by path suffix, language-aware but heuristic: a repository's build configuration (tsconfig
+ * paths, PYTHONPATH, go.mod) is not read, so an unresolved import simply adds no edge.
+ */
+import type { FileRecord } from "../index/types";
+
+const STRIP_EXTENSION = /\.(d\.ts|tsx?|mts|cts|jsx?|mjs|cjs|py|pyi|go|rs|java|c|cc|cpp|cxx|h|hh|hpp|hxx)$/i;
+
+/** "src/a/index.ts" → "src/a", "pkg/__init__.py" → "pkg", "src/lib.rs"/"mod.rs" → folder. */
+function moduleKey(path: string): string {
+  const noExt = path.replace(STRIP_EXTENSION, "");
+  return noExt.replace(/\/(index|__init__|mod)$/, "");
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : path.slice(0, i);
+}
+
+function normalize(parts: string[]): string {
+  const out: string[] = [];
+  for (const p of parts) {
+    if (p === "" || p === ".") continue;
+    if (p === "..") out.pop();
+    else out.push(p);
+  }
+  return out.join("/");
+}
+
+export interface ImportGraph {
+  /** deps[i] = indices of files that file i imports (resolved, deduplicated, no self edges). */
+  deps: number[][];
+  /** How many files import file i. */
+  inDegree: Int32Array;
+}
+
+export function buildImportGraph(files: FileRecord[]): ImportGraph {
+  const byKey = new Map<string, number[]>();
+  const byLastSegment = new Map<string, number[]>();
+  const byDir = new Map<string, number[]>();
+  files.forEach((f, i) => {
+    const key = `${f.root}/${moduleKey(f.path)}`;
+    (byKey.get(key) ?? byKey.set(key, []).get(key)!).push(i);
+    const last = moduleKey(f.path).split("/").pop()!;
+    (byLastSegment.get(last) ?? byLastSegment.set(last, []).get(last)!).push(i);
+    const dir = `${f.root}/${dirname(f.path)}`;
+    (byDir.get(dir) ?? byDir.set(dir, []).get(dir)!).push(i);
+  });
+
+  const dirsByLastSegment = new Map<string, string[]>();
+  for (const dir of byDir.keys()) {
+    const last = dir.slice(dir.lastIndexOf("/") + 1);
+    (dirsByLastSegment.get(last) ?? dirsByLastSegment.set(last, []).get(last)!).push(dir);
+  }
+
+  const resolveSuffix = (from: FileRecord, segments: string[]): number[] => {
+    // Longest suffix first: `a/b/c` can be `x/a/b/c` or, for an item import (Rust `use a::b::Item`), `a/b`.
+    for (let drop = 0; drop < Math.min(segments.length, 2); drop++) {
+      const segs = segments.slice(0, segments.length - drop);
+      if (segs.length === 0) break;
+      const suffix = segs.join("/");
+      const candidates = byLastSegment.get(segs[segs.length - 1]) ?? [];
+      const matching = candidates.filter((i) => {
+        const k = moduleKey(files[i].path);
+        return k === suffix || k.endsWith(`/${suffix}`);
+      });
+      if (matching.length) {
+        // Prefer the same root, then the shortest path (closest to the import's natural location).
+        matching.sort((a, b) => Number(files[b].root === from.root) - Number(files[a].root === from.root) || files[a].path.length - files[b].path.length);
+        return [matching[0]];
+      }
+    }
+    return [];
+  };
+
+  const resolve = (from: FileRecord, source: string): number[] => {
+    const lang = from.language;
+    if (source.startsWith(".")) {
+      if (lang === "python") {
+        // from .a.b import c / from .. import x
+        const dots = /^\.+/.exec(source)![0].length;
+        const base = dirname(from.path).split("/");
+        const up = base.slice(0, Math.max(0, base.length - (dots - 1)));
+        const rest = source.slice(dots).split(".").filter(Boolean);
+        return byKey.get(`${from.root}/${normalize([...up, ...rest])}`) ?? [];
+      }
+      const target = normalize([...dirname(from.path).split("/"), ...source.split("/")]);
+      return byKey.get(`${from.root}/${moduleKey(target)}`) ?? [];
+    }
+    if (lang === "go") {
+      // A Go import names a package = a directory (module path + folder); depend on every file in it. The module
+      // prefix (github.com/user/repo) is not in the folder path, so match the longest suffix of >= 2 segments,
+      // or the whole path when it has one segment.
+      const segs = source.split("/").filter(Boolean);
+      for (let k = segs.length; k >= Math.min(2, segs.length); k--) {
+        const suffix = segs.slice(segs.length - k).join("/");
+        for (const dir of dirsByLastSegment.get(segs[segs.length - 1]) ?? []) {
+          if (dir === `${from.root}/${suffix}` || dir.endsWith(`/${suffix}`)) return byDir.get(dir) ?? [];
+        }
+      }
+      return [];
+    }
+    let segments: string[];
+    if (lang === "rust") segments = source.replace(/^(crate|self|super)::/, "").replace(/[{}*].*$/, "").split("::").filter(Boolean);
+    else if (lang === "python" || lang === "java") segments = source.split(".").filter(Boolean);
+    else if (lang === "c" || lang === "cpp") segments = source.replace(STRIP_EXTENSION, "").split("/").filter(Boolean);
+    else segments = source.replace(/^@/, "").split("/").filter(Boolean); // bare JS/TS specifiers: usually packages, sometimes path aliases
+    if (segments.length === 0) return [];
+    return resolveSuffix(from, segments);
+  };
+
+  const deps: number[][] = files.map(() => []);
+  const inDegree = new Int32Array(files.length);
+  files.forEach((f, i) => {
+    const seen = new Set<number>();
+    for (const imp of f.imports) {
+      for (const j of resolve(f, imp.source)) {
+        if (j === i || seen.has(j)) continue;
+        seen.add(j);
+        deps[i].push(j);
+        inDegree[j]++;
+      }
+    }
+  });
+  return { deps, inDegree };
+}
+
+/**
+ * Layout order: dependencies before dependents (depth-first post-order), starting from files in path order so
+ * that a folder's files stay together; cycles are cut where the walk meets them.
+ */
+export function dependencyOrder(files: FileRecord[], graph: ImportGraph): number[] {
+  const byPath = files.map((_, i) => i).sort((a, b) => {
+    const fa = files[a];
+    const fb = files[b];
+    return fa.root < fb.root ? -1 : fa.root > fb.root ? 1 : fa.path < fb.path ? -1 : fa.path > fb.path ? 1 : 0;
+  });
+  const state = new Uint8Array(files.length); // 0 new, 1 on stack, 2 done
+  const order: number[] = [];
+  for (const start of byPath) {
+    if (state[start]) continue;
+    // Iterative DFS: repositories can have import chains deeper than the JS stack.
+    const stack: Array<[number, number]> = [[start, 0]];
+    state[start] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [node, next] = top;
+      const deps = graph.deps[node];
+      if (next < deps.length) {
+        top[1]++;
+        const d = deps[next];
+        if (state[d] === 0) {
+          state[d] = 1;
+          stack.push([d, 0]);
+        }
+      } else {
+        stack.pop();
+        state[node] = 2;
+        order.push(node);
+      }
+    }
+  }
+  return order;
+}
