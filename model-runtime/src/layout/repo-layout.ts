@@ -78,7 +78,8 @@ interface HoleSegment {
 
 type Segment = MapSegment | FileSegment | HoleSegment;
 
-/** A change of the block sequence, in the form the pattern library's incremental update takes. */
+/** A change of the block STRUCTURE (anchor set, segments, length), in the form the pattern library's incremental
+ * update takes. Rewriting tokens inside unchanged blocks is not an edit: the patterns depend on structure only. */
 export interface LayoutEdit {
   start: number;
   oldEnd: number;
@@ -86,6 +87,7 @@ export interface LayoutEdit {
 }
 
 export interface LayoutUpdate {
+  /** Structural edits for the pattern library (empty when only block contents changed). */
   edits: LayoutEdit[];
   /** Blocks whose tokens changed (their KV entries are stale). */
   changedBlocks: Array<[number, number]>;
@@ -107,6 +109,12 @@ export interface LayoutStatsSummary {
   /** Files not laid out: over the token budget, or lock/data files. */
   omittedFiles: Array<{ root: string; path: string; tokens: number; reason: "budget" | "data" }>;
   holeBlocks: number;
+}
+
+function firstDifference(a: Int32Array, b: Int32Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
 }
 
 function blocksFor(tokens: number, B: number): number {
@@ -173,12 +181,13 @@ export class RepoLayout {
     this.omitted = [];
     for (const { fileIndex } of rank) {
       const need = blocksFor(contents[fileIndex].ids.length, B);
-      if (need <= budgetBlocks && this.wanted(records[fileIndex], contents[fileIndex])) {
+      const wanted = this.wanted(records[fileIndex], contents[fileIndex]);
+      if (wanted && need <= budgetBlocks) {
         included.add(fileIndex);
         budgetBlocks -= need;
       } else {
         const r = records[fileIndex];
-        this.omitted.push({ root: r.root, path: r.path, tokens: contents[fileIndex].ids.length, reason: need <= budgetBlocks ? "data" : "budget" });
+        this.omitted.push({ root: r.root, path: r.path, tokens: contents[fileIndex].ids.length, reason: wanted ? "budget" : "data" });
       }
     }
     const placed = order.filter((i) => included.has(i));
@@ -267,7 +276,6 @@ export class RepoLayout {
       const hole: HoleSegment = { kind: "hole", startBlock: seg.startBlock, capacityBlocks: seg.capacityBlocks };
       this.segments[this.blockSegment[seg.startBlock]] = hole;
       this.writeSegment(hole);
-      edits.push({ start: seg.startBlock, oldEnd: seg.startBlock + seg.capacityBlocks, newEnd: seg.startBlock + seg.capacityBlocks });
       changedBlocks.push([seg.startBlock, seg.startBlock + seg.capacityBlocks]);
     };
     for (const r of removed) {
@@ -289,7 +297,6 @@ export class RepoLayout {
         old.content = content;
         this.countNames(record, +1);
         this.writeSegment(old);
-        edits.push({ start: old.startBlock, oldEnd: old.startBlock + old.capacityBlocks, newEnd: old.startBlock + old.capacityBlocks });
         changedBlocks.push([old.startBlock, old.startBlock + old.capacityBlocks]);
         continue;
       }
@@ -308,12 +315,16 @@ export class RepoLayout {
     const files = this.segments.filter((s): s is FileSegment => s.kind === "file").map((s) => s.record);
     const content = this.mapContent(files);
     let needsRebuild = false;
-    if (blocksFor(content.ids.length, B) <= map.capacityBlocks) {
+    const newUsed = blocksFor(content.ids.length, B);
+    if (newUsed <= map.capacityBlocks) {
+      const oldUsed = blocksFor(map.content.ids.length, B);
+      const firstChanged = firstDifference(map.content.ids, content.ids);
       map.content = content;
       map.files = files;
       this.writeSegment(map);
-      edits.push({ start: 0, oldEnd: map.capacityBlocks, newEnd: map.capacityBlocks });
-      changedBlocks.push([0, map.capacityBlocks]);
+      // The anchor set is the map's used blocks: it changes only when that count does.
+      if (newUsed !== oldUsed) edits.push({ start: Math.min(oldUsed, newUsed), oldEnd: Math.max(oldUsed, newUsed), newEnd: Math.max(oldUsed, newUsed) });
+      if (firstChanged >= 0) changedBlocks.push([Math.floor(firstChanged / B), Math.max(oldUsed, newUsed)]);
     } else {
       needsRebuild = true;
     }

@@ -3,14 +3,15 @@
  * gets one compact entry here, grouped under its file's path, in layout order:
  *
  *   <|bos|><|repo_map|>
- *   <|path|>src/rates.ts<|endpath|> rate:3 RateTable:10
- *   <|path|>src/billing.ts<|endpath|> computeTotal:12 Ledger:20 record:22
+ *   <|path|>src/rates.ts<|endpath|> rate RateTable
+ *   <|path|>src/billing.ts<|endpath|> computeTotal Ledger record
  *   … <|sep|>
  *
  * Gathering the anchors in one dense region (rather than at the top of each file) keeps them few blocks, so
- * every token can attend to all of them within a bounded per-row budget. Each entry's tokens map back to the
- * definition (file, line). Over the token budget, the least-used definitions (members before top-level ones)
- * are left out and counted.
+ * every token can attend to all of them within a bounded per-row budget. An entry is just the name (about
+ * 2-3 tokens): its tokens map back to the definition's file and line through the layout, so an answer that
+ * points at an entry is cited exactly without the map spelling line numbers out. Over the token budget, the
+ * least-used definitions (members before top-level ones) are left out and counted.
  */
 import type { Definition, FileRecord } from "../index/types";
 import type { PieceEncoder, SpecialIds } from "./tokens";
@@ -35,7 +36,7 @@ export interface RepoMapInput {
 }
 
 export function definitionLabel(d: Definition): string {
-  return ` ${d.name}:${d.nameLine + 1}`;
+  return ` ${d.name}`;
 }
 
 export function buildRepoMap(input: RepoMapInput, pieces: PieceEncoder, sp: SpecialIds): RepoMapContent {
