@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { RepoLayout } from "../layout/repo-layout";
+import { ANCHOR_TIER, RepoLayout } from "../layout/repo-layout";
 import { readLayoutSources } from "../layout/sources";
 import { buildPatterns, longviewHeadSpecs, patternStats, renderMaskPng } from "../patterns";
 import { CodeTokenizer } from "../tokenizer";
@@ -39,8 +39,8 @@ export async function commandLayout(dir: string | undefined, opts: LayoutCommand
   const layout = RepoLayout.build(sources, tokenizer, { blockSize: opts.blockSize, maxTokens: opts.maxTokens });
   const tLayout = ms(t2);
   const t3 = performance.now();
-  const facts = layout.blockFacts();
-  const heads = longviewHeadSpecs({ numHeads: opts.heads, budget: opts.budget });
+  const facts = layout.blockFacts(opts.heads);
+  const heads = longviewHeadSpecs({ numHeads: opts.heads, budget: opts.budget, anchorGroups: opts.heads, firstAnchorTier: ANCHOR_TIER });
   const patterns = buildPatterns(facts, heads);
   const tCsr = ms(t3);
   const stats = patternStats(patterns);
@@ -67,7 +67,7 @@ export async function commandLayout(dir: string | undefined, opts: LayoutCommand
   if (byReason("data").length) console.log(`left out as lock/data files: ${byReason("data").map((f) => f.path).slice(0, 5).join(", ")}${byReason("data").length > 5 ? " …" : ""}`);
   console.log(`timings: index ${tIndex}, read ${tRead}, tokenize+layout ${tLayout}, patterns (CSR) ${tCsr}`);
   const full = stats.numBlockRows * stats.numBlockRows;
-  console.log(`\n| layout (heads) | kept blocks | density (causal) | density (full square) | blocks/row min/mean/max | rows missing anchors |`);
+  console.log(`\n| layout (heads) | kept blocks | density (causal) | density (full square) | blocks/row min/mean/max | rows missing anchors of other heads' groups |`);
   console.log(`|---|---|---|---|---|---|`);
   for (const l of stats.layouts) {
     const headsOf = Array.from({ length: opts.heads }, (_, h) => h).filter((h) => h % stats.numLayouts === l.layoutIndex);
@@ -78,6 +78,7 @@ export async function commandLayout(dir: string | undefined, opts: LayoutCommand
   }
   console.log(`\nper pattern (layout 0): ${stats.layouts[0].perPrimitive.map((p) => `${p.kind} ${pct(p.density)}`).join(", ")}`);
   console.log(`overall density ${pct(stats.overall.density)} of causal, ${pct(stats.overall.keptBlocks / (full * stats.numLayouts))} of the full square`);
+  console.log(`rows that cannot reach every earlier anchor through some head: ${stats.overall.rowsMissingAnchorsInAnyHead} of ${stats.numBlockRows}`);
   console.log(`mask pictures: ${written.join(", ")}`);
   return 0;
 }

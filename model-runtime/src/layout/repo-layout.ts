@@ -111,6 +111,9 @@ export interface LayoutStatsSummary {
   holeBlocks: number;
 }
 
+/** Tier of the repository map's anchor blocks (group 0); see blockFacts. */
+export const ANCHOR_TIER = 2;
+
 function firstDifference(a: Int32Array, b: Int32Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
@@ -408,9 +411,11 @@ export class RepoLayout {
    * Block-level facts for the pattern library: the GLOBAL anchor blocks are the repository map's (every
    * definition's entry; tier 3 — a file's own header is reached through its segment instead), each block's
    * segment start (so per-file patterns know where the file and its header begin), and the map's first block
-   * as an attention sink.
+   * as an attention sink. With `anchorGroups` > 1 the map blocks are dealt round-robin into that many groups,
+   * group g getting tier ANCHOR_TIER + g, so heads can split the anchors between them
+   * (longviewHeadSpecs' anchorGroups) and still reach all of them together.
    */
-  blockFacts(): BlockFacts {
+  blockFacts(anchorGroups = 1): BlockFacts {
     const B = this.blockSize;
     const map = this.segments[0] as MapSegment;
     const mapBlocks = blocksFor(map.content.ids.length, B);
@@ -420,7 +425,7 @@ export class RepoLayout {
       numBlocks: this.numBlocksUsed,
       blockSize: B,
       anchorBlocks: Int32Array.from({ length: mapBlocks }, (_, i) => map.startBlock + i),
-      anchorTier: new Uint8Array(mapBlocks).fill(3),
+      anchorTier: Uint8Array.from({ length: mapBlocks }, (_, i) => ANCHOR_TIER + (i % anchorGroups)),
       segmentStart,
       sinkBlocks: 1,
     };
