@@ -160,8 +160,9 @@ test("a one-file edit rewrites only that file's slot and the map; other files ke
   const before = Int32Array.from(layout.tokenIds());
   const spansBefore = new Map(layout.fileBlocks().map((f) => [f.path, f]));
   const victim = sources[7];
-  // Same size class: a small edit that still fits its slot.
-  const edited = { record: { ...victim.record, hash: "edited-small", definitions: [...victim.record.definitions, { ...victim.record.definitions[0], name: "g7", nameLine: 1 }] }, text: victim.text.replace(/./, "Z") };
+  // An edit that cannot grow the file's tokens (its last line deleted) must fit its slot.
+  const shorter = victim.text.slice(0, victim.text.lastIndexOf("\n"));
+  const edited = { record: { ...victim.record, hash: "edited-small", definitions: [...victim.record.definitions, { ...victim.record.definitions[0], name: "g7", nameLine: 1 }] }, text: shorter };
   const u1 = layout.update([edited], []);
   assert.equal(u1.needsRebuild, false);
   const after = layout.tokenIds();
