@@ -47,7 +47,8 @@ function copyRuntimeAssets() {
   const { GRAMMAR_FILES } = JSON.parse(fs.readFileSync(path.join(root, "model-runtime/src/parse/grammar-files.json"), "utf8"));
   for (const rel of GRAMMAR_FILES) fs.copyFileSync(path.join(root, "node_modules", rel), path.join(grammars, path.basename(rel)));
   // Tokenizer (and, later, the default model): model-runtime/assets → dist/assets.
-  fs.cpSync(path.join(root, "model-runtime/assets"), path.join(dist, "assets"), { recursive: true });
+  // Only what the runtime loads: the licence records (*.md) stay in the repository.
+  fs.cpSync(path.join(root, "model-runtime/assets"), path.join(dist, "assets"), { recursive: true, filter: (src) => !src.endsWith(".md") });
   const media = path.join(root, "webview/media");
   if (fs.existsSync(media)) fs.cpSync(media, path.join(dist, "webview"), { recursive: true });
 }
