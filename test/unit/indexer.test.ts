@@ -147,6 +147,29 @@ test("a corrupt or truncated store is detected, reported and rebuilt, never thro
   await c.dispose();
 });
 
+test("a build can be cancelled mid-way; the next build completes the index", async () => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 300; i++) files[`pkg${i % 10}/mod${i}.ts`] = `export function f${i}() { return ${i}; }\n`.repeat(20);
+  const dir = tree(files);
+  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 1 });
+  const abort = new AbortController();
+  let seen = 0;
+  await assert.rejects(
+    ix.build({
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.phase === "parsing" && p.filesDone > 0 && ++seen === 1) abort.abort();
+      },
+    }),
+    (e: Error) => e.name === "AbortError",
+  );
+  assert.ok(ix.index.size < 300, `cancelled before the end (${ix.index.size} files)`);
+  const r = await ix.build();
+  assert.equal(ix.index.size, 300);
+  assert.ok(r.reused > 0 || r.parsed === 300);
+  await ix.dispose();
+});
+
 test("worker-pool parsing and in-process parsing give identical records", async () => {
   const dir = tree({
     "a.ts": "export class A { m() {} }\n",

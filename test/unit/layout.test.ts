@@ -117,6 +117,21 @@ test("segments are block-aligned and padded; every definition's anchor entry map
   for (let b = 1; b < facts.numBlocks; b++) assert.ok(facts.segmentStart![b] <= b && facts.segmentStart![b] >= facts.segmentStart![b - 1]);
 });
 
+test("the question region starts on a fresh block after the repository and leaves its tokens untouched", () => {
+  const sources = [{ record: record("a.ts", [{ name: "alpha", nameLine: 0 }]), text: "export function alpha() {}\n" }];
+  const layout = RepoLayout.build(sources, tokenizer, { blockSize: 16 });
+  const repo = Int32Array.from(layout.tokenIds());
+  const q = layout.withQuestion("where is alpha defined?");
+  assert.equal(q.questionStart, layout.numTokens);
+  assert.equal(q.questionStart % 16, 0);
+  assert.deepEqual(q.ids.subarray(0, repo.length), repo);
+  assert.equal(q.ids[q.questionStart], tokenizer.specialTokenId("<|question|>"));
+  assert.equal(q.ids[q.ids.length - 1], tokenizer.specialTokenId("<|answer|>"));
+  assert.equal(tokenizer.decode(Array.from(q.ids.subarray(q.questionStart + 1, q.ids.length - 1))), "where is alpha defined?");
+  assert.equal(q.facts.numBlocks, Math.ceil(q.ids.length / 16));
+  assert.equal(q.facts.segmentStart![q.facts.numBlocks - 1], layout.numBlocks, "the region is its own segment");
+});
+
 test("import order puts dependencies first across languages", () => {
   const files = [
     record("src/app.ts", [], ["./billing", "./util/format"]),

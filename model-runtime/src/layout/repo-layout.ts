@@ -431,6 +431,28 @@ export class RepoLayout {
     };
   }
 
+  /**
+   * The question/answer region after the repository: `<|question|>` question `<|answer|>`, starting on a fresh
+   * block so the repository's blocks (and their KV cache) are untouched. Returns the full sequence and the
+   * block facts including the region (its own segment; not an anchor).
+   */
+  withQuestion(question: string, anchorGroups = 1): { ids: Int32Array; questionStart: number; answerStart: number; facts: BlockFacts } {
+    const B = this.blockSize;
+    const q = this.ctx.tokenizer.encodeWithOffsets(question).ids;
+    const questionStart = this.numTokens;
+    const ids = new Int32Array(questionStart + q.length + 2);
+    ids.set(this.tokenIds(), 0);
+    ids[questionStart] = this.ctx.tokenizer.specialTokenId("<|question|>");
+    ids.set(q, questionStart + 1);
+    ids[ids.length - 1] = this.ctx.tokenizer.specialTokenId("<|answer|>");
+    const base = this.blockFacts(anchorGroups);
+    const numBlocks = blocksFor(ids.length, B);
+    const segmentStart = new Int32Array(numBlocks);
+    segmentStart.set(base.segmentStart!);
+    segmentStart.fill(this.numBlocksUsed, this.numBlocksUsed);
+    return { ids, questionStart, answerStart: ids.length, facts: { ...base, numBlocks, segmentStart } };
+  }
+
   stats(): LayoutStatsSummary {
     const facts = this.blockFacts();
     let used = 0;

@@ -1,0 +1,147 @@
+/**
+ * The CPU attention backend: a native Node-API addon (kernels/cpu/src, built by `npm run build:native`)
+ * running flash-style block-sparse attention with a persistent thread pool and AVX-512 / AVX2 / portable
+ * kernels picked at run time.
+ *
+ * Loading never crashes the caller: when the addon is missing or cannot be loaded, `loadCpuAddon` and
+ * `createCpuBackend` throw a CpuBackendUnavailableError that backend dispatch can catch and report.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../api";
+
+export type CpuIsa = "avx512" | "avx2" | "generic";
+
+export interface CpuAddonInfo {
+  /** Kernels in use. */
+  isa: CpuIsa;
+  /** Threads per call, the calling thread included. */
+  threads: number;
+  /** Kernels this CPU can run, best first. */
+  supportedIsas: CpuIsa[];
+}
+
+/** The raw addon (argument checks happen in C++; see kernels/cpu/src/addon.cc). */
+interface CpuAddon {
+  attention(shape: AttentionShape, layout: BlockSparseLayout, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse?: Float32Array): void;
+  attentionAsync(shape: AttentionShape, layout: BlockSparseLayout, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse?: Float32Array): Promise<void>;
+  info(): CpuAddonInfo;
+  configure(options: { threads?: number; isa?: CpuIsa | "best" }): CpuAddonInfo;
+}
+
+/** Thrown when the native addon is not built or cannot be loaded on this machine. */
+export class CpuBackendUnavailableError extends Error {
+  readonly code = "LONGVIEW_CPU_ADDON_UNAVAILABLE";
+  constructor(message: string, readonly tried: string[]) {
+    super(message);
+    this.name = "CpuBackendUnavailableError";
+  }
+}
+
+export const ADDON_FILE = "longview_cpu.node";
+
+/** Where the addon may live: an explicit path (only that), else $LONGVIEW_CPU_ADDON, next to the sources (dev, tests), or next to a bundle in dist/. */
+export function addonCandidates(explicit?: string): string[] {
+  if (explicit) return [explicit];
+  const here = typeof __dirname === "string" ? __dirname : process.cwd();
+  const list = [
+    process.env.LONGVIEW_CPU_ADDON,
+    path.join(here, "build/Release", ADDON_FILE),
+    path.join(here, ADDON_FILE),
+    path.join(here, "../kernels/cpu/build/Release", ADDON_FILE),
+    path.join(here, "../../kernels/cpu/build/Release", ADDON_FILE),
+    path.join(process.cwd(), "kernels/cpu/build/Release", ADDON_FILE),
+  ];
+  return [...new Set(list.filter((p): p is string => typeof p === "string" && p.length > 0))];
+}
+
+const loaded = new Map<string, CpuAddon>();
+
+/** Loads the addon (once per path). Throws CpuBackendUnavailableError with every path tried and why. */
+export function loadCpuAddon(explicitPath?: string): CpuAddon {
+  const tried: string[] = [];
+  const reasons: string[] = [];
+  for (const file of addonCandidates(explicitPath)) {
+    tried.push(file);
+    const cached = loaded.get(file);
+    if (cached) return cached;
+    if (!fs.existsSync(file)) {
+      reasons.push(`${file}: not found`);
+      continue;
+    }
+    try {
+      const mod = { exports: {} as CpuAddon };
+      process.dlopen(mod, file);
+      loaded.set(file, mod.exports);
+      return mod.exports;
+    } catch (err) {
+      reasons.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  throw new CpuBackendUnavailableError(
+    `Longview CPU attention addon is not available (build it with \`npm run build:native\`):\n  ${reasons.join("\n  ")}`,
+    tried,
+  );
+}
+
+/** True when the addon loads on this machine. */
+export function isCpuBackendAvailable(explicitPath?: string): boolean {
+  try {
+    loadCpuAddon(explicitPath);
+    return true;
+  } catch (err) {
+    if (err instanceof CpuBackendUnavailableError) return false;
+    throw err;
+  }
+}
+
+export interface CpuBackendOptions {
+  /** Threads per call including the caller (default: $LONGVIEW_CPU_THREADS or all hardware threads). */
+  threads?: number;
+  /** Force a kernel build (tests use this to cover every path the CPU supports). */
+  isa?: CpuIsa | "best";
+  /** Explicit path of longview_cpu.node. */
+  addonPath?: string;
+}
+
+/**
+ * The CPU backend. `attention` runs on the calling thread (fine in workers and the CLI); `attentionAsync`
+ * runs on libuv's pool and resolves when done, so the extension host's event loop never waits on a kernel.
+ * Calls are serialised per addon instance. Arrays must not be transferred or resized while a call runs.
+ */
+export class CpuSparseAttentionBackend implements SparseAttentionBackend {
+  private readonly addon: CpuAddon;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.addon = loadCpuAddon(options.addonPath);
+    if (options.threads !== undefined || options.isa !== undefined) this.addon.configure({ threads: options.threads, isa: options.isa });
+  }
+
+  /** "cpu-<isa>". Threads and kernels are per process (one addon instance), so the last configure wins. */
+  get name(): string {
+    return `cpu-${this.addon.info().isa}`;
+  }
+
+  /** Kernels and threads in use. */
+  info(): CpuAddonInfo {
+    return this.addon.info();
+  }
+
+  attention(shape: AttentionShape, layout: BlockSparseLayout, inputs: AttentionInputs, outputs: AttentionOutputs): void {
+    this.addon.attention(shape, layout, inputs.q, inputs.k, inputs.v, outputs.out, outputs.lse);
+  }
+
+  /** Bad arguments reject the promise (the checks themselves run before it is returned). */
+  attentionAsync(shape: AttentionShape, layout: BlockSparseLayout, inputs: AttentionInputs, outputs: AttentionOutputs): Promise<void> {
+    try {
+      return this.addon.attentionAsync(shape, layout, inputs.q, inputs.k, inputs.v, outputs.out, outputs.lse);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/** Creates the CPU backend; throws CpuBackendUnavailableError when the addon is missing. */
+export function createCpuBackend(options: CpuBackendOptions = {}): CpuSparseAttentionBackend {
+  return new CpuSparseAttentionBackend(options);
+}
