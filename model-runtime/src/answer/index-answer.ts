@@ -34,7 +34,9 @@ const STOP_WORDS = new Set(
 export function candidateSymbols(question: string): string[] {
   const quoted = [...question.matchAll(/[`'"]([A-Za-z_$][\w$.:]*)[`'"]/g)].map((m) => m[1]);
   const words = [...question.matchAll(/[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*/g)].map((m) => m[0]);
-  const codeLike = words.filter((w) => /[a-z][A-Z]|_|^[A-Z][a-z]+[A-Z]|\.|::|\$/.test(w) || /^[A-Z][A-Za-z0-9]+$/.test(w));
+  // camelCase, snake_case, Pascal with two humps, qualified names: surely code. A single capital ("How",
+  // "Ledger") may be a sentence start, so such words only count after the surely-code ones.
+  const codeLike = words.filter((w) => /[a-z][A-Z]|_|\.|::|\$/.test(w));
   const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && w.length > 2);
   return [...new Set([...quoted, ...codeLike, ...plain])];
 }
@@ -44,17 +46,30 @@ function cite(citations: Citation[], root: string, path: string, line0: number, 
   return `${path}:${line0 + 1}`;
 }
 
+const FENCE_LANGUAGE: Record<string, string> = {
+  ts: "typescript", tsx: "typescript", mts: "typescript", cts: "typescript", js: "javascript", jsx: "javascript", mjs: "javascript",
+  cjs: "javascript", py: "python", go: "go", rs: "rust", java: "java", c: "c", h: "cpp", cc: "cpp", cpp: "cpp", hpp: "cpp",
+};
+
+function fenceFor(path: string, code: string): string {
+  const lang = FENCE_LANGUAGE[path.slice(path.lastIndexOf(".") + 1).toLowerCase()] ?? "";
+  const ticks = code.includes("```") ? "~~~~" : "```";
+  return `${ticks}${lang}\n${code}\n${ticks}`;
+}
+
+/** One definition: kind, where (a citation), its signature as code and its doc comment, as separate blocks. */
 function describeDefinition(hit: SymbolHit, citations: Citation[], multiRoot: boolean): string {
   const d: Definition = hit.definition;
   const where = cite(citations, hit.root, hit.path, d.nameLine, d.endLine);
-  const owner = d.container ? ` in \`${d.container}\`` : "";
+  const owner = d.container ? ` of \`${d.container}\`` : "";
   const decl = d.declarationOnly ? " (declaration)" : "";
-  const rootNote = multiRoot ? ` [${hit.root}]` : "";
-  const lines = [`- **${d.kind}** \`${d.name}\`${owner}${decl} — ${where}${rootNote}`, `  \`${d.signature}\``];
-  if (d.doc) lines.push(`  > ${d.doc.split("\n").slice(0, 3).join(" ").slice(0, 300)}`);
-  return lines.join("\n");
+  const rootNote = multiRoot ? ` in folder ${hit.root}` : "";
+  const blocks = [`**${d.kind}**${owner}${decl} at ${where}${rootNote}`, fenceFor(hit.path, d.signature)];
+  if (d.doc) blocks.push(d.doc.split("\n").slice(0, 6).map((l) => `> ${l}`).join("\n"));
+  return blocks.join("\n\n");
 }
 
+/** Uses grouped by file, a line per file with up to three citations. */
 function describeReferences(refs: ReferenceHit[], citations: Citation[], max: number): string {
   const byFile = new Map<string, ReferenceHit[]>();
   for (const r of refs) {
@@ -85,12 +100,14 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     const name = hits[0].definition.name;
     if (symbols.includes(name)) continue;
     symbols.push(name);
-    const parts = [`### \`${name}\``, `Defined in ${hits.length === 1 ? "1 place" : `${hits.length} places`}:`];
+    const parts = [`### \`${name}\``];
+    if (hits.length > 1) parts.push(`Defined in ${hits.length} places.`);
     for (const h of hits) parts.push(describeDefinition(h, citations, multiRoot));
     const refs = index.references(name, 200);
-    if (refs.length) parts.push(`Used in ${new Set(refs.map((r) => `${r.root}/${r.path}`)).size} file(s):`, describeReferences(refs, citations, 6));
+    const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
+    if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
     else parts.push("No uses found elsewhere in the index.");
-    sections.push(parts.join("\n"));
+    sections.push(parts.join("\n\n"));
   }
   if (sections.length === 0) {
     const words = candidateSymbols(question);

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { answerFromIndex, candidateSymbols, explainSymbol } from "../../model-runtime/src/answer/index-answer";
+import { Indexer } from "../../model-runtime/src/index/indexer";
+import { makeTree, removeTree } from "../helpers/tmp-tree";
+
+const dir = makeTree({
+  "src/billing.ts": [
+    'import { rate } from "./rates";',
+    "/** Sum of line items, with tax. */",
+    "export function computeInvoiceTotal(items: number[]): number {",
+    "  return items.reduce((a, b) => a + b, 0) * rate();",
+    "}",
+  ].join("\n"),
+  "src/rates.ts": "export function rate(): number {\n  return 1.2;\n}\n",
+  "app/main.py": "from src import billing\n\ndef run_report():\n    return computeInvoiceTotal([1])\n",
+});
+after(() => removeTree(dir));
+
+async function indexed() {
+  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 0 });
+  await ix.build();
+  await ix.dispose();
+  return ix.index;
+}
+
+test("candidate symbols: quoted and code-like words first, stop words dropped", () => {
+  assert.deepEqual(candidateSymbols("where is `parse_config` defined?").slice(0, 1), ["parse_config"]);
+  const c = candidateSymbols("How does the RateLimiter refill its tokens?");
+  assert.equal(c[0], "RateLimiter");
+  assert.ok(c.includes("refill") && !c.includes("the") && !c.includes("does"));
+  assert.ok(candidateSymbols("what calls Ledger.post?").includes("Ledger.post"));
+});
+
+test("an answer cites the definition line and every use, and lists the files it drew on", async () => {
+  const index = await indexed();
+  const a = answerFromIndex(index, "Where is computeInvoiceTotal defined and who uses it?");
+  assert.deepEqual(a.symbols, ["computeInvoiceTotal"]);
+  assert.deepEqual(a.citations[0], { root: "ws", path: "src/billing.ts", line: 3, endLine: 5 });
+  assert.ok(a.markdown.includes("src/billing.ts:3"));
+  assert.ok(a.markdown.includes("Sum of line items, with tax."));
+  assert.ok(a.citations.some((c) => c.path === "app/main.py" && c.line === 4), "the Python use is cited");
+  assert.deepEqual(a.files.map((f) => f.path).sort(), ["app/main.py", "src/billing.ts"]);
+  for (const c of a.citations) assert.ok(a.markdown.includes(`${c.path}:${c.line}`), `citation ${c.path}:${c.line} appears in the text`);
+});
+
+test("unknown names get a clear answer with similar names, never a made-up location", async () => {
+  const index = await indexed();
+  const a = answerFromIndex(index, "where is computeInvoice handled?");
+  assert.equal(a.citations.length, 0);
+  assert.match(a.markdown, /No definition in the index matches/);
+  assert.match(a.markdown, /computeInvoiceTotal/);
+  const e = explainSymbol(index, "rate");
+  assert.equal(e.symbols[0], "rate");
+  assert.equal(e.citations[0].path, "src/rates.ts");
+});
