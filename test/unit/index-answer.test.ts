@@ -13,6 +13,7 @@ const dir = makeTree({
     "}",
   ].join("\n"),
   "src/rates.ts": "export function rate(): number {\n  return 1.2;\n}\n",
+  "src/ledger.ts": "export class Ledger {\n  post(x: number) {}\n  balance(): number { return 0; }\n}\n",
   "app/main.py": "from src import billing\n\ndef run_report():\n    return computeInvoiceTotal([1])\n",
 });
 after(() => removeTree(dir));
@@ -42,6 +43,13 @@ test("an answer cites the definition line and every use, and lists the files it 
   assert.ok(a.citations.some((c) => c.path === "app/main.py" && c.line === 4), "the Python use is cited");
   assert.deepEqual(a.files.map((f) => f.path).sort(), ["app/main.py", "src/billing.ts"]);
   for (const c of a.citations) assert.ok(a.markdown.includes(`${c.path}:${c.line}`), `citation ${c.path}:${c.line} appears in the text`);
+});
+
+test("a class's answer outlines its members with citations", async () => {
+  const index = await indexed();
+  const a = explainSymbol(index, "Ledger");
+  assert.match(a.markdown, /\*\*Members:\*\* `post` src\/ledger.ts:2, `balance` src\/ledger.ts:3/);
+  assert.ok(a.citations.some((c) => c.path === "src/ledger.ts" && c.line === 3));
 });
 
 test("unknown names get a clear answer with similar names, never a made-up location", async () => {

@@ -57,8 +57,11 @@ function fenceFor(path: string, code: string): string {
   return `${ticks}${lang}\n${code}\n${ticks}`;
 }
 
-/** One definition: kind, where (a citation), its signature as code and its doc comment, as separate blocks. */
-function describeDefinition(hit: SymbolHit, citations: Citation[], multiRoot: boolean): string {
+const CONTAINER_KINDS = new Set(["class", "interface", "enum", "module", "type"]);
+
+/** One definition: kind, where (a citation), its signature as code, its doc comment and, for a class-like
+ * definition, its outline (members), as separate blocks. */
+function describeDefinition(index: WorkspaceIndex, hit: SymbolHit, citations: Citation[], multiRoot: boolean): string {
   const d: Definition = hit.definition;
   const where = cite(citations, hit.root, hit.path, d.nameLine, d.endLine);
   const owner = d.container ? ` of \`${d.container}\`` : "";
@@ -66,6 +69,15 @@ function describeDefinition(hit: SymbolHit, citations: Citation[], multiRoot: bo
   const rootNote = multiRoot ? ` in folder ${hit.root}` : "";
   const blocks = [`**${d.kind}**${owner}${decl} at ${where}${rootNote}`, fenceFor(hit.path, d.signature)];
   if (d.doc) blocks.push(d.doc.split("\n").slice(0, 6).map((l) => `> ${l}`).join("\n"));
+  if (CONTAINER_KINDS.has(d.kind)) {
+    const members = (index.get(hit.root, hit.path)?.definitions ?? []).filter(
+      (m) => m.container === d.name && m.startLine >= d.startLine && m.endLine <= d.endLine,
+    );
+    if (members.length) {
+      const shown = members.slice(0, 12).map((m) => `\`${m.name}\` ${cite(citations, hit.root, hit.path, m.nameLine)}`);
+      blocks.push(`**Members:** ${shown.join(", ")}${members.length > 12 ? `, … (${members.length - 12} more)` : ""}`);
+    }
+  }
   return blocks.join("\n\n");
 }
 
@@ -102,7 +114,7 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     symbols.push(name);
     const parts = [`### \`${name}\``];
     if (hits.length > 1) parts.push(`Defined in ${hits.length} places.`);
-    for (const h of hits) parts.push(describeDefinition(h, citations, multiRoot));
+    for (const h of hits) parts.push(describeDefinition(index, h, citations, multiRoot));
     const refs = index.references(name, 200);
     const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
     if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
