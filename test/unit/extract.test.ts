@@ -104,8 +104,8 @@ test("Go, Rust, Java, C and C++ definitions and imports", async () => {
     ],
     [
       "c",
-      "#include <stdio.h>\n/* Adds. */\nint add(int a, int b) { return a + b; }\nint later(void);\nstruct point { int x; };\n#define SQR(x) ((x)*(x))\n",
-      ["function:add@3", "function:later@4", "class:point@5", "macro:SQR@6"],
+      "#include <stdio.h>\n/* Adds. */\nint add(int a, int b) { return a + b; }\nint later(void);\nstruct point { int x; };\n#define SQR(x) ((x)*(x))\n#define LIMIT 42\n",
+      ["function:add@3", "function:later@4", "class:point@5", "macro:SQR@6", "macro:LIMIT@7"],
       ["stdio.h"],
     ],
     [

@@ -22,7 +22,8 @@ export interface IgnoreLevel {
 export function compileGlobs(globs: string[]): (relPath: string) => boolean {
   const cleaned = globs.map((g) => g.trim()).filter((g) => g.length > 0);
   if (cleaned.length === 0) return () => false;
-  const isMatch = picomatch(cleaned, { dot: true });
+  // Paths here always use forward slashes, on every OS; saying so also keeps picomatch from probing `navigator`.
+  const isMatch = picomatch(cleaned, { dot: true, windows: false });
   return (relPath) => isMatch(relPath);
 }
 
