@@ -10,7 +10,14 @@ import { after, test, type TestContext } from "node:test";
 import type { AttentionShape, BlockSparseLayout } from "../../kernels/api";
 import { referenceAttention } from "../../kernels/reference/attention";
 import { PATTERN_KINDS, Rng, buildLayout, randomPatternLayout, runSeed, runSharedSuite } from "../../kernels/testing";
-import { BufferUsage, GpuKvCache, WebGpuAttention, WebGpuUnavailableError, WebGpuUnsupportedError } from "../../kernels/webgpu/index";
+import {
+  BufferUsage,
+  GpuKvCache,
+  WebGpuAttention,
+  WebGpuUnavailableError,
+  WebGpuUnsupportedError,
+  sharedWebGpuAttention,
+} from "../../kernels/webgpu/index";
 
 const REQUIRE = process.env.LONGVIEW_REQUIRE_WEBGPU === "1";
 const root = path.resolve(__dirname, "../..");
@@ -278,6 +285,20 @@ test("bad input gets a clear error and the backend stays usable", async (t) => {
   await gpu.attention(shape, good, inputs, outputs);
   const ref = referenceAttention(shape, good, inputs);
   assert.ok(relError(outputs.out, ref.out) < 1e-5);
+});
+
+test("sharedWebGpuAttention: one backend per process, a new one after the old is gone", async (t) => {
+  if (!(await gpuOrSkip(t))) return;
+  const first = await sharedWebGpuAttention();
+  assert.equal(await sharedWebGpuAttention(), first);
+  first.dispose();
+  assert.ok(first.lost);
+  await assert.rejects(first.attention({ numHeads: 1, numKvHeads: 1, headDim: 64, queryStart: 0, queryLength: 1, kvLength: 1, kvCapacity: 1, scale: 1 },
+    buildLayout(16, 1, 1, () => []), { q: new Float32Array(64), k: new Float32Array(64), v: new Float32Array(64) }, { out: new Float32Array(64) }), /after dispose/);
+  const second = await sharedWebGpuAttention();
+  assert.notEqual(second, first);
+  assert.equal(second.lost, false);
+  second.dispose();
 });
 
 test("no adapter or no Dawn: WebGpuUnavailableError, not a crash", { timeout: 60_000 }, async (t) => {

@@ -4,7 +4,7 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { ParseTimeoutError, type ParsedSource, SourceParser } from "../parse/extract";
+import { ParseTimeoutError, type ParsedSource, SourceParser, lexicalReferences } from "../parse/extract";
 import { languageForPath } from "../parse/languages";
 import { decodeFileContent, lineShape } from "../workspace/file-content";
 import type { FileCandidate } from "../workspace/walker";
@@ -16,7 +16,8 @@ export function hashBytes(bytes: Uint8Array): string {
   return crypto.createHash("sha1").update(bytes).digest("hex");
 }
 
-const EMPTY_PARSE: ParsedSource = { definitions: [], imports: [], references: {}, hasErrors: false };
+/** Text files (docs, configs) still say who mentions what; big ones are data and are left alone. */
+const MAX_TEXT_REFERENCE_BYTES = 256 * 1024;
 
 export async function processFile(parser: SourceParser, file: FileCandidate, options: IndexOptions): Promise<ProcessResult> {
   const skip = (reason: SkippedFile["reason"], detail: string): ProcessResult => ({
@@ -34,7 +35,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
   if (!decoded.ok) return skip(decoded.reason, decoded.detail);
 
   const language = languageForPath(file.path);
-  let parsed = EMPTY_PARSE;
+  let parsed: ParsedSource | undefined;
   let note: string | undefined;
   if (language) {
     try {
@@ -44,6 +45,12 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
       note = e instanceof ParseTimeoutError ? `parse timed out; indexed as text` : `parse failed (${(e as Error).message}); indexed as text`;
     }
   }
+  parsed ??= {
+    definitions: [],
+    imports: [],
+    references: bytes.length <= MAX_TEXT_REFERENCE_BYTES ? lexicalReferences(decoded.text) : {},
+    hasErrors: false,
+  };
   const record: FileRecord = {
     root: file.root,
     path: file.path,

@@ -1,6 +1,7 @@
 /**
- * Which grammar parses which file, and the tree-sitter queries that find definitions, imports and identifier
- * uses in each language. Queries capture `@name` + `@definition.<kind>`, `@import` + `@source`, and `@ref`.
+ * Which grammar parses which file, and the tree-sitter queries that find definitions and imports in each
+ * language. Queries capture `@name` + `@definition.<kind>` and `@import` + `@source` (identifier uses are found
+ * lexically: see lexicalReferences in extract.ts).
  * (Verified on samples in ../shared/notes/treesitter-webgpu.md; the bundled tags.scm files miss imports.)
  */
 export interface LanguageSpec {
@@ -8,7 +9,6 @@ export interface LanguageSpec {
   /** File name of the grammar's .wasm (looked up in the grammar directory). */
   wasm: string;
   definitions: string;
-  references: string;
 }
 
 const JS_CORE = `
@@ -39,8 +39,6 @@ const TS_EXTRA = `
 (import_require_clause source: (string (string_fragment) @source)) @import
 `;
 
-const JS_REFS = `[(identifier) (property_identifier) (shorthand_property_identifier) (shorthand_property_identifier_pattern)] @ref`;
-const TS_REFS = `[(identifier) (property_identifier) (type_identifier) (shorthand_property_identifier) (shorthand_property_identifier_pattern)] @ref`;
 
 const PYTHON = `
 (class_definition name: (identifier) @name) @definition.class
@@ -109,24 +107,22 @@ ${C_COMMON}
 `;
 
 export const LANGUAGES: Record<string, LanguageSpec> = {
-  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA, references: TS_REFS },
-  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA, references: TS_REFS },
-  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE, references: JS_REFS },
-  python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON, references: `(identifier) @ref` },
+  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA },
+  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA },
+  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE },
+  python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON },
   go: {
     id: "go",
     wasm: "tree-sitter-go.wasm",
     definitions: GO,
-    references: `[(identifier) (field_identifier) (type_identifier) (package_identifier)] @ref`,
   },
-  rust: { id: "rust", wasm: "tree-sitter-rust.wasm", definitions: RUST, references: `[(identifier) (field_identifier) (type_identifier)] @ref` },
-  java: { id: "java", wasm: "tree-sitter-java.wasm", definitions: JAVA, references: `[(identifier) (type_identifier)] @ref` },
-  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C, references: `[(identifier) (field_identifier) (type_identifier)] @ref` },
+  rust: { id: "rust", wasm: "tree-sitter-rust.wasm", definitions: RUST },
+  java: { id: "java", wasm: "tree-sitter-java.wasm", definitions: JAVA },
+  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C },
   cpp: {
     id: "cpp",
     wasm: "tree-sitter-cpp.wasm",
     definitions: CPP,
-    references: `[(identifier) (field_identifier) (type_identifier) (namespace_identifier)] @ref`,
   },
 };
 
