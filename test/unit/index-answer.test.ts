@@ -52,13 +52,45 @@ test("a class's answer outlines its members with citations", async () => {
   assert.ok(a.citations.some((c) => c.path === "src/ledger.ts" && c.line === 3));
 });
 
-test("unknown names get a clear answer with similar names, never a made-up location", async () => {
+test("a question in words finds the definition through its name words and doc comment", async () => {
+  const index = await indexed();
+  const a = answerFromIndex(index, "how is the sum of line items with tax computed?");
+  assert.equal(a.symbols[0], "computeInvoiceTotal");
+  assert.deepEqual(a.citations[0], { root: "ws", path: "src/billing.ts", line: 3, endLine: 5 });
+  const b = answerFromIndex(index, "what is the ledger balance?");
+  assert.ok(b.symbols.includes("balance") || b.symbols.includes("Ledger"), b.markdown);
+});
+
+test("a near-miss name finds the real definition; a question matching nothing says so and cites nothing", async () => {
   const index = await indexed();
   const a = answerFromIndex(index, "where is computeInvoice handled?");
-  assert.equal(a.citations.length, 0);
-  assert.match(a.markdown, /No definition in the index matches/);
-  assert.match(a.markdown, /computeInvoiceTotal/);
+  assert.ok(a.symbols.includes("computeInvoiceTotal"), a.markdown);
+  assert.ok(a.citations.every((c) => index.get(c.root, c.path)), "every citation is a real indexed file");
+  const none = answerFromIndex(index, "where is the frobnicator quux?");
+  assert.equal(none.citations.length, 0);
+  assert.match(none.markdown, /No definition in the index matches/);
   const e = explainSymbol(index, "rate");
   assert.equal(e.symbols[0], "rate");
   assert.equal(e.citations[0].path, "src/rates.ts");
+});
+
+test("the full-text search follows index updates file by file", async () => {
+  const { DefinitionSearch, splitIdentifier } = await import("../../model-runtime/src/answer/definition-search");
+  assert.equal(splitIdentifier("computeInvoiceTotal"), "compute Invoice Total");
+  assert.equal(splitIdentifier("HTTPServer_start"), "HTTP Server start");
+  const local = makeTree({ "a.ts": "/** Sends reminder emails. */\nexport function notifyLatePayers() {}\n" });
+  const ix = new Indexer({ roots: [{ name: "ws", path: local }], threads: 0 });
+  await ix.build();
+  const search = new DefinitionSearch(ix.index);
+  assert.equal(search.query("reminder emails")[0]?.definition.name, "notifyLatePayers");
+  const fs = await import("node:fs");
+  const file = `${local}/a.ts`;
+  fs.writeFileSync(file, "/** Archives paid invoices. */\nexport function archiveInvoices() {}\n");
+  fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+  await ix.update([file]);
+  assert.equal(search.query("reminder emails").length, 0, "the removed definition is gone");
+  assert.equal(search.query("archive paid invoices")[0]?.definition.name, "archiveInvoices");
+  search.dispose();
+  await ix.dispose();
+  removeTree(local);
 });

@@ -5,6 +5,19 @@
  */
 import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
+import { DefinitionSearch } from "./definition-search";
+
+const searches = new WeakMap<WorkspaceIndex, DefinitionSearch>();
+
+/** The index's full-text search, built on first use and kept in step with the index afterwards. */
+export function definitionSearch(index: WorkspaceIndex): DefinitionSearch {
+  let s = searches.get(index);
+  if (!s) {
+    s = new DefinitionSearch(index);
+    searches.set(index, s);
+  }
+  return s;
+}
 
 export interface Citation {
   root: string;
@@ -32,13 +45,19 @@ const STOP_WORDS = new Set(
 
 /** Identifier-looking words of a question, most specific first: `quoted`, CamelCase/snake_case, then other words. */
 export function candidateSymbols(question: string): string[] {
+  return symbolCandidates(question).map((c) => c.text);
+}
+
+/** Candidates with how surely they are code: `quoted` and code-shaped words are; plain words may be English. */
+function symbolCandidates(question: string): Array<{ text: string; surelyCode: boolean }> {
   const quoted = [...question.matchAll(/[`'"]([A-Za-z_$][\w$.:]*)[`'"]/g)].map((m) => m[1]);
   const words = [...question.matchAll(/[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*/g)].map((m) => m[0]);
   // camelCase, snake_case, Pascal with two humps, qualified names: surely code. A single capital ("How",
   // "Ledger") may be a sentence start, so such words only count after the surely-code ones.
   const codeLike = words.filter((w) => /[a-z][A-Z]|_|\.|::|\$/.test(w));
   const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && w.length > 2);
-  return [...new Set([...quoted, ...codeLike, ...plain])];
+  const sure = new Set([...quoted, ...codeLike]);
+  return [...new Set([...quoted, ...codeLike, ...plain])].map((text) => ({ text, surelyCode: sure.has(text) }));
 }
 
 function cite(citations: Citation[], root: string, path: string, line0: number, endLine0?: number): string {
@@ -105,9 +124,12 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const sections: string[] = [];
   const symbols: string[] = [];
   const multiRoot = new Set([...index.allFiles()].slice(0, 1000).map((f) => f.root)).size > 1;
-  for (const candidate of candidateSymbols(question)) {
+  for (const candidate of symbolCandidates(question)) {
     if (symbols.length >= (opts.maxSymbols ?? 3)) break;
-    const hits = index.find(candidate, { limit: 8 });
+    const found = index.find(candidate.text, { limit: 8 });
+    // A plain English word names a symbol only when it matches one exactly ("Ledger", not "invoice" → Invoice);
+    // otherwise the full-text search below weighs it with the rest of the question.
+    const hits = candidate.surelyCode ? found : found.filter((h) => h.definition.name === candidate.text);
     if (hits.length === 0) continue;
     const name = hits[0].definition.name;
     if (symbols.includes(name)) continue;
@@ -120,6 +142,21 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
     else parts.push("No uses found elsewhere in the index.");
     sections.push(parts.join("\n\n"));
+  }
+  // Questions in words ("how are invoice totals computed?") name no symbol: search definitions' names, docs and
+  // signatures (BM25) for the rest of the answer.
+  if (symbols.length < (opts.maxSymbols ?? 3)) {
+    const hits = definitionSearch(index)
+      .query(question, 12)
+      .filter((h) => !symbols.includes(h.definition.name));
+    const best = hits[0]?.score ?? 0;
+    const related = hits.filter((h) => h.score >= 0.35 * best).slice(0, 5);
+    if (related.length) {
+      const parts = [sections.length ? "### Related definitions" : "### Definitions that match the question"];
+      for (const h of related) parts.push(`#### \`${h.definition.name}\``, describeDefinition(index, h, citations, multiRoot));
+      sections.push(parts.join("\n\n"));
+      for (const h of related) symbols.push(h.definition.name);
+    }
   }
   if (sections.length === 0) {
     const words = candidateSymbols(question);

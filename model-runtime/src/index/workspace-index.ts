@@ -15,7 +15,12 @@ export interface FindOptions {
   kinds?: Definition["kind"][];
 }
 
+/** A file's entry changed: `before` is what the index held (undefined if new), `after` what it holds now
+ * (undefined if removed or now skipped). */
+export type IndexChangeListener = (before: FileRecord | undefined, after: FileRecord | undefined) => void;
+
 export class WorkspaceIndex {
+  private readonly listeners = new Set<IndexChangeListener>();
   private readonly files = new Map<string, FileRecord>();
   private readonly skippedFiles = new Map<string, SkippedFile>();
   /** exact name → keys of files defining it (a key repeats once per definition). */
@@ -24,6 +29,12 @@ export class WorkspaceIndex {
   private readonly byLowerName = new Map<string, Set<string>>();
   /** Bumped on every change: caches (layout, KV) key on it. */
   version = 0;
+
+  /** Follow changes file by file (derived indexes stay in step without rebuilding). Returns an unsubscribe. */
+  onChange(listener: IndexChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   get size(): number {
     return this.files.size;
@@ -47,7 +58,8 @@ export class WorkspaceIndex {
 
   upsert(record: FileRecord): void {
     const key = fileKey(record.root, record.path);
-    this.removeKey(key);
+    const before = this.files.get(key);
+    this.removeKey(key, false);
     this.files.set(key, record);
     for (const def of record.definitions) {
       let keys = this.byName.get(def.name);
@@ -62,6 +74,7 @@ export class WorkspaceIndex {
       keys.push(key);
     }
     this.version++;
+    for (const l of this.listeners) l(before, record);
   }
 
   markSkipped(skip: SkippedFile): void {
@@ -77,11 +90,12 @@ export class WorkspaceIndex {
     return removed;
   }
 
-  private removeKey(key: string): boolean {
+  private removeKey(key: string, notify = true): boolean {
     const hadSkip = this.skippedFiles.delete(key);
     const old = this.files.get(key);
     if (!old) return hadSkip;
     this.files.delete(key);
+    if (notify) for (const l of this.listeners) l(old, undefined);
     for (const def of old.definitions) {
       const keys = this.byName.get(def.name);
       if (!keys) continue;

@@ -1,0 +1,99 @@
+/**
+ * Full-text search over definitions (BM25, through MiniSearch): names split into words, doc comments,
+ * signatures, containers and paths. It answers questions that name no symbol ("how are invoice totals
+ * computed?") and is the retrieval baseline the model is measured against. Kept in step with the index file by
+ * file through the index's change events.
+ */
+import MiniSearch from "minisearch";
+import type { Definition, FileRecord, SymbolHit } from "../index/types";
+import type { WorkspaceIndex } from "../index/workspace-index";
+import { fileKey } from "../index/workspace-index";
+
+interface DefinitionDoc {
+  id: string;
+  name: string;
+  container: string;
+  doc: string;
+  signature: string;
+  path: string;
+}
+
+/** "computeInvoiceTotal" → "compute invoice total", "parse_config" → "parse config", "HTTPServer" → "http server". */
+export function splitIdentifier(text: string): string {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .replace(/[_\-./:$]+/g, " ");
+}
+
+const STOP = new Set("a an and are as at be by does do for from how i in is it of on or the this to what when where which who why with".split(" "));
+
+function terms(text: string): string[] {
+  return splitIdentifier(text)
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((t) => t.length > 1 && !STOP.has(t))
+    .map((t) => (t.length > 4 && t.endsWith("s") && !t.endsWith("ss") ? t.slice(0, -1) : t));
+}
+
+export interface SearchHit extends SymbolHit {
+  score: number;
+}
+
+export class DefinitionSearch {
+  private readonly search = new MiniSearch<DefinitionDoc>({
+    fields: ["name", "container", "doc", "signature", "path"],
+    storeFields: [],
+    tokenize: (text) => [text],
+    processTerm: (term) => terms(term),
+    searchOptions: { boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, path: 0.5 }, prefix: (t) => t.length > 4, fuzzy: 0 },
+  });
+  private readonly idsByFile = new Map<string, string[]>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly index: WorkspaceIndex) {
+    for (const rec of index.allFiles()) this.add(rec);
+    this.unsubscribe = index.onChange((before, after) => {
+      if (before) this.remove(before);
+      if (after) this.add(after);
+    });
+  }
+
+  private add(rec: FileRecord): void {
+    const key = fileKey(rec.root, rec.path);
+    const docs = rec.definitions.map((d: Definition, i: number) => ({
+      id: `${key}\u0000${i}`,
+      name: d.name,
+      container: d.container ?? "",
+      doc: d.doc,
+      signature: d.signature,
+      path: rec.path,
+    }));
+    this.search.addAll(docs);
+    this.idsByFile.set(key, docs.map((d) => d.id));
+  }
+
+  private remove(rec: FileRecord): void {
+    const key = fileKey(rec.root, rec.path);
+    for (const id of this.idsByFile.get(key) ?? []) this.search.discard(id);
+    this.idsByFile.delete(key);
+  }
+
+  /** Best-matching definitions for a free-text query, highest score first. */
+  query(text: string, limit = 10): SearchHit[] {
+    const out: SearchHit[] = [];
+    for (const r of this.search.search(text, { combineWith: "OR" })) {
+      const [root, path, i] = String(r.id).split("\u0000");
+      const rec = this.index.get(root, path);
+      const definition = rec?.definitions[Number(i)];
+      if (!rec || !definition) continue;
+      out.push({ root, path, definition, score: r.score });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+}
