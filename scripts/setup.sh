@@ -32,7 +32,9 @@ fi
 phase "apt packages ready"
 
 # ---- extra system setup (steps with their own scripts) --------------------------------------------------------
-# >>> e.g.: bash scripts/setup-lavapipe.sh
+# Mesa's software Vulkan (lavapipe) from bookworm-backports: the WebGPU kernels' tests run on it.
+bash scripts/setup-lavapipe.sh
+phase "lavapipe (software Vulkan for WebGPU) ready"
 
 # ---- 2. npm dependencies --------------------------------------------------------------------------------------
 # npm writes node_modules/.package-lock.json at the end of every install: older than package-lock.json means the
