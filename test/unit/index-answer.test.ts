@@ -41,8 +41,16 @@ test("an answer cites the definition line and every use, and lists the files it 
   assert.ok(a.markdown.includes("src/billing.ts:3"));
   assert.ok(a.markdown.includes("Sum of line items, with tax."));
   assert.ok(a.citations.some((c) => c.path === "app/main.py" && c.line === 4), "the Python use is cited");
-  assert.deepEqual(a.files.map((f) => f.path).sort(), ["app/main.py", "src/billing.ts"]);
+  assert.deepEqual(a.files.map((f) => f.path).sort(), ["app/main.py", "src/billing.ts", "src/rates.ts"], "definition, uses and what it uses");
   for (const c of a.citations) assert.ok(a.markdown.includes(`${c.path}:${c.line}`), `citation ${c.path}:${c.line} appears in the text`);
+});
+
+test("a function's answer lists what it uses, resolved to their definitions", async () => {
+  const index = await indexed();
+  const a = explainSymbol(index, "computeInvoiceTotal");
+  assert.match(a.markdown, /\*\*Uses:\*\* `rate` src\/rates.ts:1/);
+  const callees = index.callees("ws", "src/billing.ts", index.find("computeInvoiceTotal")[0].definition);
+  assert.deepEqual(callees.map((c) => c.definition.name), ["rate"]);
 });
 
 test("a class's answer outlines its members with citations", async () => {

@@ -96,6 +96,12 @@ function describeDefinition(index: WorkspaceIndex, hit: SymbolHit, citations: Ci
       const shown = members.slice(0, 12).map((m) => `\`${m.name}\` ${cite(citations, hit.root, hit.path, m.nameLine)}`);
       blocks.push(`**Members:** ${shown.join(", ")}${members.length > 12 ? `, … (${members.length - 12} more)` : ""}`);
     }
+  } else if (!d.declarationOnly && (d.kind === "function" || d.kind === "method")) {
+    const callees = index.callees(hit.root, hit.path, d, 10);
+    if (callees.length) {
+      const shown = callees.map((c) => `\`${c.definition.name}\` ${cite(citations, c.root, c.path, c.definition.nameLine)}`);
+      blocks.push(`**Uses:** ${shown.join(", ")}`);
+    }
   }
   return blocks.join("\n\n");
 }

@@ -185,6 +185,28 @@ export class WorkspaceIndex {
     return hits;
   }
 
+  /**
+   * What a definition uses: names occurring inside its line range that are defined somewhere in the index (itself
+   * excepted), each resolved to its best definition — in the same file first, else the first by path. Lexical,
+   * so it over-approximates calls (a type or a constant counts too), which is what a reader wants to follow.
+   */
+  callees(root: string, path: string, def: Definition, limit = 20): SymbolHit[] {
+    const rec = this.get(root, path);
+    if (!rec) return [];
+    const out: SymbolHit[] = [];
+    for (const name in rec.references) {
+      if (name === def.name || !this.byName.has(name)) continue;
+      const lines = rec.references[name];
+      if (!lines.some((l) => l >= def.startLine && l <= def.endLine)) continue;
+      const hits = this.find(name, { limit: 10 });
+      const local = hits.find((h) => h.root === root && h.path === path && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
+      const chosen = local ?? hits.find((h) => !(h.root === root && h.path === path));
+      if (chosen) out.push(chosen);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** The innermost definition enclosing a position (for hover and "explain symbol at cursor"). */
   definitionAt(root: string, path: string, line: number): Definition | undefined {
     const rec = this.get(root, path);
