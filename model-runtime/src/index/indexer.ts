@@ -113,6 +113,8 @@ export class Indexer {
       this.dirtyShards.add(shardOf(g.root, g.path));
     }
 
+    // Largest first: a big file started last would leave the other workers idle while it finishes.
+    toParse.sort((a, b) => b.size - a.size);
     progress.phase = "parsing";
     progress.filesTotal = toParse.length;
     progress.bytesTotal = toParse.reduce((a, c) => a + c.size, 0);
