@@ -47,11 +47,14 @@ function scrollToEnd(): void {
   messages.scrollTop = messages.scrollHeight;
 }
 
+let lastQuestion: HTMLElement | undefined;
+
 function addQuestion(text: string): void {
   const div = document.createElement("div");
   div.className = "message question";
   div.textContent = text;
   messages.appendChild(div);
+  lastQuestion = div;
   scrollToEnd();
 }
 
@@ -96,7 +99,9 @@ function renderAnswer(m: Extract<HostMessage, { type: "answer" }>): void {
   body.appendChild(renderMarkdown(m.markdown, m.citations));
   el.appendChild(body);
   if (m.files.length) el.appendChild(filesList(m.files, m.citations));
-  scrollToEnd();
+  // Long answers are read from the top: keep the question in view rather than the answer's last line.
+  if (lastQuestion && el.offsetHeight > messages.clientHeight) lastQuestion.scrollIntoView({ block: "start" });
+  else scrollToEnd();
 }
 
 window.addEventListener("message", (event: MessageEvent<HostMessage>) => {

@@ -150,15 +150,16 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     sections.push(parts.join("\n\n"));
   }
   // Questions in words ("how are invoice totals computed?") name no symbol: search definitions' names, docs and
-  // signatures (BM25) for the rest of the answer.
-  if (symbols.length < (opts.maxSymbols ?? 3)) {
+  // signatures (BM25). When the question named symbols that exist, their answer stands alone: related hits
+  // would mostly be other places that mention the same name.
+  if (symbols.length === 0) {
     const hits = definitionSearch(index)
       .query(question, 12)
       .filter((h) => !symbols.includes(h.definition.name));
     const best = hits[0]?.score ?? 0;
     const related = hits.filter((h) => h.score >= 0.35 * best).slice(0, 5);
     if (related.length) {
-      const parts = [sections.length ? "### Related definitions" : "### Definitions that match the question"];
+      const parts = ["### Definitions that match the question"];
       for (const h of related) parts.push(`#### \`${h.definition.name}\``, describeDefinition(index, h, citations, multiRoot));
       sections.push(parts.join("\n\n"));
       for (const h of related) symbols.push(h.definition.name);
