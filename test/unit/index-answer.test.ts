@@ -83,7 +83,9 @@ test("a near-miss name finds the real definition; a question matching nothing sa
 });
 
 test("the full-text search follows index updates file by file", async () => {
-  const { DefinitionSearch, splitIdentifier } = await import("../../model-runtime/src/answer/definition-search");
+  const { DefinitionSearch, splitIdentifier, stem } = await import("../../model-runtime/src/answer/definition-search");
+  assert.deepEqual(["store", "stored", "stores", "storing"].map(stem), ["stor", "stor", "stor", "stor"]);
+  assert.deepEqual(["class", "index", "indexes"].map(stem), ["class", "index", "index"]);
   assert.equal(splitIdentifier("computeInvoiceTotal"), "compute Invoice Total");
   assert.equal(splitIdentifier("HTTPServer_start"), "HTTP Server start");
   const local = makeTree({ "a.ts": "/** Sends reminder emails. */\nexport function notifyLatePayers() {}\n" });

@@ -28,12 +28,24 @@ export function splitIdentifier(text: string): string {
 
 const STOP = new Set("a an and are as at be by does do for from how i in is it of on or the this to what when where which who why with".split(" "));
 
+/** A light suffix stemmer, the same for documents and queries: store/stored/stores/storing → "stor". */
+export function stem(word: string): string {
+  let w = word;
+  for (const suffix of ["ing", "ed", "es", "s"]) {
+    if (w.endsWith(suffix) && !w.endsWith("ss") && w.length - suffix.length >= 3) {
+      w = w.slice(0, -suffix.length);
+      break;
+    }
+  }
+  return w.length > 3 && w.endsWith("e") ? w.slice(0, -1) : w;
+}
+
 function terms(text: string): string[] {
   return splitIdentifier(text)
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
     .filter((t) => t.length > 1 && !STOP.has(t))
-    .map((t) => (t.length > 4 && t.endsWith("s") && !t.endsWith("ss") ? t.slice(0, -1) : t));
+    .map(stem);
 }
 
 export interface SearchHit extends SymbolHit {

@@ -43,6 +43,19 @@ const STOP_WORDS = new Set(
     "definition class classes called calls call find explain about any all there their type types").split(" "),
 );
 
+/**
+ * Words that name concepts in questions about code far more often than they name the one symbol meant ("where is
+ * the workspace INDEX stored?"). Such a word is looked up as a symbol only when written as code (`index`).
+ */
+const GENERIC_WORDS = new Set(
+  ("index file files data value values list type name path key error result config test main run get set init load save " +
+    "read write update build start stop open close parse check create delete add remove find search store cache model " +
+    "user time size count state event request response server client node tree item line text string number object array " +
+    "map table query token layout code function method class module package option options setting settings handler " +
+    "manager service util utils helper helpers default input output message log logger print format render view page " +
+    "component app application main root source target options args params context session connection database").split(" "),
+);
+
 /** Identifier-looking words of a question, most specific first: `quoted`, CamelCase/snake_case, then other words. */
 export function candidateSymbols(question: string): string[] {
   return symbolCandidates(question).map((c) => c.text);
@@ -55,7 +68,7 @@ function symbolCandidates(question: string): Array<{ text: string; surelyCode: b
   // camelCase, snake_case, Pascal with two humps, qualified names: surely code. A single capital ("How",
   // "Ledger") may be a sentence start, so such words only count after the surely-code ones.
   const codeLike = words.filter((w) => /[a-z][A-Z]|_|\.|::|\$/.test(w));
-  const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && w.length > 2);
+  const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && !GENERIC_WORDS.has(w) && w.length > 2);
   const sure = new Set([...quoted, ...codeLike]);
   return [...new Set([...quoted, ...codeLike, ...plain])].map((text) => ({ text, surelyCode: sure.has(text) }));
 }
