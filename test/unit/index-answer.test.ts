@@ -86,6 +86,9 @@ test("the full-text search follows index updates file by file", async () => {
   const { DefinitionSearch, splitIdentifier, stem } = await import("../../model-runtime/src/answer/definition-search");
   assert.deepEqual(["store", "stored", "stores", "storing"].map(stem), ["stor", "stor", "stor", "stor"]);
   assert.deepEqual(["class", "index", "indexes"].map(stem), ["class", "index", "index"]);
+  const { isTestCode } = await import("../../model-runtime/src/answer/definition-search");
+  assert.ok(isTestCode("net/http/serve_test.go", "x") && isTestCode("src/a.test.ts", "x") && isTestCode("tests/test_io.py", "x"));
+  assert.ok(isTestCode("pkg/io.go", "TestReadFull") && !isTestCode("src/testing_utils_impl.ts", "attest"));
   assert.equal(splitIdentifier("computeInvoiceTotal"), "compute Invoice Total");
   assert.equal(splitIdentifier("HTTPServer_start"), "HTTP Server start");
   const local = makeTree({ "a.ts": "/** Sends reminder emails. */\nexport function notifyLatePayers() {}\n" });

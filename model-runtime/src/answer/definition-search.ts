@@ -48,6 +48,16 @@ function terms(text: string): string[] {
     .map(stem);
 }
 
+/** Test files and test functions, by the conventions of the indexed languages. */
+export function isTestCode(path: string, name: string): boolean {
+  return (
+    /(^|\/)(tests?|__tests__|spec|testdata|testing)\//.test(path) ||
+    /(_test\.go|\.(test|spec)\.[cm]?[jt]sx?|(^|\/)test_[^/]*\.py|_test\.py|Tests?\.java)$/.test(path) ||
+    /^(Test|Benchmark|Example)[A-Z_]/.test(name) ||
+    /^test_/.test(name)
+  );
+}
+
 export interface SearchHit extends SymbolHit {
   score: number;
 }
@@ -55,10 +65,16 @@ export interface SearchHit extends SymbolHit {
 export class DefinitionSearch {
   private readonly search = new MiniSearch<DefinitionDoc>({
     fields: ["name", "container", "doc", "signature", "path"],
-    storeFields: [],
+    storeFields: ["path", "name"],
     tokenize: (text) => [text],
     processTerm: (term) => terms(term),
-    searchOptions: { boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, path: 0.5 }, prefix: (t) => t.length > 4, fuzzy: 0 },
+    searchOptions: {
+      boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, path: 0.5 },
+      prefix: (t) => t.length > 4,
+      fuzzy: 0,
+      // Questions are about the code, rarely about its tests: tests rank below an implementation that matches as well.
+      boostDocument: (_id, _term, stored) => (isTestCode(String(stored?.path ?? ""), String(stored?.name ?? "")) ? 0.4 : 1),
+    },
   });
   private readonly idsByFile = new Map<string, string[]>();
   private readonly unsubscribe: () => void;

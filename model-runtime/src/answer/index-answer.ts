@@ -143,16 +143,13 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const sections: string[] = [];
   const symbols: string[] = [];
   const multiRoot = new Set([...index.allFiles()].slice(0, 1000).map((f) => f.root)).size > 1;
-  for (const candidate of symbolCandidates(question)) {
-    if (symbols.length >= (opts.maxSymbols ?? 3)) break;
-    const found = index.find(candidate.text, { limit: 8 });
-    // A plain English word names a symbol only when it matches one exactly ("Ledger", not "invoice" → Invoice);
-    // otherwise the full-text search below weighs it with the rest of the question.
-    const hits = candidate.surelyCode ? found : found.filter((h) => h.definition.name === candidate.text);
-    if (hits.length === 0) continue;
-    const name = hits[0].definition.name;
-    if (symbols.includes(name)) continue;
+  const candidates = symbolCandidates(question);
+  // A short question ("explain refill") is all symbol; in a sentence, a plain word ("handle", "timeout") names a
+  // symbol only next to one the question names as code (RateLimiter … refill: a member, or in the same file).
+  const shortQuestion = candidates.length <= 2;
+  const answerSymbol = (name: string, hits: SymbolHit[]) => {
     symbols.push(name);
+    found.push(...hits);
     const parts = [`### \`${name}\``];
     if (hits.length > 1) parts.push(`Defined in ${hits.length} places.`);
     for (const h of hits) parts.push(describeDefinition(index, h, citations, multiRoot));
@@ -161,6 +158,24 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
     else parts.push("No uses found elsewhere in the index.");
     sections.push(parts.join("\n\n"));
+  };
+  const found: SymbolHit[] = [];
+  for (const pass of ["code", "plain"] as const) {
+    for (const candidate of candidates) {
+      if (symbols.length >= (opts.maxSymbols ?? 3)) break;
+      if ((pass === "code") !== candidate.surelyCode) continue;
+      let hits = index.find(candidate.text, { limit: 8 });
+      if (pass === "plain") {
+        hits = hits.filter((h) => h.definition.name === candidate.text);
+        if (!shortQuestion) {
+          hits = hits.filter((h) =>
+            found.some((f) => (f.root === h.root && f.path === h.path) || h.definition.container === f.definition.name),
+          );
+        }
+      }
+      if (hits.length === 0 || symbols.includes(hits[0].definition.name)) continue;
+      answerSymbol(hits[0].definition.name, hits);
+    }
   }
   // Questions in words ("how are invoice totals computed?") name no symbol: search definitions' names, docs and
   // signatures (BM25). When the question named symbols that exist, their answer stands alone: related hits
