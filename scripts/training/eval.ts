@@ -1,0 +1,81 @@
+// `npm run eval`: the evaluation on held-out repositories (model-runtime/src/eval). Today it runs the baselines;
+// the model joins as one more Answerer. Prints the table (top-1 / top-5 for citation tasks, ROUGE-L F1 for
+// explanations) per context length, and writes every per-question result to --json.
+//
+// usage: npm run eval -- [--tok-corpus DIR] [--no-system] [--only REGEX] [--unit DIR ...] [--eval-list FILE] [--buckets 16384,65536,262144,1048576]
+//          [--per-task 20] [--min-fill 0.5] [--max-repos N] [--seed 1] [--threads 1] [--json FILE] [--index-cache DIR]
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { BASELINES } from "../../model-runtime/src/eval/baselines";
+import { DEFAULT_BUCKETS, runEval } from "../../model-runtime/src/eval/harness";
+import { resultTable } from "../../model-runtime/src/eval/report";
+import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
+import { type RepoUnit, discoverUnits } from "../../model-runtime/src/training-data/corpus-units";
+import { rootNameOf } from "../../model-runtime/src/training-data/repo-files";
+import { splitOf } from "../../model-runtime/src/training-data/split";
+
+const { values } = parseArgs({
+  options: {
+    "tok-corpus": { type: "string", default: "/tmp/tok-corpus" },
+    "no-system": { type: "boolean", default: false },
+    only: { type: "string" },
+    unit: { type: "string", multiple: true },
+    "eval-list": { type: "string" },
+    buckets: { type: "string", default: DEFAULT_BUCKETS.join(",") },
+    "per-task": { type: "string", default: "20" },
+    "min-fill": { type: "string", default: "0.5" },
+    "max-repos": { type: "string", default: "0" },
+    "eval-fraction": { type: "string", default: "0.1" },
+    seed: { type: "string", default: "1" },
+    threads: { type: "string", default: "1" },
+    json: { type: "string" },
+    "index-cache": { type: "string" },
+  },
+});
+
+async function main(): Promise<void> {
+  let units: RepoUnit[];
+  if (values.unit?.length) {
+    units = values.unit.map((dir) => ({ id: `local/${path.basename(path.resolve(dir))}`, path: path.resolve(dir), licence: "unknown (local folder)", origin: "local" }));
+  } else if (values["eval-list"]) {
+    // A held-out list written by data:build (<out>/eval-repos.json, or the committed one).
+    units = (JSON.parse(fs.readFileSync(values["eval-list"], "utf8")) as { repos: RepoUnit[] }).repos;
+  } else {
+    // The held-out repositories: the same discovery and split as data:build.
+    const evalFraction = Number(values["eval-fraction"]);
+    units = discoverUnits({ tokCorpus: values["tok-corpus"], system: !values["no-system"] }).units.filter((u) => splitOf(u.id, evalFraction) === "eval");
+  }
+  if (values.only) {
+    const re = new RegExp(values.only);
+    units = units.filter((u) => re.test(u.id));
+  }
+  const maxRepos = Number(values["max-repos"]);
+  if (maxRepos > 0) units = units.slice(0, maxRepos);
+  const buckets = values.buckets!.split(",").map(Number);
+  const t0 = performance.now();
+  const result = await runEval({
+    units,
+    answerers: BASELINES,
+    tokenizer: CodeTokenizer.load(),
+    buckets,
+    perTask: Number(values["per-task"]),
+    minFill: Number(values["min-fill"]),
+    seed: Number(values.seed),
+    threads: Number(values.threads),
+    indexStoreDir: values["index-cache"] ? (u) => path.join(values["index-cache"]!, rootNameOf(u)) : undefined,
+    log: (m) => console.log(m),
+  });
+  for (const s of result.skipped) console.log(`skipped ${s.unit}: ${s.reason}`);
+  const cpu = os.cpus();
+  console.log(`\nmachine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, Node ${process.version}; ${units.length} held-out repositories, ${result.contexts.length} contexts, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  console.log("top-1 / top-5 (citation tasks; for list answers: precision at k) — ROUGE-L F1 (explanations)\n");
+  console.log(resultTable(result, BASELINES, buckets));
+  if (values.json) fs.writeFileSync(values.json, `${JSON.stringify({ buckets, contexts: result.contexts, skipped: result.skipped, results: result.results })}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
