@@ -92,8 +92,8 @@ test("Go, Rust, Java, C and C++ definitions and imports", async () => {
     ],
     [
       "rust",
-      "use std::io;\n/// A point.\n#[derive(Debug)]\npub struct Point { x: i32 }\nimpl Point {\n    pub fn norm(&self) -> i32 { self.x }\n}\ntrait Shape { fn area(&self) -> f64; }\nfn main() {}\n",
-      ["class:Point@4", "method:Point.norm@6", "interface:Shape@8", "method:Shape.area@8", "function:main@9"],
+      "use std::io;\n/// A point.\n#[derive(Debug)]\npub struct Point { x: i32 }\nimpl Point {\n    pub fn norm(&self) -> i32 { self.x }\n}\ntrait Shape { fn area(&self) -> f64; }\nfn main() {}\nimpl<T> List<T> {\n    fn split_off(&mut self) {}\n}\n",
+      ["class:Point@4", "method:Point.norm@6", "interface:Shape@8", "method:Shape.area@8", "function:main@9", "method:List.split_off@11"],
       ["std::io"],
     ],
     [

@@ -120,7 +120,8 @@ function containerName(def: Node): string | undefined {
   for (let p = def.parent; p; p = p.parent) {
     if (!CONTAINER_TYPES.has(p.type)) continue;
     const name = p.childForFieldName("name") ?? p.childForFieldName("type");
-    if (name) return name.text;
+    // `impl<T> LinkedList<T>`, `class Box<T>`: the container is "LinkedList", as people write it in questions.
+    if (name) return name.text.replace(/\s*<[\s\S]*$/, "");
   }
   return undefined;
 }
