@@ -52,7 +52,8 @@ phase "npm dependencies ready"
 # build only compiles; its tests check that the addon loads and reports the missing device. CI (CI=1) has nvcc and
 # must build it; elsewhere a missing nvcc is only a notice.
 npm run -s build:native
-phase "CPU attention addon built"
+npm run -s build:native-engine
+phase "CPU attention and dense (engine) addons built"
 if [ -n "${CI:-}" ]; then npm run -s build:cuda; else LONGVIEW_CUDA_OPTIONAL=1 npm run -s build:cuda; fi
 phase "CUDA kernels built (or skipped without nvcc)"
 

@@ -2,29 +2,36 @@
  * The sidebar chat: a webview view with a strict Content-Security-Policy (nonce'd script, no inline code, no
  * remote origins). Questions go to the answerer; answers come back as markdown + structured citations, which
  * the webview renders sanitized and turns into links that open the cited location.
+ *
+ * The conversation lives here (ChatSession, saved in workspaceState), not in the webview: whenever a webview
+ * (re)starts — the view reopened, VS Code restarted, webviews reloaded — it says "ready" and gets the whole
+ * conversation back, including an answer still in progress.
  */
 import crypto from "node:crypto";
 import * as vscode from "vscode";
 import { type HostMessage, type WebviewMessage, isWebviewMessage } from "../../webview/src/protocol";
-import type { Answerer } from "./answerer";
+import type { Answerer, SelectionContext } from "./answerer";
+import type { ChatSession } from "./chat-session";
 import type { IndexController } from "./index-controller";
 import { openLocation } from "./locations";
+import { mentionCompletions } from "./mentions";
 
 export const CHAT_VIEW_ID = "longview.chat";
 
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private ready = false;
-  private readonly outbox: HostMessage[] = [];
-  private current: vscode.CancellationTokenSource | undefined;
-  private nextId = 1;
+  private current: { id: string; cts: vscode.CancellationTokenSource } | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly controller: IndexController,
     private readonly answerer: Answerer,
+    private readonly session: ChatSession,
     private readonly output: vscode.OutputChannel,
-  ) {}
+  ) {
+    for (const problem of session.loadProblems) output.appendLine(`[chat] ${problem}`);
+  }
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
@@ -40,9 +47,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   /** Show the chat and ask `question` in it. */
-  async ask(question: string): Promise<void> {
+  async ask(question: string, selection?: SelectionContext): Promise<void> {
     await this.reveal();
-    await this.handleQuestion(question);
+    await this.handleQuestion(question, selection);
   }
 
   async reveal(): Promise<void> {
@@ -50,9 +57,20 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     else await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
   }
 
+  /** Stop any answer and forget the conversation (the view's "Clear" action). */
+  async clear(): Promise<void> {
+    this.stop();
+    await this.session.clear();
+    this.post({ type: "restore", entries: [], busy: false });
+  }
+
+  stop(): void {
+    this.current?.cts.cancel();
+  }
+
+  /** Messages to a webview that is not ready are dropped: its "ready" brings the whole conversation. */
   private post(message: HostMessage): void {
     if (this.view && this.ready) void this.view.webview.postMessage(message);
-    else this.outbox.push(message);
   }
 
   private receive(raw: unknown): void {
@@ -64,41 +82,64 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     switch (m.type) {
       case "ready":
         this.ready = true;
-        for (const queued of this.outbox.splice(0)) void this.view?.webview.postMessage(queued);
+        this.post({ type: "restore", entries: [...this.session.entries()], busy: this.current !== undefined });
         break;
       case "ask":
         void this.handleQuestion(m.question);
         break;
       case "stop":
-        this.current?.cancel();
+        this.stop();
         break;
       case "openCitation":
         void openLocation(this.controller, m);
         break;
+      case "copy":
+        void vscode.env.clipboard.writeText(m.text).then(undefined, (e: Error) => this.output.appendLine(`[chat] copy failed: ${e.message}`));
+        break;
+      case "complete": {
+        const index = this.controller.index;
+        this.post({ type: "completions", requestId: m.requestId, items: index ? mentionCompletions(index, m.query) : [] });
+        break;
+      }
     }
   }
 
-  private async handleQuestion(question: string): Promise<void> {
+  private async handleQuestion(question: string, selection?: SelectionContext): Promise<void> {
     const text = question.trim();
     if (!text) return;
-    this.current?.cancel();
+    this.stop();
     const cts = new vscode.CancellationTokenSource();
-    this.current = cts;
-    const id = String(this.nextId++);
+    const entry = this.session.start(text);
+    const id = entry.id;
+    this.current = { id, cts };
     this.post({ type: "question", id, text });
     this.post({ type: "busy", busy: true });
     try {
-      for await (const part of this.answerer.answer(text, cts.token)) {
+      const parts = this.answerer.answer({ question: text, selection, onStatus: (status) => this.post({ type: "status", text: status }) }, cts.token);
+      for await (const part of parts) {
         if (cts.token.isCancellationRequested) break;
+        this.session.answer(id, part, part.done);
         this.post({ type: "answer", id, ...part });
+      }
+      if (cts.token.isCancellationRequested) {
+        this.session.stop(id);
+        this.post({ type: "stopped", id });
+        this.output.appendLine(`[chat] answer ${id} stopped`);
+      } else if (this.session.get(id)?.state === "answering") {
+        // The answerer ended without a final part: keep what arrived, as done.
+        const e = this.session.get(id);
+        if (e?.answer) this.session.answer(id, e.answer, true);
+        else this.session.fail(id, "no answer");
       }
     } catch (e) {
       this.output.appendLine(`[chat] answer failed: ${(e as Error).stack ?? e}`);
+      this.session.fail(id, (e as Error).message);
       this.post({ type: "error", id, message: (e as Error).message });
     } finally {
-      if (this.current === cts) this.current = undefined;
+      if (this.current?.id === id) this.current = undefined;
       cts.dispose();
-      this.post({ type: "busy", busy: false });
+      this.post({ type: "status", text: "" });
+      if (!this.current) this.post({ type: "busy", busy: false });
     }
   }
 
@@ -127,8 +168,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   <div id="messages" role="log" aria-live="polite"></div>
   <div id="status" aria-live="polite"></div>
   <form id="composer">
-    <textarea id="question" rows="3" placeholder="Ask about this workspace… (Enter to send, Shift+Enter for a new line)" aria-label="Question"></textarea>
+    <ul id="mentions" role="listbox" aria-label="Mention suggestions" hidden></ul>
+    <textarea id="question" rows="3" placeholder="Ask about this workspace… @ to mention a file or symbol" aria-label="Question" aria-autocomplete="list" aria-controls="mentions"></textarea>
     <div class="actions">
+      <span class="hint">Enter send · Shift+Enter new line · ↑ recall · Esc stop</span>
       <button id="stop" type="button" class="secondary" hidden>Stop</button>
       <button id="send" type="submit">Ask</button>
     </div>
@@ -140,6 +183,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   dispose(): void {
-    this.current?.cancel();
+    this.stop();
   }
 }

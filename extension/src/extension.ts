@@ -5,6 +5,8 @@
 import * as vscode from "vscode";
 import type { ReferenceHit, SymbolHit } from "../../model-runtime/src/index/types";
 import { IndexAnswerer } from "./answerer";
+import { BackendService } from "./backend";
+import { ChatSession } from "./chat-session";
 import { CHAT_VIEW_ID, ChatViewProvider } from "./chat-view";
 import { registerCommands } from "./commands";
 import { LongviewHoverProvider } from "./hover";
@@ -24,16 +26,22 @@ export function activate(context: vscode.ExtensionContext): LongviewApi {
   const output = vscode.window.createOutputChannel("Longview");
   controller = new IndexController(context, output);
   const answerer = new IndexAnswerer(controller);
-  const chat = new ChatViewProvider(context.extensionUri, controller, answerer, output);
+  const chat = new ChatViewProvider(context.extensionUri, controller, answerer, new ChatSession(context.workspaceState), output);
+  const backends = new BackendService(output);
   context.subscriptions.push(
     output,
     new IndexStatusBar(controller),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat, { webviewOptions: { retainContextWhenHidden: true } }),
     chat,
+    backends,
     vscode.languages.registerHoverProvider({ scheme: "file" }, new LongviewHoverProvider(controller)),
-    ...registerCommands(controller, chat, output),
+    ...registerCommands({ controller, chat, backends, output, extensionUri: context.extensionUri }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => output.appendLine("[longview] workspace trusted: native kernels allowed from now on")),
   );
-  output.appendLine(`[longview] activated; ${vscode.workspace.workspaceFolders?.length ?? 0} workspace folder(s)`);
+  output.appendLine(
+    `[longview] activated; ${vscode.workspace.workspaceFolders?.length ?? 0} workspace folder(s); ` +
+      (vscode.workspace.isTrusted ? "trusted workspace" : "Restricted Mode: answers from the index, no native code is loaded"),
+  );
   void controller.rebuild(false);
 
   const c = controller;

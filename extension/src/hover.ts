@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import type { SymbolHit } from "../../model-runtime/src/index/types";
 import type { IndexController } from "./index-controller";
+import { inert } from "./inert-text";
 import { OPEN_LOCATION_COMMAND, escapeMarkdown, locationLink } from "./locations";
 
 const MAX_DEFINITIONS = 3;
@@ -47,7 +48,7 @@ export class LongviewHoverProvider implements vscode.HoverProvider {
     const owner = d.container ? ` in \`${d.container.replace(/`/g, "")}\`` : "";
     md.appendMarkdown(`\n\n${d.kind} \`${d.name.replace(/`/g, "")}\`${owner} — [${escapeMarkdown(label)}](${locationLink({ root: hit.root, path: hit.path, line: d.nameLine + 1 })})\n`);
     md.appendCodeblock(d.signature, languageIdFor(hit.path));
-    if (d.doc) md.appendText(d.doc.length > 400 ? `${d.doc.slice(0, 399)}…` : d.doc);
+    if (d.doc) md.appendText(inert(d.doc.length > 400 ? `${d.doc.slice(0, 399)}…` : d.doc));
   }
 }
 

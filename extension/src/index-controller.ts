@@ -16,7 +16,7 @@ import { affectsIndex, indexOptionsFor, readSettings } from "./config";
 export type IndexState =
   | { kind: "idle" }
   | { kind: "indexing"; progress: IndexProgress }
-  | { kind: "ready"; report?: BuildReport; lastUpdateMs?: number }
+  | { kind: "ready"; report?: BuildReport; lastUpdateMs?: number; /** ms since the epoch */ builtAt?: number; updatedAt?: number }
   | { kind: "failed"; message: string }
   | { kind: "cancelled" };
 
@@ -164,7 +164,7 @@ export class IndexController implements vscode.Disposable {
         `indexed ${report.files} files in ${Date.now() - t0} ms (parsed ${report.parsed}, reused ${report.reused}, ` +
           `removed ${report.removed}, skipped ${report.skipped})`,
       );
-      this.setState({ kind: "ready", report });
+      this.setState({ kind: "ready", report, builtAt: Date.now() });
       return report;
     } catch (e) {
       if ((e as Error).name === "AbortError") {
@@ -202,7 +202,13 @@ export class IndexController implements vscode.Disposable {
           const ms = Date.now() - t0;
           this.log(`updated ${changed} file(s) in ${ms} ms`);
           const prev = this.currentState;
-          this.setState({ kind: "ready", report: prev.kind === "ready" ? prev.report : undefined, lastUpdateMs: ms });
+          this.setState({
+            kind: "ready",
+            report: prev.kind === "ready" ? prev.report : undefined,
+            builtAt: prev.kind === "ready" ? prev.builtAt : undefined,
+            lastUpdateMs: ms,
+            updatedAt: Date.now(),
+          });
           this.scheduleSave(indexer);
         }
       };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm run test:e2e: build + package the VSIX, then BOTH suites (a failing integration suite must not hide the UI
-# results), timing each; exits non-zero if anything failed.
+# npm run test:e2e: build + package the VSIX, then EVERY suite (a failing one must not hide the others' results),
+# timing each; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 status=0
@@ -18,6 +18,7 @@ run() {
 if run package npm run -s package; then
   run integration npm run -s test:integration
   run ui npm run -s test:ui
+  run restricted npm run -s test:ui-restricted
 fi
 echo "e2e:"
 printf '%s\n' "${results[@]}"

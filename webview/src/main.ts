@@ -1,7 +1,13 @@
-/** The chat panel's script: keyboard-first composer, streaming answers, citations that open files. */
+/**
+ * The chat panel's script: a keyboard-first composer (Enter sends, Shift+Enter new line, Up/Down walk through
+ * earlier questions, Escape stops an answer, "@" suggests files and symbols), the conversation, copy buttons
+ * and citations that open files. The host owns the conversation; this script draws what it is sent.
+ */
 import { provideVSCodeDesignSystem, vsCodeProgressRing, vsCodeTag } from "@vscode/webview-ui-toolkit";
-import type { FileRef, HostMessage, WebviewMessage } from "./protocol";
-import { citationAnchor, renderMarkdown } from "./render";
+import { QuestionRecall, applyMention, mentionAt } from "./composer-logic";
+import { Conversation } from "./conversation";
+import { MentionPopup } from "./mention-popup";
+import type { HostMessage, MentionItem, WebviewMessage } from "./protocol";
 
 provideVSCodeDesignSystem().register(vsCodeProgressRing(), vsCodeTag());
 
@@ -13,126 +19,214 @@ const statusLine = document.getElementById("status") as HTMLDivElement;
 const form = document.getElementById("composer") as HTMLFormElement;
 const question = document.getElementById("question") as HTMLTextAreaElement;
 const stop = document.getElementById("stop") as HTMLButtonElement;
+const mentionList = document.getElementById("mentions") as HTMLUListElement;
 
-const answers = new Map<string, HTMLElement>();
+const conversation = new Conversation(messages);
+const recall = new QuestionRecall();
+let busy = false;
+
+/** The draft survives the webview being reloaded (VS Code keeps this state per view). */
+const saved = vscode.getState() as { draft?: string } | undefined;
+if (typeof saved?.draft === "string") question.value = saved.draft;
+const saveDraft = () => vscode.setState({ draft: question.value });
 
 function send(): void {
   const text = question.value.trim();
   if (!text) return;
   vscode.postMessage({ type: "ask", question: text });
+  recall.reset();
   question.value = "";
+  saveDraft();
+  popup.hide();
 }
+
+function requestStop(): void {
+  if (busy) vscode.postMessage({ type: "stop" });
+}
+
+// --- "@" mentions: ask the host for suggestions while a mention is being typed --------------------------------
+let requestId = 0;
+let completionTimer: ReturnType<typeof setTimeout> | undefined;
+
+const popup = new MentionPopup(mentionList, question, (item: MentionItem) => {
+  const at = mentionAt(question.value, question.selectionStart);
+  if (!at) return popup.hide();
+  const next = applyMention(question.value, question.selectionStart, at, item.insert);
+  question.value = next.text;
+  question.setSelectionRange(next.caret, next.caret);
+  saveDraft();
+  popup.hide();
+});
+
+function updateMentions(): void {
+  const at = question.selectionStart === question.selectionEnd ? mentionAt(question.value, question.selectionStart) : undefined;
+  if (!at) {
+    popup.hide();
+    return;
+  }
+  if (completionTimer) clearTimeout(completionTimer);
+  completionTimer = setTimeout(() => vscode.postMessage({ type: "complete", requestId: ++requestId, query: at.fragment }), 60);
+}
+
+// --- keyboard -------------------------------------------------------------------------------------------------
+function onFirstLine(): boolean {
+  return !question.value.slice(0, question.selectionStart).includes("\n");
+}
+
+function onLastLine(): boolean {
+  return !question.value.slice(question.selectionEnd).includes("\n");
+}
+
+question.addEventListener("keydown", (e) => {
+  if (e.isComposing) return;
+  if (popup.open) {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      popup.move(e.key === "ArrowDown" ? 1 : -1);
+      return;
+    }
+    if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") {
+      if (popup.choose()) {
+        e.preventDefault();
+        return;
+      }
+    }
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      popup.hide();
+      return;
+    }
+  }
+  if (e.key === "Enter" && !e.shiftKey) {
+    e.preventDefault();
+    send();
+  } else if (e.key === "ArrowUp" && !e.shiftKey && (question.value === "" || (recall.recalling && onFirstLine()))) {
+    const text = recall.older(question.value);
+    if (text !== undefined) {
+      e.preventDefault();
+      question.value = text;
+      question.setSelectionRange(text.length, text.length);
+    }
+  } else if (e.key === "ArrowDown" && !e.shiftKey && recall.recalling && onLastLine()) {
+    const text = recall.newer();
+    if (text !== undefined) {
+      e.preventDefault();
+      question.value = text;
+      question.setSelectionRange(text.length, text.length);
+    }
+  } else if (e.key === "Escape" && busy) {
+    e.preventDefault();
+    requestStop();
+  }
+});
+question.addEventListener("input", () => {
+  recall.reset();
+  saveDraft();
+  updateMentions();
+});
+question.addEventListener("click", updateMentions);
+question.addEventListener("blur", () => setTimeout(() => popup.hide(), 150));
+// Escape stops an answer wherever the focus is in the panel.
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && busy && e.target !== question) requestStop();
+});
 
 form.addEventListener("submit", (e) => {
   e.preventDefault();
   send();
 });
-question.addEventListener("keydown", (e) => {
-  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-    e.preventDefault();
-    send();
-  }
-});
-stop.addEventListener("click", () => vscode.postMessage({ type: "stop" }));
+stop.addEventListener("click", requestStop);
 
-// Citation clicks (delegated: answers are re-rendered while streaming).
+// --- clicks inside answers: citations and copy buttons (delegated: answers are redrawn while streaming) --------
+function flash(button: HTMLButtonElement): void {
+  const label = button.textContent;
+  button.textContent = "Copied";
+  button.classList.add("done");
+  setTimeout(() => {
+    button.textContent = label;
+    button.classList.remove("done");
+  }, 1200);
+}
+
 messages.addEventListener("click", (e) => {
-  const a = (e.target as HTMLElement).closest("a.citation") as HTMLAnchorElement | null;
-  if (!a) return;
-  e.preventDefault();
-  vscode.postMessage({ type: "openCitation", root: a.dataset.root ?? "", path: a.dataset.path ?? "", line: Number(a.dataset.line) });
+  const target = e.target as HTMLElement;
+  const a = target.closest("a.citation") as HTMLAnchorElement | null;
+  if (a) {
+    e.preventDefault();
+    vscode.postMessage({ type: "openCitation", root: a.dataset.root ?? "", path: a.dataset.path ?? "", line: Number(a.dataset.line) });
+    return;
+  }
+  const button = target.closest("button.copy") as HTMLButtonElement | null;
+  if (!button) return;
+  let text: string | undefined;
+  if (button.classList.contains("copy-code")) text = button.parentElement?.querySelector("pre")?.textContent ?? undefined;
+  else {
+    const id = (button.closest(".message.answer") as HTMLElement | null)?.dataset.id;
+    text = id ? conversation.markdownOf(id) : undefined;
+  }
+  if (text === undefined) return;
+  vscode.postMessage({ type: "copy", text });
+  flash(button);
 });
 
-function scrollToEnd(): void {
-  messages.scrollTop = messages.scrollHeight;
-}
-
-let lastQuestion: HTMLElement | undefined;
-
-function addQuestion(text: string): void {
-  const div = document.createElement("div");
-  div.className = "message question";
-  div.textContent = text;
-  messages.appendChild(div);
-  lastQuestion = div;
-  scrollToEnd();
-}
-
-function filesList(files: FileRef[], citations: Extract<HostMessage, { type: "answer" }>["citations"]): HTMLElement {
-  const details = document.createElement("details");
-  details.className = "files";
-  const summary = document.createElement("summary");
-  summary.textContent = `Read ${files.length} file${files.length === 1 ? "" : "s"}`;
-  details.appendChild(summary);
-  const list = document.createElement("ol");
-  for (const f of [...files].sort((a, b) => (b.weight ?? 0) - (a.weight ?? 0))) {
-    const li = document.createElement("li");
-    const bar = document.createElement("span");
-    bar.className = "bar";
-    bar.style.setProperty("--w", `${Math.round((f.weight ?? 0) * 100)}%`);
-    const first = citations.find((c) => c.root === f.root && c.path === f.path);
-    li.appendChild(bar);
-    li.appendChild(citationAnchor({ root: f.root, path: f.path, line: first?.line ?? 1 }, f.path));
-    list.appendChild(li);
-  }
-  details.appendChild(list);
-  return details;
-}
-
-function renderAnswer(m: Extract<HostMessage, { type: "answer" }>): void {
-  let el = answers.get(m.id);
-  if (!el) {
-    el = document.createElement("div");
-    el.className = "message answer";
-    answers.set(m.id, el);
-    messages.appendChild(el);
-  }
-  el.replaceChildren();
-  if (m.source === "index") {
-    const badge = document.createElement("vscode-tag");
-    badge.className = "badge";
-    badge.textContent = "index results";
-    el.appendChild(badge);
-  }
-  const body = document.createElement("div");
-  body.className = "body";
-  body.appendChild(renderMarkdown(m.markdown, m.citations));
-  el.appendChild(body);
-  if (m.files.length) el.appendChild(filesList(m.files, m.citations));
-  // Long answers are read from the top: keep the question in view rather than the answer's last line.
-  if (lastQuestion && el.offsetHeight > messages.clientHeight) lastQuestion.scrollIntoView({ block: "start" });
-  else scrollToEnd();
+// --- messages from the host ------------------------------------------------------------------------------------
+function setBusy(on: boolean): void {
+  busy = on;
+  stop.hidden = !on;
+  if (!on) statusLine.replaceChildren();
+  else if (!statusLine.firstChild) statusLine.appendChild(document.createElement("vscode-progress-ring"));
 }
 
 window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
   const m = event.data;
   switch (m.type) {
+    case "restore":
+      conversation.restore(m.entries);
+      recall.setHistory(m.entries.map((e) => e.question));
+      setBusy(m.busy);
+      break;
     case "question":
-      addQuestion(m.text);
+      // Every question counts for Up, also those asked from the palette or the editor.
+      conversation.addQuestion(m.id, m.text);
+      recall.remember(m.text);
       break;
     case "answer":
-      renderAnswer(m);
+      conversation.renderAnswer(m.id, m);
       break;
-    case "error": {
-      const div = document.createElement("div");
-      div.className = "message error";
-      div.textContent = `Error: ${m.message}`;
-      messages.appendChild(div);
+    case "stopped":
+      conversation.markStopped(m.id);
+      break;
+    case "error":
+      conversation.addError(m.id, m.message);
+      break;
+    case "busy":
+      setBusy(m.busy);
+      break;
+    case "status": {
+      if (!m.text) {
+        if (busy) statusLine.replaceChildren(document.createElement("vscode-progress-ring"));
+        else statusLine.replaceChildren();
+        break;
+      }
+      const ring = document.createElement("vscode-progress-ring");
+      const text = document.createElement("span");
+      text.className = "status-text";
+      text.textContent = m.text;
+      statusLine.replaceChildren(ring, text);
       break;
     }
-    case "busy":
-      stop.hidden = !m.busy;
-      statusLine.replaceChildren();
-      if (m.busy) {
-        const ring = document.createElement("vscode-progress-ring");
-        statusLine.appendChild(ring);
-      }
-      break;
-    case "status":
-      statusLine.textContent = m.text;
+    case "completions":
+      // Only the answer to the latest request counts; and only while a mention is still being typed.
+      if (m.requestId === requestId && mentionAt(question.value, question.selectionStart)) popup.show(m.items);
       break;
   }
 });
 
+// Focus the composer when the view gets the focus (the user opened or clicked it), never on load: a webview
+// restored in the background must not take the focus from whatever the user is typing into.
+window.addEventListener("focus", () => {
+  if (document.activeElement === document.body) question.focus();
+});
+
 vscode.postMessage({ type: "ready" });
-question.focus();

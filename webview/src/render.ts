@@ -1,7 +1,8 @@
 /**
  * Markdown → safe DOM. Answers quote repository content, which is untrusted: raw HTML is disabled in the
  * markdown parser, links are limited to http(s), the HTML is sanitized by DOMPurify, and citations become
- * links only when they match a citation the host sent (never from arbitrary text or URIs).
+ * links only when they match a citation the host sent (never from arbitrary text or URIs). Nothing rendered
+ * here navigates: external links lose their href, citations are handled by the chat's click handler.
  */
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
@@ -44,13 +45,45 @@ export function renderMarkdown(markdown: string, citations: CitationLink[]): Doc
     a.classList.add("external");
   }
   linkCitations(fragment, citations);
+  decorateCodeBlocks(fragment);
   return fragment;
 }
 
+/** Each code block gets a copy button (the chat's click handler copies the block's text). */
+function decorateCodeBlocks(root: DocumentFragment): void {
+  for (const pre of Array.from(root.querySelectorAll("pre"))) {
+    const wrapper = document.createElement("div");
+    wrapper.className = "code-block";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy copy-code";
+    button.textContent = "Copy";
+    button.title = "Copy code";
+    button.setAttribute("aria-label", "Copy code");
+    pre.replaceWith(wrapper);
+    wrapper.append(button, pre);
+  }
+}
+
+/**
+ * The same `path:line` text can name different citations (two workspace folders with the same relative path):
+ * the host lists citations in order of appearance, one per occurrence, so the n-th occurrence of a text takes
+ * the n-th citation with that text (and the last one after that).
+ */
 function linkCitations(root: DocumentFragment, citations: CitationLink[]): void {
-  const known = new Map<string, CitationLink>();
-  for (const c of citations) if (!known.has(`${c.path}:${c.line}`)) known.set(`${c.path}:${c.line}`, c);
+  const known = new Map<string, CitationLink[]>();
+  for (const c of citations) {
+    const key = `${c.path}:${c.line}`;
+    const list = known.get(key) ?? [];
+    list.push(c);
+    known.set(key, list);
+  }
   if (known.size === 0) return;
+  const take = (key: string): CitationLink | undefined => {
+    const list = known.get(key);
+    if (!list) return undefined;
+    return list.length > 1 ? list.shift() : list[0];
+  };
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const texts: Text[] = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -62,7 +95,7 @@ function linkCitations(root: DocumentFragment, citations: CitationLink[]): void 
     let last = 0;
     const parts: Node[] = [];
     for (let m = CITATION_PATTERN.exec(value); m; m = CITATION_PATTERN.exec(value)) {
-      const cite = known.get(`${m[1]}:${m[2]}`);
+      const cite = take(`${m[1]}:${m[2]}`);
       if (!cite) continue;
       if (m.index > last) parts.push(document.createTextNode(value.slice(last, m.index)));
       parts.push(citationAnchor(cite, m[0]));
@@ -82,6 +115,6 @@ export function citationAnchor(cite: CitationLink, label: string): HTMLAnchorEle
   a.dataset.root = cite.root;
   a.dataset.path = cite.path;
   a.dataset.line = String(cite.line);
-  a.title = `Open ${cite.path} at line ${cite.line}`;
+  a.title = `Open ${cite.root}/${cite.path} at line ${cite.line}`;
   return a;
 }

@@ -1,8 +1,13 @@
 // Runs inside a real VS Code extension host, with a copy of test/fixtures/polyglot as the workspace, against
 // the API that Longview's activate() returns.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import nodePath from "node:path";
 import { suite, suiteSetup, test } from "mocha";
 import * as vscode from "vscode";
+import { openAttentionBackend } from "../../../model-runtime/src/engine/attention-backend";
+import { makeModelFolders } from "../lib/generated";
 
 /** The extension's public API (activate()'s return value); lines are 0-based. */
 interface LongviewApi {
@@ -13,7 +18,10 @@ interface LongviewApi {
 }
 
 const EXTENSION_ID = "longview.longview";
-const CONTRACT_COMMANDS = ["longview.ask", "longview.explainSymbol", "longview.rebuildIndex", "longview.showIndexStatus"];
+const CONTRACT_COMMANDS = [
+  "longview.ask", "longview.explainSymbol", "longview.rebuildIndex", "longview.showIndexStatus",
+  "longview.askAboutSelection", "longview.selectBackend", "longview.selectModel", "longview.clearChat",
+];
 
 /**
  * One definition per row, at least one per language; `at` is text on the line where the name is defined, so the
@@ -255,5 +263,51 @@ suite("Longview in the extension host", () => {
       assert.deepEqual(api.find("LateArrivalWidget"), []);
       assert.ok(!api.references("RateLimiter").some((r) => r.path === path), "references of a deleted file remain");
     });
+  });
+
+  test("Select Backend writes longview.backend and reports exactly what openAttentionBackend reports", async function () {
+    this.timeout(60_000);
+    const config = () => vscode.workspace.getConfiguration("longview");
+    try {
+      for (const preference of ["cpu", "cuda"] as const) {
+        const selected = (await vscode.commands.executeCommand("longview.selectBackend", preference)) as {
+          preference: string; kind: string; name: string; notices: string[]; allowNative: boolean;
+        };
+        assert.equal(config().get("backend"), preference, "the setting is written");
+        const direct = await openAttentionBackend(preference, { allowNative: vscode.workspace.isTrusted });
+        try {
+          assert.deepEqual(
+            { kind: selected.kind, name: selected.name, notices: selected.notices, allowNative: selected.allowNative },
+            { kind: direct.kind, name: direct.backend.name, notices: direct.notices, allowNative: vscode.workspace.isTrusted },
+          );
+        } finally {
+          direct.backend.dispose?.();
+        }
+      }
+    } finally {
+      await config().update("backend", undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test("Select Model refuses a folder without config.json + weights and writes a model folder", async () => {
+    const config = () => vscode.workspace.getConfiguration("longview");
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "longview-model-"));
+    try {
+      const empty = nodePath.join(dir, "empty");
+      fs.mkdirSync(empty);
+      const refused = (await vscode.commands.executeCommand("longview.selectModel", empty)) as { modelPath?: string; check: { ok: boolean; problems: string[] } };
+      assert.equal(refused.check.ok, false);
+      assert.deepEqual(refused.check.problems, ["no config.json", "no weights (model.safetensors)"]);
+      assert.equal(refused.modelPath, undefined);
+      assert.equal(config().get("modelPath"), "", "a refused folder is not written");
+
+      const { valid: model } = makeModelFolders(dir);
+      const accepted = (await vscode.commands.executeCommand("longview.selectModel", vscode.Uri.file(model))) as { modelPath?: string; check: { ok: boolean } };
+      assert.equal(accepted.check.ok, true);
+      assert.equal(config().get("modelPath"), model);
+    } finally {
+      await config().update("modelPath", undefined, vscode.ConfigurationTarget.Global);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

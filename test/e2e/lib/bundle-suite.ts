@@ -13,8 +13,8 @@ export async function bundleIntegrationSuite(): Promise<string> {
     target: "node20",
     sourcemap: "inline",
     // vscode comes from the extension host; mocha is loaded from node_modules at run time (it loads its own
-    // reporters by path and does not survive bundling).
-    external: ["vscode", "mocha"],
+    // reporters by path and does not survive bundling); native addons and Dawn load from disk, as in the extension.
+    external: ["vscode", "mocha", "webgpu", "onnxruntime-node", "*.node"],
     logLevel: "warning",
   });
   return integrationBundle;

@@ -46,6 +46,8 @@ export interface CodeServer {
   dir: string;
   /** URL that opens `folder` in the workbench. */
   url(folder: string, payload?: Array<[string, string]>): string;
+  /** URL that opens a multi-root workspace (a .code-workspace file). */
+  workspaceUrl(file: string): string;
   /** Copies code-server's and the extension host's logs to test-results/logs/<name>/ and returns that folder. */
   saveLogs(name: string): string;
   /** Lines of the extension host logs that mention errors. */
@@ -59,6 +61,13 @@ export interface StartOptions {
   /** Options of VS Code's server passed through code-server's --vscode-option. */
   vscodeOptions?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Options for code-server's Node (and so for the extension host it forks), e.g. ["--require", preload]. */
+  nodeArgs?: string[];
+  /**
+   * Keep VS Code's workspace trust on (default off): a folder then opens in Restricted Mode until trusted. The
+   * start-up prompt is off too, so nothing modal covers the workbench.
+   */
+  workspaceTrust?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -91,7 +100,10 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
     ...options.env,
   };
   fs.mkdirSync(path.join(dir, "data/User"), { recursive: true });
-  fs.writeFileSync(path.join(dir, "data/User/settings.json"), JSON.stringify(SETTINGS, null, 2));
+  const settings = options.workspaceTrust
+    ? { ...SETTINGS, "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.banner": "always" }
+    : SETTINGS;
+  fs.writeFileSync(path.join(dir, "data/User/settings.json"), JSON.stringify(settings, null, 2));
   const common = ["--config", "/dev/null", "--user-data-dir", path.join(dir, "data"), "--extensions-dir", path.join(dir, "extensions")];
 
   for (const vsix of options.vsix ?? []) {
@@ -104,9 +116,10 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
   const server = spawn(
     node24,
     [
+      ...(options.nodeArgs ?? []),
       codeServerEntry, ...common,
       "--auth", "none", "--bind-addr", `127.0.0.1:${port}`,
-      "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+      "--disable-telemetry", "--disable-update-check", ...(options.workspaceTrust ? [] : ["--disable-workspace-trust"]),
       "--disable-getting-started-override", "--ignore-last-opened",
       ...(options.vscodeOptions ?? []).flatMap((o) => ["--vscode-option", o]),
     ],
@@ -134,6 +147,9 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
       let url = `${origin}/?folder=${encodeURIComponent(folder)}`;
       if (payload) url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
       return url;
+    },
+    workspaceUrl(file) {
+      return `${origin}/?workspace=${encodeURIComponent(file)}`;
     },
     saveLogs(name) {
       const target = path.join(logsDir, name);

@@ -56,8 +56,9 @@ export class Workbench {
     return this.page.locator(".quick-input-list .monaco-list-row");
   }
 
-  private async openPalette(text: string): Promise<void> {
-    await this.page.keyboard.press("Escape");
+  private async openPalette(text: string, keepSelection = false): Promise<void> {
+    // Escape closes whatever is open, but in an editor it also drops the selection.
+    if (!keepSelection) await this.page.keyboard.press("Escape");
     await this.page.keyboard.press("F1");
     const input = this.quickInput.locator("input").first();
     await input.waitFor({ timeout: 10_000 });
@@ -68,11 +69,11 @@ export class Workbench {
    * Runs a command from the palette by its full title ("Category: Title"). Retries because the palette can
    * open before an extension's commands are registered; fails naming the command if it never shows up.
    */
-  async runCommand(title: string, timeoutMs = 30_000): Promise<void> {
+  async runCommand(title: string, timeoutMs = 30_000, options: { keepSelection?: boolean } = {}): Promise<void> {
     const row = this.quickInputRows().filter({ hasText: new RegExp(`^${escapeRegExp(title)}`) }).first();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.openPalette(`>${title}`);
+      await this.openPalette(`>${title}`, options.keepSelection);
       try {
         await row.waitFor({ timeout: 3_000 });
         break;
@@ -97,16 +98,56 @@ export class Workbench {
     return titles.map((t) => t.trim());
   }
 
-  /** Opens a workspace file through Quick Open, as a person would, and waits for its editor. */
+  /** Clicks the row of the open quick pick whose label matches (waits for it to show). */
+  async pickQuickItem(label: string | RegExp, timeoutMs = 10_000): Promise<void> {
+    const row = this.quickInputRows().filter({ has: this.page.locator(".label-name", { hasText: label }) }).first();
+    await row.waitFor({ timeout: timeoutMs });
+    await row.click();
+  }
+
+  /** Labels of the open quick pick's rows, once `expected` rows show (the list fills in batches). */
+  async quickItemLabels(expected = 1): Promise<string[]> {
+    const labels = () => this.page.locator(".quick-input-widget .quick-input-list .monaco-list-row .label-name").allInnerTexts();
+    return until(`${expected} quick pick rows`, async () => {
+      const l = (await labels()).map((t) => t.trim());
+      return l.length >= expected ? l : undefined;
+    }, 10_000);
+  }
+
+  /** The text the panel's editors show (the Output view's visible lines: the end of the channel, where new lines go). */
+  async outputText(): Promise<string> {
+    // Editors render spaces as no-break spaces.
+    return (await this.page.locator(".part.panel .monaco-editor .view-lines").allInnerTexts().catch(() => [])).join("\n").replace(/\u00a0/g, " ");
+  }
+
+  /** A view's title-bar action, by its label (e.g. "Clear Chat History"). */
+  viewAction(label: string): Locator {
+    return this.page.locator(`.part.sidebar .title-actions a.action-label[aria-label="${label}"], .part.sidebar .pane-header .actions a.action-label[aria-label="${label}"]`).first();
+  }
+
+  /**
+   * Opens a workspace file through Quick Open, as a person would, and waits for its editor. Tries twice: a hover
+   * or a notification that still has the focus can swallow the first Ctrl+P.
+   */
   async openFile(relativePath: string): Promise<void> {
-    await this.page.keyboard.press("Escape");
-    await this.page.keyboard.press("Control+P");
-    const input = this.quickInput.locator("input").first();
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(relativePath);
-    await this.quickInputRows().filter({ hasText: path.basename(relativePath) }).first().waitFor({ timeout: 15_000 });
-    await this.page.keyboard.press("Enter");
-    await this.activeTab(path.basename(relativePath)).waitFor({ timeout: 15_000 });
+    for (let attempt = 1; ; attempt++) {
+      await this.page.mouse.move(1, 1); // away from any hover
+      await this.page.keyboard.press("Escape");
+      await this.page.keyboard.press("Control+P");
+      const input = this.quickInput.locator("input").first();
+      try {
+        await input.waitFor({ timeout: 10_000 });
+        await input.fill(relativePath);
+        // Enter takes the FIRST row: wait until the list has been filtered down to the file.
+        await until(`Quick Open to list ${relativePath} first`, async () =>
+          (await this.quickInputRows().first().innerText({ timeout: 1_000 })).includes(path.basename(relativePath)), 15_000);
+        await this.page.keyboard.press("Enter");
+        await this.activeTab(path.basename(relativePath)).waitFor({ timeout: attempt === 1 ? 7_000 : 15_000 });
+        return;
+      } catch (error) {
+        if (attempt >= 2) throw error;
+      }
+    }
   }
 
   activeTab(label: string): Locator {

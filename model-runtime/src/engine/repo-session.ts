@@ -1,0 +1,326 @@
+/**
+ * A repository in the model's context: the layout's tokens prefilled into a KV cache through the sparse patterns
+ * built from the layout's block facts, questions appended after it, answers generated there, the cache kept
+ * current after edits and saved to / restored from disk.
+ *
+ *   const session = RepoSession.create(engine, layout);
+ *   await session.prefillRepository({ signal, onProgress });
+ *   for await (const ev of session.ask("where is X parsed?", { maxNewTokens: 256, decodeBytes })) show(ev.text);
+ *   session.readMap();  // which files the answer read
+ *
+ * The sequence is [repository | question + answer]; the question region starts on a fresh block, so asking never
+ * touches the repository's cache. Patterns: longviewHeadSpecs over the layout's facts (anchor groups = heads);
+ * for a question the pattern library appends the question/answer rows (`SparsePatterns.update`) and drops them
+ * again before the next question or edit.
+ */
+import type { BlockFacts } from "../patterns/types";
+import { type SparsePatterns, buildPatterns, longviewHeadSpecs } from "../patterns";
+import type { HeadPatternSpec } from "../patterns/types";
+import { ANCHOR_TIER, type LayoutUpdate, type RepoLayout } from "../layout/repo-layout";
+import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
+import type { ModelConfig } from "../model/config";
+import { AttentionMass, type Engine, type GeneratedToken } from "./engine";
+import type { KvCache } from "./kv-cache";
+import { type KvCacheKey, loadKvCache, saveKvCache } from "./kv-store";
+import type { SamplingOptions } from "./sampling";
+
+/** The model's head patterns (one spec per query head). */
+export function modelHeadSpecs(c: ModelConfig): HeadPatternSpec[] {
+  return longviewHeadSpecs({
+    numHeads: c.numHeads,
+    budget: c.pattern.budget,
+    localBlocks: c.pattern.localBlocks,
+    stride: c.pattern.stride,
+    segmentHeadBlocks: c.pattern.segmentHeadBlocks,
+    anchorRowBudget: c.pattern.anchorRowBudget,
+    anchorGroups: c.numHeads,
+    firstAnchorTier: ANCHOR_TIER,
+  });
+}
+
+/** Facts grown to `numBlocks`, the new blocks in the last segment (room for the answer). */
+export function extendFacts(facts: BlockFacts, numBlocks: number): BlockFacts {
+  if (numBlocks <= facts.numBlocks) return facts;
+  const segmentStart = new Int32Array(numBlocks);
+  const old = facts.segmentStart ?? new Int32Array(facts.numBlocks);
+  segmentStart.set(old);
+  segmentStart.fill(old[facts.numBlocks - 1] ?? 0, facts.numBlocks);
+  return { ...facts, numBlocks, segmentStart };
+}
+
+const id = (t: (typeof SPECIAL_TOKENS)[number]) => SPECIAL_TOKENS.indexOf(t);
+
+export interface AskOptions {
+  maxNewTokens?: number;
+  sampling?: SamplingOptions;
+  /** Default: <|endanswer|> and <|eos|>. */
+  stopTokens?: number[];
+  signal?: AbortSignal;
+  /** Token bytes (CodeTokenizer.decodeBytes) to stream text; without it events carry ids only. */
+  decodeBytes?: (ids: ArrayLike<number>) => Uint8Array;
+}
+
+export interface AnswerEvent extends GeneratedToken {
+  /** Text completed by this token (multi-byte characters may complete a token later). */
+  text: string;
+}
+
+export interface FileReading {
+  root: string;
+  path: string;
+  /** Share of the answer's attention that went to this file's blocks (header, body, and its entries in the map). */
+  mass: number;
+}
+
+export interface ReadMap {
+  /** Per key block: the average attention probability of the answer's rows (sums to 1 over blocks). */
+  blocks: Float64Array;
+  files: FileReading[];
+  /** Share on the repository map that could not be tied to a file, and on the question region itself. */
+  map: number;
+  question: number;
+}
+
+export type RefreshPolicy = "changed" | "suffix";
+
+export class RepoSession {
+  patterns: SparsePatterns;
+  cache: KvCache;
+  private repoFacts: BlockFacts;
+  private lastMass?: AttentionMass;
+  private qaBlocks = 0;
+  /** Positions [0, validRepo) of the repository region hold valid keys and values (the cache may hold a question after them). */
+  private validRepo = 0;
+  /** Block ranges a cancelled refresh left stale; the next refresh or question recomputes them first. */
+  private pending: Array<[number, number]> = [];
+
+  private constructor(
+    readonly engine: Engine,
+    readonly layout: RepoLayout,
+    cache: KvCache,
+  ) {
+    this.repoFacts = layout.blockFacts(engine.config.numHeads);
+    this.patterns = buildPatterns(this.repoFacts, modelHeadSpecs(engine.config));
+    this.cache = cache;
+  }
+
+  /** `answerRoom`: positions reserved after the repository for questions and answers (default 4,096). */
+  static create(engine: Engine, layout: RepoLayout, opts: { answerRoom?: number } = {}): RepoSession {
+    if (layout.blockSize !== engine.config.blockSize) throw new RangeError(`layout block size ${layout.blockSize} differs from the model's ${engine.config.blockSize}`);
+    return new RepoSession(engine, layout, engine.newCache(layout.numTokens + (opts.answerRoom ?? 4096)));
+  }
+
+  get repoTokens(): number {
+    return this.layout.numTokens;
+  }
+
+  /** Positions of the repository region whose keys and values are in the cache. */
+  get prefilledTokens(): number {
+    return this.validRepo;
+  }
+
+  /** Drops a question region from the patterns and the cache. */
+  private dropQuestion(): void {
+    if (this.qaBlocks > 0) {
+      const R = this.repoFacts.numBlocks;
+      this.patterns.update(this.repoFacts, { start: R, oldEnd: R + this.qaBlocks, newEnd: R });
+      this.qaBlocks = 0;
+    }
+    if (this.cache.length > this.validRepo) this.cache.truncate(this.validRepo);
+  }
+
+  /** Prefills the rest of the repository (resumes where a cancelled run stopped). */
+  async prefillRepository(opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<void> {
+    this.dropQuestion();
+    const from = this.validRepo;
+    const total = this.repoTokens;
+    if (from >= total) return;
+    const ids = this.layout.tokenIds().subarray(from, total);
+    try {
+      await this.engine.prefill(this.cache, ids, this.patterns.layout, {
+        start: from,
+        signal: opts.signal,
+        onProgress: opts.onProgress && ((done) => opts.onProgress!(from + done, total)),
+        logitsRows: [],
+      });
+    } finally {
+      // Appending from the end: every completed chunk is valid, also after a cancellation.
+      this.validRepo = Math.min(this.cache.length, total);
+    }
+  }
+
+  /** Asks a question after the repository and streams the answer. */
+  async *ask(question: string, opts: AskOptions = {}): AsyncGenerator<AnswerEvent, void, void> {
+    const c = this.engine.config;
+    const B = c.blockSize;
+    const maxNew = opts.maxNewTokens ?? 512;
+    if (this.pending.length) await this.reprefillBlocks([], { signal: opts.signal });
+    if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
+    this.dropQuestion();
+    const q = this.layout.withQuestion(question, c.numHeads);
+    const blocks = Math.ceil((q.answerStart + maxNew) / B);
+    const facts = extendFacts(q.facts, blocks);
+    const R = this.repoFacts.numBlocks;
+    this.patterns.update(facts, { start: R, oldEnd: R, newEnd: blocks });
+    this.qaBlocks = blocks - R;
+    const layout = this.patterns.layout;
+    const mass = new AttentionMass(blocks);
+    this.lastMass = mass;
+    this.cache.ensureCapacity(q.answerStart + maxNew);
+    const firstLogits = await this.engine.prefill(this.cache, q.ids.subarray(q.questionStart), layout, {
+      start: q.questionStart,
+      signal: opts.signal,
+      mass,
+      massFrom: q.answerStart - 1,
+    });
+    const decoder = new TextDecoder("utf-8");
+    for await (const t of this.engine.generate(this.cache, layout, {
+      firstLogits,
+      maxNewTokens: maxNew,
+      sampling: opts.sampling,
+      stopTokens: opts.stopTokens ?? [id("<|endanswer|>"), id("<|eos|>")],
+      signal: opts.signal,
+      mass,
+    })) {
+      const text = opts.decodeBytes ? decoder.decode(opts.decodeBytes([t.id]), { stream: !t.last }) : "";
+      yield { ...t, text };
+    }
+  }
+
+  /** Which files the last answer read: its attention mass per block, gathered by file (map entries included). */
+  readMap(): ReadMap | undefined {
+    const mass = this.lastMass;
+    if (!mass) return undefined;
+    const blocks = mass.normalized();
+    const B = this.layout.blockSize;
+    const byFile = new Map<string, FileReading>();
+    const add = (root: string, p: string, v: number) => {
+      const key = `${root}\u0000${p}`;
+      const f = byFile.get(key) ?? { root, path: p, mass: 0 };
+      f.mass += v;
+      byFile.set(key, f);
+    };
+    const files = this.layout.fileBlocks();
+    const firstFileBlock = files.length ? Math.min(...files.map((f) => f.startBlock)) : this.layout.numBlocks;
+    let map = 0;
+    // Map blocks: split each block's mass over the files its tokens name.
+    for (let b = 0; b < Math.min(firstFileBlock, blocks.length); b++) {
+      if (blocks[b] === 0) continue;
+      const counts = new Map<string, [string, string, number]>();
+      let named = 0;
+      for (let t = b * B; t < (b + 1) * B; t++) {
+        const loc = this.layout.locate(t);
+        if ((loc.kind === "anchor" || loc.kind === "map") && loc.path !== undefined && loc.root !== undefined) {
+          const key = `${loc.root}\u0000${loc.path}`;
+          const e = counts.get(key) ?? [loc.root, loc.path, 0];
+          e[2]++;
+          counts.set(key, e);
+          named++;
+        }
+      }
+      if (!named) map += blocks[b];
+      for (const [root, p, n] of counts.values()) add(root, p, (blocks[b] * n) / named);
+    }
+    for (const f of files) for (let b = f.startBlock; b < Math.min(f.endBlock, blocks.length); b++) add(f.root, f.path, blocks[b]);
+    let question = 0;
+    for (let b = this.layout.numBlocks; b < blocks.length; b++) question += blocks[b];
+    return { blocks, files: [...byFile.values()].filter((f) => f.mass > 0).sort((a, b) => b.mass - a.mass), map, question };
+  }
+
+  /**
+   * Brings the cache up to date after `layout.update(...)` returned `update`. Structural edits rebuild the
+   * patterns. "changed" re-prefills only the changed blocks (approximate for later blocks that attend to them:
+   * docs/engine.md); "suffix" re-prefills from the first changed block to the end (exact).
+   */
+  async refresh(update: LayoutUpdate, opts: { policy?: RefreshPolicy; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<{ reprefilledTokens: number }> {
+    if (update.needsRebuild) throw new Error("the layout needs a full rebuild: create a new RepoSession");
+    this.dropQuestion();
+    const newFacts = this.layout.blockFacts(this.engine.config.numHeads);
+    if (update.edits.length > 0 || newFacts.numBlocks !== this.repoFacts.numBlocks) this.patterns = buildPatterns(newFacts, modelHeadSpecs(this.engine.config));
+    this.repoFacts = newFacts;
+    return this.reprefillBlocks(update.changedBlocks, opts);
+  }
+
+  private async reprefillBlocks(changed: Array<[number, number]>, opts: { policy?: RefreshPolicy; signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<{ reprefilledTokens: number }> {
+    const B = this.layout.blockSize;
+    const R = this.layout.numBlocks;
+    let ranges = [...this.pending, ...changed].map(([a, b]) => [Math.max(0, a), Math.min(R, b)] as [number, number]).filter(([a, b]) => b > a);
+    // Blocks past the valid repository positions (appended segments) must be computed too.
+    const cachedBlocks = Math.floor(Math.min(this.validRepo, this.repoTokens) / B);
+    if (cachedBlocks < R) ranges.push([cachedBlocks, R]);
+    ranges.sort((x, y) => x[0] - y[0]);
+    if (opts.policy === "suffix" && ranges.length) ranges = [[ranges[0][0], R]];
+    const merged: Array<[number, number]> = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    const total = merged.reduce((a, [s, e]) => a + (e - s) * B, 0);
+    let done = 0;
+    const ids = this.layout.tokenIds();
+    this.cache.ensureCapacity(this.repoTokens);
+    if (this.cache.length > this.validRepo) this.cache.truncate(this.validRepo);
+    this.pending = merged.map(([s, e]) => [s, e]);
+    for (const [s, e] of merged) {
+      // A range may start past the cache's end only where the cache ends (appended blocks).
+      const start = Math.min(s * B, this.cache.length);
+      await this.engine.prefill(this.cache, ids.subarray(start, e * B), this.patterns.layout, {
+        start,
+        signal: opts.signal,
+        logitsRows: [],
+        onProgress: opts.onProgress && ((d) => opts.onProgress!(done + d, total)),
+      });
+      done += e * B - start;
+      this.validRepo = Math.max(this.validRepo, Math.min(this.cache.length, e * B));
+      this.pending.shift();
+    }
+    this.validRepo = this.repoTokens;
+    return { reprefilledTokens: done };
+  }
+
+  /** Saves the repository region of the cache (question regions are not saved). */
+  async save(file: string, key: KvCacheKey, signal?: AbortSignal): Promise<void> {
+    this.dropQuestion();
+    const n = this.prefilledTokens;
+    const saved = this.cache.length;
+    this.cache.length = n;
+    try {
+      await saveKvCache(file, this.cache, this.layout.tokenIds().subarray(0, n), key, signal);
+    } finally {
+      this.cache.length = saved;
+    }
+  }
+
+  /**
+   * A session over `layout` whose cache comes from `file`. Blocks whose saved tokens differ from the layout's (or
+   * lie past the saved length) are re-prefilled with `policy` (default "changed"); a file saved for another model,
+   * layout version or a corrupt one throws KvCacheFileError (then build a fresh session and prefill).
+   */
+  static async restore(
+    engine: Engine,
+    layout: RepoLayout,
+    file: string,
+    key: KvCacheKey,
+    opts: { answerRoom?: number; policy?: RefreshPolicy; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<{ session: RepoSession; staleBlocks: number; reprefilledTokens: number }> {
+    const loaded = await loadKvCache(file, engine.config, key, layout.numTokens + (opts.answerRoom ?? 4096), opts.signal);
+    const session = new RepoSession(engine, layout, loaded.cache);
+    const B = layout.blockSize;
+    const now = layout.tokenIds();
+    const saved = loaded.tokens;
+    const usable = Math.min(saved.length, now.length);
+    const changed: Array<[number, number]> = [];
+    for (let b = 0; b * B < usable; b++) {
+      const end = Math.min(usable, (b + 1) * B);
+      let same = end === (b + 1) * B;
+      for (let t = b * B; same && t < end; t++) same = saved[t] === now[t];
+      if (!same) changed.push([b, b + 1]);
+    }
+    // Positions past what both agree on are not valid for this layout.
+    session.cache.length = Math.min(session.cache.length, Math.floor(usable / B) * B);
+    session.validRepo = session.cache.length;
+    const r = await session.reprefillBlocks(changed, opts);
+    return { session, staleBlocks: changed.length, reprefilledTokens: r.reprefilledTokens };
+  }
+}

@@ -1,0 +1,459 @@
+// The inference engine against a float64 reference forward pass of the same model (random tiny configs, random
+// weights, random tokens, random block-sparse layouts), on every attention backend / dense-op pairing this machine
+// runs; chunked = one-shot prefill; prefill + decode = prefill; int8 vs float weights; KV cache files; cancellation
+// and the event loop; a repository session (ask, read map, refresh after an edit, restore from disk); sampling.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import type { BlockSparseLayout, SparseAttentionBackend } from "../../kernels/api";
+import { isCpuBackendAvailable } from "../../kernels/cpu/index";
+import { JsAttentionBackend } from "../../kernels/js";
+import { PATTERN_KINDS, Rng, randomPatternLayout } from "../../kernels/testing";
+import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/src/engine/dense";
+import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
+import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
+import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
+import { RepoSession } from "../../model-runtime/src/engine/repo-session";
+import { Sampler } from "../../model-runtime/src/engine/sampling";
+import type { FileRecord } from "../../model-runtime/src/index/types";
+import { RepoLayout } from "../../model-runtime/src/layout/repo-layout";
+import { DEFAULT_PATTERN, type ModelConfig } from "../../model-runtime/src/model/config";
+import { SeededRandom, randomWeights } from "../../model-runtime/src/model/random-init";
+import { referenceForward } from "../../model-runtime/src/model/reference-forward";
+import { type ModelWeights, quantizeWeights } from "../../model-runtime/src/model/weights";
+import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
+
+const root = path.resolve(__dirname, "../..");
+const seed = Number(process.env.LONGVIEW_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
+console.log(`engine tests seed=${seed} (replay with LONGVIEW_TEST_SEED=${seed})`);
+
+/** Builds a missing native addon; a machine without a compiler runs the TypeScript paths only (said loudly). */
+function ensureBuilt(available: () => boolean, script: string, what: string): boolean {
+  if (available()) return true;
+  if (!["c++", "g++", "clang++"].some((cc) => spawnSync(cc, ["--version"], { stdio: "ignore" }).status === 0)) {
+    console.error(`!!! NO C++ COMPILER: ${what} cannot be built; only the TypeScript paths are tested !!!`);
+    return false;
+  }
+  const r = spawnSync(process.execPath, [path.join(root, script), ...(script.includes("engine/native") ? ["--if-missing"] : [])], { cwd: root, encoding: "utf8" });
+  if (r.status !== 0 || !available()) throw new Error(`${what} failed to build:\n${r.stdout}\n${r.stderr}`);
+  return true;
+}
+const haveCpu = ensureBuilt(() => isCpuBackendAvailable(), "kernels/cpu/build-addon.mjs", "the CPU attention addon");
+const haveDense = ensureBuilt(() => isDenseAddonAvailable(), "model-runtime/src/engine/native/build.mjs", "the dense-op addon");
+
+const rng = new SeededRandom(seed);
+const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)];
+
+function randomConfig(over: Partial<ModelConfig> = {}): ModelConfig {
+  const numKvHeads = pick([1, 2]);
+  return {
+    vocabSize: 101 + rng.int(200),
+    dModel: pick([32, 48, 64]),
+    numLayers: 2,
+    numHeads: numKvHeads * pick([1, 2, 3]),
+    numKvHeads,
+    headDim: pick([8, 16, 32]),
+    ffnDim: pick([40, 64, 96]),
+    ropeTheta: pick([10_000, 500_000]),
+    normEps: 1e-5,
+    blockSize: pick([16, 32]),
+    pattern: DEFAULT_PATTERN,
+    tieEmbeddings: rng.next() < 0.5,
+    maxPositions: 1 << 20,
+    ...over,
+  };
+}
+
+function randomLayoutFor(c: ModelConfig, tokens: number): BlockSparseLayout {
+  const r = new Rng(rng.int(2 ** 31));
+  const kind = pick(PATTERN_KINDS);
+  return randomPatternLayout(r, kind, c.blockSize, Math.ceil(tokens / c.blockSize), pick([1, 2, c.numHeads]));
+}
+
+function randomIds(c: ModelConfig, n: number): Int32Array {
+  return Int32Array.from({ length: n }, () => rng.int(c.vocabSize));
+}
+
+interface Pairing {
+  name: string;
+  attention: () => SparseAttentionBackend | undefined;
+  dense: DensePreference;
+}
+const pairings: Pairing[] = [
+  ...(haveCpu && haveDense ? [{ name: "cpu attention + native dense", attention: () => undefined, dense: "native" as const }] : []),
+  ...(haveCpu ? [{ name: "cpu attention + TypeScript dense", attention: () => undefined, dense: "typescript" as const }] : []),
+  { name: "TypeScript attention + TypeScript dense", attention: () => new JsAttentionBackend(), dense: "typescript" },
+];
+
+async function engineFor(c: ModelConfig, w: ModelWeights, p: Pairing = pairings[0], chunkTokens?: number): Promise<Engine> {
+  return Engine.create({ config: c, weights: w }, { backend: "cpu", dense: p.dense, attentionBackend: p.attention(), chunkTokens });
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function rms(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s / a.length);
+}
+
+test("logits match the float64 reference on random configs, weights, tokens and layouts (every backend pairing)", async () => {
+  for (const p of pairings) {
+    for (let trial = 0; trial < 2; trial++) {
+      const c = randomConfig();
+      const w = randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1, normJitter: 0.3 });
+      const T = 60 + rng.int(140);
+      const ids = randomIds(c, T);
+      const layout = randomLayoutFor(c, T);
+      const rows = [0, rng.int(T), rng.int(T), T - 1];
+      const e = await engineFor(c, w, p, pick([c.blockSize, 48, 4096]));
+      const got = await e.prefill(e.newCache(T), ids, layout, { logitsRows: rows });
+      const ref = referenceForward(c, w, ids, layout, rows);
+      const want = Float64Array.from(ref.flatMap((r) => Array.from(r)));
+      const err = maxAbsDiff(got, want);
+      // float32 storage and accumulation: ~1e-6 relative per op over a few hundred ops.
+      assert.ok(err <= 1e-4 * Math.max(1, rms(want)), `${p.name}: max |engine − reference| = ${err} (logit rms ${rms(want)}), config ${JSON.stringify(c)}`);
+    }
+  }
+});
+
+test("int8 weights: within the stated bound of float weights and of the float64 reference of the same int8 weights", async () => {
+  const c = randomConfig({ vocabSize: 300 });
+  const w = randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1, normJitter: 0.3 });
+  const wq = quantizeWeights(w);
+  const T = 160;
+  const ids = randomIds(c, T);
+  const layout = randomLayoutFor(c, T);
+  const rows = [0, 40, 90, T - 1];
+  const ef = await engineFor(c, w);
+  const lf = await ef.prefill(ef.newCache(T), ids, layout, { logitsRows: rows });
+  const eq = await engineFor(c, wq);
+  const lq = await eq.prefill(eq.newCache(T), ids, layout, { logitsRows: rows });
+  const scale = rms(lf);
+  // Bound (docs/engine.md): int8 weights (±½ step of max|row|/127) and, on VNNI, int8 activations per group of 64:
+  // ~1 % of rms per matmul, compounding to a few % of the logit rms; the max over many logits ≤ 25 %, the mean ≤ 5 %.
+  let mean = 0;
+  for (let i = 0; i < lf.length; i++) mean += Math.abs(lf[i] - lq[i]) / lf.length;
+  assert.ok(maxAbsDiff(lf, lq) <= 0.25 * scale, `int8 vs float: max |Δ| ${maxAbsDiff(lf, lq)} vs rms ${scale}`);
+  assert.ok(mean <= 0.05 * scale, `int8 vs float: mean |Δ| ${mean} vs rms ${scale}`);
+  assert.ok(maxAbsDiff(lf, lq) > 0, "int8 weights really were used");
+  const ref = Float64Array.from(referenceForward(c, wq, ids, layout, rows).flatMap((r) => Array.from(r)));
+  const tol = eq.dense.name === "native-avx512vnni" ? 0.2 * scale : 1e-4 * Math.max(1, scale);
+  assert.ok(maxAbsDiff(lq, ref) <= tol, `${eq.dense.name}: int8 engine vs reference of the int8 weights: ${maxAbsDiff(lq, ref)} > ${tol}`);
+});
+
+test("chunked prefill equals one-shot prefill; prefill + decode of t equals prefill including t", async () => {
+  for (const p of pairings.slice(0, 2)) {
+    const c = randomConfig();
+    const w = randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 });
+    const T = 200 + rng.int(100);
+    const ids = randomIds(c, T + 3);
+    const layout = randomLayoutFor(c, T + 3);
+    const one = await engineFor(c, w, p, 1 << 20);
+    const cacheA = one.newCache(T);
+    const a = await one.prefill(cacheA, ids.subarray(0, T), layout);
+    const chunked = await engineFor(c, w, p);
+    const cacheB = chunked.newCache(8); // also grows in place
+    const chunk = pick([c.blockSize, 17, 50, 100]);
+    const b = await chunked.prefill(cacheB, ids.subarray(0, T), layout, { chunkTokens: chunk });
+    assert.ok(maxAbsDiff(a, b) <= 1e-5 * Math.max(1, rms(a)), `${p.name}, chunks of ${chunk}: logits differ by ${maxAbsDiff(a, b)}`);
+    for (let l = 0; l < c.numLayers; l++) {
+      const D = c.headDim;
+      for (let h = 0; h < c.numKvHeads; h++) {
+        const ka = cacheA.k[l].subarray(h * cacheA.capacity * D, (h * cacheA.capacity + T) * D);
+        const kb = cacheB.k[l].subarray(h * cacheB.capacity * D, (h * cacheB.capacity + T) * D);
+        assert.ok(maxAbsDiff(ka, kb) <= 1e-5 * Math.max(1, rms(ka)), `K cache layer ${l} head ${h}`);
+      }
+    }
+    // Decode three tokens one by one vs prefill of the whole sequence.
+    let logits = a;
+    for (let i = 0; i < 3; i++) logits = await one.step(cacheA, ids[T + i], layout);
+    const whole = await one.prefill(one.newCache(T + 3), ids, layout);
+    assert.ok(maxAbsDiff(logits, whole) <= 1e-5 * Math.max(1, rms(whole)), `${p.name}: decode vs prefill ${maxAbsDiff(logits, whole)}`);
+    assert.equal(cacheA.length, T + 3);
+  }
+});
+
+test("KV cache file: exact round trip; another model or layout version is stale; a flipped byte or a cut file is corrupt", async () => {
+  const c = randomConfig();
+  const w = randomWeights(c, { seed: rng.int(2 ** 31) });
+  const e = await engineFor(c, w);
+  const T = 100 + rng.int(100);
+  const ids = randomIds(c, T);
+  const cache = e.newCache(T + 50);
+  await e.prefill(cache, ids, randomLayoutFor(c, T));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lv-kv-"));
+  const file = path.join(dir, "repo.lvkv");
+  const key = { modelHash: "ab".repeat(32), layoutVersion: "layout-v1" };
+  await saveKvCache(file, cache, ids, key);
+  const back = await loadKvCache(file, c, key, 10);
+  assert.equal(back.cache.length, T);
+  assert.deepEqual(back.tokens, ids);
+  const D = c.headDim;
+  for (let l = 0; l < c.numLayers; l++)
+    for (let h = 0; h < c.numKvHeads; h++)
+      for (const [x, y] of [
+        [cache.k[l], back.cache.k[l]],
+        [cache.v[l], back.cache.v[l]],
+      ])
+        assert.deepEqual(y.subarray(h * back.cache.capacity * D, (h * back.cache.capacity + T) * D), x.subarray(h * cache.capacity * D, (h * cache.capacity + T) * D));
+  const kind = async (f: string, k = key) => {
+    try {
+      await loadKvCache(f, c, k);
+      return "loaded";
+    } catch (err) {
+      assert.ok(err instanceof KvCacheFileError, String(err));
+      return err.kind;
+    }
+  };
+  assert.equal(await kind(file, { ...key, layoutVersion: "layout-v2" }), "stale");
+  assert.equal(await kind(file, { ...key, modelHash: "cd".repeat(32) }), "stale");
+  const bytes = fs.readFileSync(file);
+  const flipped = path.join(dir, "flipped.lvkv");
+  const b2 = Buffer.from(bytes);
+  b2[b2.length - 1 - rng.int(b2.length / 2)] ^= 0x10;
+  fs.writeFileSync(flipped, b2);
+  assert.equal(await kind(flipped), "corrupt");
+  const cut = path.join(dir, "cut.lvkv");
+  fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 4));
+  assert.equal(await kind(cut), "corrupt");
+  fs.writeFileSync(cut, "hello");
+  assert.equal(await kind(cut), "corrupt");
+});
+
+test("cancellation stops prefill and generation promptly; prefill leaves the event loop free", async () => {
+  const c = randomConfig({ blockSize: 32, dModel: 64, headDim: 32, numHeads: 2, numKvHeads: 1 });
+  const w = randomWeights(c, { seed: rng.int(2 ** 31) });
+  const e = await engineFor(c, w, pairings[0], 256);
+  const T = 8192;
+  const ids = randomIds(c, T);
+  const layout = randomPatternLayout(new Rng(seed), "local", c.blockSize, T / c.blockSize + 4, 1);
+  const ac = new AbortController();
+  let progressAfterAbort = 0;
+  let abortedAt = 0;
+  // A timer that must keep firing while the prefill runs.
+  let maxGap = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 5);
+  const t0 = performance.now();
+  await assert.rejects(
+    e.prefill(e.newCache(T), ids, layout, {
+      signal: ac.signal,
+      onProgress: (done) => {
+        if (ac.signal.aborted) progressAfterAbort++;
+        else if (done >= 4 * 256) {
+          abortedAt = performance.now();
+          ac.abort();
+        }
+      },
+    }),
+    EngineCancelledError,
+  );
+  const stopMs = performance.now() - abortedAt;
+  clearInterval(timer);
+  assert.equal(progressAfterAbort, 0, "no chunk completes after the abort");
+  assert.ok(abortedAt > t0 && stopMs < 1000, `stopped ${stopMs.toFixed(0)} ms after the abort`);
+  if (pairings[0].dense === "native") assert.ok(maxGap < 250, `event loop blocked for ${maxGap.toFixed(0)} ms during prefill`);
+
+  const cache = e.newCache(T);
+  const first = await e.prefill(cache, ids.subarray(0, 300), layout);
+  const ac2 = new AbortController();
+  const got: number[] = [];
+  await assert.rejects(async () => {
+    for await (const t of e.generate(cache, layout, { firstLogits: first, maxNewTokens: 50, signal: ac2.signal })) {
+      got.push(t.id);
+      if (got.length === 3) ac2.abort();
+    }
+  }, EngineCancelledError);
+  assert.equal(got.length, 3, "no token after the abort");
+});
+
+// ----------------------------------------------------------------------------------------- repository session
+
+const tokenizer = CodeTokenizer.load();
+
+function record(p: string, defs: string[], imports: string[] = []): FileRecord {
+  return {
+    root: "r",
+    path: p,
+    language: "typescript",
+    hash: `${p}#${rng.next()}`,
+    size: 0,
+    mtimeMs: 0,
+    lineCount: 0,
+    encoding: "utf-8",
+    definitions: defs.map((name, i) => ({ kind: "function", name, nameLine: i, nameColumn: 9, startLine: i, startColumn: 0, endLine: i, endColumn: 0, signature: `function ${name}()`, doc: "" })),
+    imports: imports.map((source, line) => ({ source, line })),
+    references: {},
+    hasErrors: false,
+  } as FileRecord;
+}
+
+function source(p: string, n: number, body = "return a + b;"): { record: FileRecord; text: string } {
+  const defs = Array.from({ length: n }, (_, i) => `${path.basename(p, ".ts")}Fn${i}`);
+  return { record: record(p, defs), text: defs.map((d) => `export function ${d}(a: number, b: number) { ${body} }`).join("\n") + "\n" };
+}
+
+test("repository session: prefill, ask (streamed, cancellable), read map, refresh after an edit, restore from disk", async () => {
+  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
+  const w = randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 });
+  const e = await engineFor(c, w, pairings[0], 512);
+  const sources = Array.from({ length: 8 }, (_, i) => source(`src/m${i}.ts`, 10 + rng.int(20)));
+  const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+  const session = RepoSession.create(e, layout, { answerRoom: 512 });
+  let progress = 0;
+  await session.prefillRepository({ onProgress: (d) => (progress = d) });
+  assert.equal(progress, layout.numTokens);
+  assert.equal(session.prefilledTokens, layout.numTokens);
+
+  const events = [];
+  for await (const ev of session.ask("what does m3Fn2 return?", { maxNewTokens: 12, decodeBytes: (ids) => tokenizer.decodeBytes(ids), sampling: { temperature: 0.8, topP: 0.9, seed } })) events.push(ev);
+  assert.ok(events.length >= 1 && events.length <= 12);
+  assert.ok(events[events.length - 1].last);
+  assert.equal(events.map((x) => x.text).join(""), tokenizer.decode(events.map((x) => x.id)), "streamed text = decoded ids");
+  const read = session.readMap()!;
+  const total = read.blocks.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(total - 1) < 1e-4, `attention mass sums to ${total}`);
+  const parts = read.files.reduce((a, f) => a + f.mass, 0) + read.map + read.question;
+  assert.ok(Math.abs(parts - 1) < 1e-4, `files + map + question = ${parts}`);
+  assert.ok(read.files.length > 0);
+
+  // An edit that fits its slot: "suffix" refresh equals a fresh session exactly; "changed" keeps earlier blocks
+  // bit for bit and recomputes layer-0 keys of the changed blocks exactly (docs/engine.md: what is approximate).
+  const edited = source("src/m5.ts", 3, "return a * b;");
+  edited.record.definitions = sources[5].record.definitions.slice(0, 3);
+  const changedLayout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+  const upd = changedLayout.update([edited], []);
+  assert.ok(upd.changedBlocks.length > 0 && !upd.needsRebuild);
+  const fresh = RepoSession.create(e, changedLayout, { answerRoom: 64 });
+  await fresh.prefillRepository();
+  const firstChanged = Math.min(...upd.changedBlocks.map(([a]) => a)) * 64;
+  const restoredFrom = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lv-sess-")), "kv.lvkv");
+  const key = { modelHash: "m".repeat(64), layoutVersion: "v1" };
+  await session.save(restoredFrom, key);
+
+  // Rebuild the pre-edit layout, then apply the same edit to it and refresh two ways.
+  for (const policy of ["suffix", "changed"] as const) {
+    const lay = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+    const s = RepoSession.create(e, lay, { answerRoom: 64 });
+    await s.prefillRepository();
+    const old = s.cache.k.map((k) => k.slice());
+    const u = lay.update([edited], []);
+    const r = await s.refresh(u, { policy });
+    assert.ok(r.reprefilledTokens > 0);
+    const D = c.headDim;
+    for (let l = 0; l < c.numLayers; l++)
+      for (let h = 0; h < c.numKvHeads; h++) {
+        const row = (cache: typeof s.cache, from: number, to: number) => cache.k[l].subarray((h * cache.capacity + from) * D, (h * cache.capacity + to) * D);
+        const kept = old[l].subarray(h * s.cache.capacity * D, (h * s.cache.capacity + firstChanged) * D);
+        assert.deepEqual(row(s.cache, 0, firstChanged), kept, "blocks before the first change are untouched");
+        const tol = 1e-5 * Math.max(1, rms(row(fresh.cache, 0, lay.numTokens)));
+        if (policy === "suffix" || l === 0) assert.ok(maxAbsDiff(row(s.cache, 0, lay.numTokens), row(fresh.cache, 0, lay.numTokens)) <= tol, `${policy}: layer ${l} keys equal a fresh prefill`);
+      }
+  }
+
+  // A refresh cancelled before it starts leaves its blocks pending: the next question recomputes them first.
+  {
+    const lay = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+    const s = RepoSession.create(e, lay, { answerRoom: 128 });
+    await s.prefillRepository();
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(s.refresh(lay.update([edited], []), { policy: "suffix", signal: ac.signal }), EngineCancelledError);
+    for await (const ev of s.ask("why?", { maxNewTokens: 2 })) void ev;
+    const D = c.headDim;
+    for (let l = 0; l < c.numLayers; l++) {
+      const a = s.cache.k[l].subarray(0, lay.numTokens * D);
+      const b = fresh.cache.k[l].subarray(0, lay.numTokens * D);
+      assert.ok(maxAbsDiff(a, b) <= 1e-5 * Math.max(1, rms(b)), `cancelled refresh then ask: layer ${l} equals a fresh prefill`);
+    }
+  }
+
+  // Restore the pre-edit cache file into the edited layout: the changed blocks are found and recomputed.
+  const restored = await RepoSession.restore(e, changedLayout, restoredFrom, key, { policy: "suffix", answerRoom: 64 });
+  assert.ok(restored.staleBlocks > 0 && restored.staleBlocks <= changedLayout.numBlocks);
+  const D = c.headDim;
+  for (let l = 0; l < c.numLayers; l++) {
+    const a = restored.session.cache.k[l].subarray(0, changedLayout.numTokens * D);
+    const b = fresh.cache.k[l].subarray(0, changedLayout.numTokens * D);
+    assert.ok(maxAbsDiff(a, b) <= 1e-5 * Math.max(1, rms(b)), `restored + suffix refresh equals a fresh prefill (layer ${l})`);
+  }
+});
+
+test("attention mass: native and TypeScript agree, and each row's mass over its kept blocks sums to 1", async () => {
+  const c = randomConfig();
+  const w = randomWeights(c, { seed: rng.int(2 ** 31), std: 0.2 });
+  const T = 150 + rng.int(100);
+  const ids = randomIds(c, T);
+  const layout = randomLayoutFor(c, T);
+  const masses: Float64Array[] = [];
+  const from = T - 1 - rng.int(40);
+  for (const p of pairings.slice(0, 2)) {
+    const e = await engineFor(c, w, p);
+    const mass = new AttentionMass(layout.numBlockRows);
+    await e.prefill(e.newCache(T), ids, layout, { mass, massFrom: from });
+    assert.equal(mass.count, c.numLayers * c.numHeads * (T - from));
+    const sum = mass.blocks.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - mass.count) <= 1e-4 * mass.count, `${p.name}: Σ mass ${sum} vs ${mass.count} rows`);
+    for (let b = 0; b < layout.numBlockRows; b++) assert.ok(mass.blocks[b] >= 0);
+    masses.push(mass.normalized());
+  }
+  if (masses.length === 2) assert.ok(maxAbsDiff(masses[0], masses[1]) < 1e-5, `native vs TypeScript mass: ${maxAbsDiff(masses[0], masses[1])}`);
+  // The TypeScript mass against a dense softmax computed here from scratch, on random q/k.
+  const H = 2;
+  const D = 8;
+  const B = 16;
+  const n = 70;
+  const q = Float32Array.from({ length: H * D }, () => rng.normal());
+  const k = Float32Array.from({ length: n * D }, () => rng.normal());
+  const lay = randomPatternLayout(new Rng(seed + 1), "random", B, Math.ceil(n / B), 2);
+  const r = Math.floor((n - 1) / B);
+  const lse = new Float32Array(H);
+  const want = new Float64Array(lay.numBlockRows);
+  for (let h = 0; h < H; h++) {
+    const l = h % 2;
+    const cols = Array.from(lay.colIdx.subarray(l * lay.maxNnz + lay.rowPtr[l * (lay.numBlockRows + 1) + r], l * lay.maxNnz + lay.rowPtr[l * (lay.numBlockRows + 1) + r + 1]));
+    const s: Array<[number, number]> = [];
+    for (const col of cols) for (let j = col * B; j < Math.min((col + 1) * B, n); j++) s.push([col, q.subarray(h * D, h * D + D).reduce((a, x, d) => a + x * k[j * D + d], 0) * 0.3]);
+    const m = Math.max(...s.map(([, v]) => v));
+    const z = s.reduce((a, [, v]) => a + Math.exp(v - m), 0);
+    lse[h] = m + Math.log(z);
+    for (const [col, v] of s) want[col] += Math.exp(v - m) / z;
+  }
+  const got = new Float64Array(lay.numBlockRows);
+  typeScriptBlockMass({ numHeads: H, numKvHeads: 1, headDim: D, queryStart: n - 1, queryLength: 1, kvCapacity: n, scale: 0.3 }, lay, q, k, lse, got);
+  assert.ok(maxAbsDiff(got, want) < 1e-5, "mass = softmax probability per kept block");
+});
+
+test("sampling: greedy is the argmax, a tiny top-p is the argmax, temperature sampling follows the softmax", () => {
+  const V = 6;
+  const logits = Float32Array.from({ length: V }, () => rng.normal() * 2);
+  const arg = logits.indexOf(Math.max(...logits));
+  assert.equal(new Sampler().sample(logits).id, arg);
+  assert.equal(new Sampler({ temperature: 1.3, topP: 1e-6, seed }).sample(logits).id, arg);
+  const t = 0.7;
+  const s = new Sampler({ temperature: t, seed });
+  const counts = new Array(V).fill(0);
+  const N = 20_000;
+  for (let i = 0; i < N; i++) counts[s.sample(logits).id]++;
+  const z = logits.reduce((a, v) => a + Math.exp(v / t), 0);
+  for (let i = 0; i < V; i++) {
+    const p = Math.exp(logits[i] / t) / z;
+    const sd = Math.sqrt(N * p * (1 - p));
+    assert.ok(Math.abs(counts[i] - N * p) <= 5 * sd + 2, `token ${i}: ${counts[i]} draws, expected ${(N * p).toFixed(0)}`);
+  }
+  const top2 = new Sampler({ temperature: 1, topK: 2, seed });
+  const sorted = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  for (let i = 0; i < 200; i++) assert.ok(sorted.slice(0, 2).includes(top2.sample(logits).id));
+});
