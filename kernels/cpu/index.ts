@@ -6,9 +6,9 @@
  * Loading never crashes the caller: when the addon is missing or cannot be loaded, `loadCpuAddon` and
  * `createCpuBackend` throw a CpuBackendUnavailableError that backend dispatch can catch and report.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../api";
+import { loadAddonFrom, uniquePaths } from "../native-addon";
 
 export type CpuIsa = "avx512" | "avx2" | "generic";
 
@@ -52,35 +52,16 @@ export function addonCandidates(explicit?: string): string[] {
     path.join(here, "../../kernels/cpu/build/Release", ADDON_FILE),
     path.join(process.cwd(), "kernels/cpu/build/Release", ADDON_FILE),
   ];
-  return [...new Set(list.filter((p): p is string => typeof p === "string" && p.length > 0))];
+  return uniquePaths(list);
 }
-
-const loaded = new Map<string, CpuAddon>();
 
 /** Loads the addon (once per path). Throws CpuBackendUnavailableError with every path tried and why. */
 export function loadCpuAddon(explicitPath?: string): CpuAddon {
-  const tried: string[] = [];
-  const reasons: string[] = [];
-  for (const file of addonCandidates(explicitPath)) {
-    tried.push(file);
-    const cached = loaded.get(file);
-    if (cached) return cached;
-    if (!fs.existsSync(file)) {
-      reasons.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      const mod = { exports: {} as CpuAddon };
-      process.dlopen(mod, file);
-      loaded.set(file, mod.exports);
-      return mod.exports;
-    } catch (err) {
-      reasons.push(`${file}: ${(err as Error).message}`);
-    }
-  }
+  const result = loadAddonFrom<CpuAddon>(addonCandidates(explicitPath));
+  if ("addon" in result) return result.addon;
   throw new CpuBackendUnavailableError(
-    `Longview CPU attention addon is not available (build it with \`npm run build:native\`):\n  ${reasons.join("\n  ")}`,
-    tried,
+    `Longview CPU attention addon is not available (build it with \`npm run build:native\`):\n  ${result.reasons.join("\n  ")}`,
+    result.tried,
   );
 }
 

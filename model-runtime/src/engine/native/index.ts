@@ -4,9 +4,9 @@
  * with Promise-returning entries that run on libuv's pool so the event loop stays free.
  * A missing or unloadable addon throws DenseAddonUnavailableError; the engine then uses the TypeScript ops.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { AttentionShape, BlockSparseLayout } from "../../../../kernels/api";
+import { loadAddonFrom, uniquePaths } from "../../../../kernels/native-addon";
 
 export const DENSE_ADDON_FILE = "longview_dense.node";
 
@@ -84,31 +84,13 @@ export function denseAddonCandidates(explicit?: string): string[] {
     path.join(here, "../../model-runtime/src/engine/native/build/Release", DENSE_ADDON_FILE), // dist/bench/*.js
     path.join(process.cwd(), "model-runtime/src/engine/native/build/Release", DENSE_ADDON_FILE),
   ];
-  return [...new Set(list.filter((p): p is string => typeof p === "string" && p.length > 0))];
+  return uniquePaths(list);
 }
 
-const loaded = new Map<string, DenseAddon>();
-
 export function loadDenseAddon(explicitPath?: string): DenseAddon {
-  const reasons: string[] = [];
-  const tried: string[] = [];
-  for (const file of denseAddonCandidates(explicitPath)) {
-    tried.push(file);
-    const cached = loaded.get(file);
-    if (cached) return cached;
-    if (!fs.existsSync(file)) {
-      reasons.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      const mod = { exports: {} as DenseAddon };
-      process.dlopen(mod, file);
-      loaded.set(file, mod.exports);
-      return mod.exports;
-    } catch (e) {
-      reasons.push(`${file}: ${(e as Error).message}`);
-    }
-  }
+  const result = loadAddonFrom<DenseAddon>(denseAddonCandidates(explicitPath));
+  if ("addon" in result) return result.addon;
+  const { reasons, tried } = result;
   throw new DenseAddonUnavailableError(`Longview dense-op addon is not available (build it with \`npm run build:native-engine\`):\n  ${reasons.join("\n  ")}`, tried);
 }
 
