@@ -2,6 +2,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Indexer } from "../../model-runtime/src/index/indexer";
+import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
 
 /** Create a temporary directory holding `files` (path → content); returns its absolute path. */
 export function makeTree(files: Record<string, string | Uint8Array>, prefix = "longview-test-"): string {
@@ -36,4 +38,12 @@ export function rng(seed: number): () => number {
 export function freshSeed(): number {
   const seed = process.env.TEST_SEED ? Number(process.env.TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
   return seed;
+}
+
+/** Index a folder on the calling thread (no workers, no store) and return the finished index. */
+export async function indexFolder(dir: string, root = "ws"): Promise<WorkspaceIndex> {
+  const ix = new Indexer({ roots: [{ name: root, path: dir }], threads: 0 });
+  await ix.build();
+  await ix.dispose();
+  return ix.index;
 }

@@ -5,9 +5,8 @@ import { after, before, test } from "node:test";
 import type * as vscode from "vscode";
 import { type AnswerPart, IndexAnswerer } from "../../extension/src/answerer";
 import type { IndexController, IndexState } from "../../extension/src/index-controller";
-import { Indexer } from "../../model-runtime/src/index/indexer";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
-import { makeTree, removeTree } from "../helpers/tmp-tree";
+import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
 const files = {
   "src/limiter.ts": "/** Token bucket. */\nexport class RateLimiter {\n  refill(): void {}\n}\n",
@@ -17,10 +16,7 @@ let dir: string;
 let index: WorkspaceIndex;
 before(async () => {
   dir = makeTree(files);
-  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 0 });
-  await ix.build();
-  await ix.dispose();
-  index = ix.index;
+  index = await indexFolder(dir);
 });
 after(() => removeTree(dir));
 

@@ -6,7 +6,7 @@ import { answerInScope } from "../../extension/src/scoped-answer";
 import { answerFromIndex } from "../../model-runtime/src/answer/index-answer";
 import { Indexer } from "../../model-runtime/src/index/indexer";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
-import { makeTree, removeTree } from "../helpers/tmp-tree";
+import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
 const files: Record<string, string> = {
   "src/billing.ts": [
@@ -29,10 +29,7 @@ let dir: string;
 let index: WorkspaceIndex;
 before(async () => {
   dir = makeTree(files);
-  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 0 });
-  await ix.build();
-  await ix.dispose();
-  index = ix.index;
+  index = await indexFolder(dir);
 });
 after(() => removeTree(dir));
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { answerFromIndex, candidateSymbols, explainSymbol } from "../../model-runtime/src/answer/index-answer";
 import { Indexer } from "../../model-runtime/src/index/indexer";
-import { makeTree, removeTree } from "../helpers/tmp-tree";
+import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
 const dir = makeTree({
   "src/billing.ts": [
@@ -18,12 +18,7 @@ const dir = makeTree({
 });
 after(() => removeTree(dir));
 
-async function indexed() {
-  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 0 });
-  await ix.build();
-  await ix.dispose();
-  return ix.index;
-}
+const indexed = () => indexFolder(dir);
 
 test("candidate symbols: quoted and code-like words first, stop words dropped", () => {
   assert.deepEqual(candidateSymbols("where is `parse_config` defined?").slice(0, 1), ["parse_config"]);

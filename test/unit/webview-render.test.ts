@@ -5,9 +5,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { answerFromIndex } from "../../model-runtime/src/answer/index-answer";
-import { Indexer } from "../../model-runtime/src/index/indexer";
 import type { CitationLink } from "../../webview/src/protocol";
-import { rng } from "../helpers/tmp-tree";
+import { indexFolder, rng } from "../helpers/tmp-tree";
 
 // Typed structurally on purpose: the main typecheck has no DOM lib (it clashes with the WebGPU types), so this
 // file neither names DOM types nor lets TypeScript follow its import of the webview's renderer (that code is
@@ -155,10 +154,7 @@ test("every code block gets a copy button next to its code", () => {
 test("an index answer about the hostile fixture renders inert (the real answer pipeline)", async () => {
   const root = path.resolve(__dirname, "../fixtures/hostile-docs");
   assert.ok(fs.existsSync(root));
-  const ix = new Indexer({ roots: [{ name: "hostile-docs", path: root }], threads: 0 });
-  await ix.build();
-  await ix.dispose();
-  const answer = answerFromIndex(ix.index, "what does `renderUntrustedBanner` do?");
+  const answer = answerFromIndex(await indexFolder(root, "hostile-docs"), "what does `renderUntrustedBanner` do?");
   assert.match(answer.markdown, /<script>alert\(1\)<\/script>/, "the doc comment reaches the answer");
   const div = host(render.renderMarkdown(answer.markdown, answer.citations));
   assert.deepEqual(dangers(div), [], div.innerHTML);
