@@ -33,6 +33,7 @@ const nodeEntries = [
   ["extension/src/extension.ts", "extension.js"],
   ["model-runtime/src/cli/main.ts", "cli.js"],
   ["model-runtime/src/index/worker.ts", "index-worker.js"],
+  ["model-runtime/src/answer/model-worker.ts", "model-worker.js"],
 ];
 for (const dir of ["bench"]) {
   const abs = path.join(root, dir);
@@ -46,8 +47,10 @@ function copyRuntimeAssets() {
   fs.copyFileSync(path.join(root, "node_modules/web-tree-sitter/web-tree-sitter.wasm"), path.join(dist, "web-tree-sitter.wasm"));
   const { GRAMMAR_FILES } = JSON.parse(fs.readFileSync(path.join(root, "model-runtime/src/parse/grammar-files.json"), "utf8"));
   for (const rel of GRAMMAR_FILES) fs.copyFileSync(path.join(root, "node_modules", rel), path.join(grammars, path.basename(rel)));
-  // Tokenizer (and, later, the default model): model-runtime/assets → dist/assets.
-  // Only what the runtime loads: the licence records (*.md) stay in the repository.
+  // Tokenizer and, when present, the default model (model-runtime/assets/model: config.json + model.safetensors)
+  // → dist/assets. Only what the runtime loads: the licence records (*.md) stay in the repository.
+  // A model removed from the source must not linger in dist/ (the CLI would keep answering with it).
+  fs.rmSync(path.join(dist, "assets", "model"), { recursive: true, force: true });
   fs.cpSync(path.join(root, "model-runtime/assets"), path.join(dist, "assets"), { recursive: true, filter: (src) => !src.endsWith(".md") });
   const media = path.join(root, "webview/media");
   if (fs.existsSync(media)) fs.cpSync(media, path.join(dist, "webview"), { recursive: true });

@@ -15,6 +15,15 @@ import type { ChatSession } from "./chat-session";
 import type { IndexController } from "./index-controller";
 import { openLocation } from "./locations";
 import { mentionCompletions } from "./mentions";
+import { type ModelSnapshot, modelView } from "./model-view";
+
+/** What the chat needs of the model: its state for the model strip, and the strip's Stop/Resume. */
+export interface ChatModel {
+  snapshot(): ModelSnapshot;
+  onDidChange: vscode.Event<ModelSnapshot>;
+  stopReading(): void;
+  resumeReading(): void;
+}
 
 export const CHAT_VIEW_ID = "longview.chat";
 
@@ -22,6 +31,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private view: vscode.WebviewView | undefined;
   private ready = false;
   private current: { id: string; cts: vscode.CancellationTokenSource } | undefined;
+  private readonly modelSubscription: vscode.Disposable | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -29,8 +39,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     private readonly answerer: Answerer,
     private readonly session: ChatSession,
     private readonly output: vscode.OutputChannel,
+    private readonly model?: ChatModel,
   ) {
     for (const problem of session.loadProblems) output.appendLine(`[chat] ${problem}`);
+    this.modelSubscription = model?.onDidChange((s) => this.post({ type: "model", model: modelView(s) }));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -83,6 +95,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       case "ready":
         this.ready = true;
         this.post({ type: "restore", entries: [...this.session.entries()], busy: this.current !== undefined });
+        if (this.model) this.post({ type: "model", model: modelView(this.model.snapshot()) });
         break;
       case "ask":
         void this.handleQuestion(m.question);
@@ -92,6 +105,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         break;
       case "openCitation":
         void openLocation(this.controller, m);
+        break;
+      case "modelAction":
+        if (m.action === "cancel") this.model?.stopReading();
+        else this.model?.resumeReading();
         break;
       case "copy":
         void vscode.env.clipboard.writeText(m.text).then(undefined, (e: Error) => this.output.appendLine(`[chat] copy failed: ${e.message}`));
@@ -165,6 +182,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 </head>
 <body>
 <main id="app">
+  <div id="model" role="region" aria-label="Model" hidden></div>
   <div id="messages" role="log" aria-live="polite"></div>
   <div id="status" aria-live="polite"></div>
   <form id="composer">
@@ -184,5 +202,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   dispose(): void {
     this.stop();
+    this.modelSubscription?.dispose();
   }
 }

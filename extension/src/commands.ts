@@ -6,6 +6,9 @@ import type { ChatViewProvider } from "./chat-view";
 import type { IndexController } from "./index-controller";
 import { statusDetail, statusNotification } from "./index-status";
 import { type LocationArgs, OPEN_LOCATION_COMMAND, openLocation } from "./locations";
+import type { ModelController } from "./model-controller";
+import { RESUME_READING_COMMAND, STOP_READING_COMMAND } from "./model-status-bar";
+import { modelStatusLines, modelStatusSentence } from "./model-view";
 import { selectBackend, selectModel } from "./settings-commands";
 
 /** Selections longer than this are cut (the question travels to the webview and into the history). */
@@ -17,6 +20,7 @@ export interface CommandContext {
   backends: BackendService;
   output: vscode.OutputChannel;
   extensionUri: vscode.Uri;
+  model?: ModelController;
 }
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
@@ -63,12 +67,16 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }
       const s = index.stats();
       const state = controller.state;
-      void vscode.window.showInformationMessage(statusNotification(s, state), "Details").then((choice) => {
+      const model = ctx.model?.snapshot();
+      const sentence = model ? ` ${modelStatusSentence(model)}` : "";
+      void vscode.window.showInformationMessage(statusNotification(s, state) + sentence, "Details").then((choice) => {
         if (choice === "Details") output.show(true);
       });
       output.appendLine(`[status] ${new Date().toISOString()}`);
-      const detail = statusDetail({ stats: s, state, roots: controller.roots().map((r) => r.name), trusted: vscode.workspace.isTrusted });
+      const layoutTokens = model?.status?.contextTokens || undefined;
+      const detail = statusDetail({ stats: s, state, roots: controller.roots().map((r) => r.name), trusted: vscode.workspace.isTrusted, layoutTokens });
       for (const line of detail) output.appendLine(`[status]   ${line}`);
+      if (model) for (const line of modelStatusLines(model)) output.appendLine(`[status]   ${line}`);
       const byReason = new Map<string, string[]>();
       for (const k of index.skipped()) byReason.set(k.reason, [...(byReason.get(k.reason) ?? []), `${k.root}/${k.path} (${k.detail})`]);
       for (const [reason, items] of byReason) output.appendLine(`[status]   skipped ${items.length} (${reason}): ${items.slice(0, 20).join("; ")}`);
@@ -85,6 +93,10 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand("longview.selectModel", (preset?: unknown) => selectModel(ctx.extensionUri, output, preset)),
 
     vscode.commands.registerCommand("longview.clearChat", () => chat.clear()),
+
+    vscode.commands.registerCommand(STOP_READING_COMMAND, () => ctx.model?.stopReading()),
+
+    vscode.commands.registerCommand(RESUME_READING_COMMAND, () => ctx.model?.resumeReading()),
 
     vscode.commands.registerCommand(OPEN_LOCATION_COMMAND, (args: LocationArgs) => openLocation(controller, args)),
   ];

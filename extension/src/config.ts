@@ -7,6 +7,8 @@ export interface LongviewSettings {
   backend: "auto" | "cpu" | "webgpu" | "cuda";
   modelPath: string;
   maxContextTokens: number;
+  /** Most tokens the model writes for one chat answer. */
+  maxAnswerTokens: number;
   indexThreads: number;
 }
 
@@ -16,6 +18,7 @@ export function readSettings(): LongviewSettings {
     backend: c.get("backend", "auto"),
     modelPath: c.get("modelPath", ""),
     maxContextTokens: c.get("maxContextTokens", 1 << 20),
+    maxAnswerTokens: Math.max(16, Math.min(3072, c.get("maxAnswerTokens", 512))),
     indexThreads: c.get("indexThreads", 0),
   };
 }

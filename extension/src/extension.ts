@@ -3,14 +3,21 @@
  * the commands. Returns a small API (used by the integration tests and by other extensions).
  */
 import * as vscode from "vscode";
+import { createModelClient } from "../../model-runtime/src/answer/model-worker-client";
 import type { ReferenceHit, SymbolHit } from "../../model-runtime/src/index/types";
 import { IndexAnswerer } from "./answerer";
 import { BackendService } from "./backend";
 import { ChatSession } from "./chat-session";
+import { readSettings } from "./config";
 import { CHAT_VIEW_ID, ChatViewProvider } from "./chat-view";
 import { registerCommands } from "./commands";
-import { LongviewHoverProvider } from "./hover";
+import { ExplanationCache } from "./explanations";
+import { LongviewHoverProvider, ModelHoverProvider } from "./hover";
 import { IndexController } from "./index-controller";
+import { ModelAnswerer } from "./model-answerer";
+import { ModelController } from "./model-controller";
+import { ModelStatusBar } from "./model-status-bar";
+import type { ModelSnapshot } from "./model-view";
 import { IndexStatusBar } from "./status-bar";
 
 export interface LongviewApi {
@@ -18,6 +25,8 @@ export interface LongviewApi {
   stats(): { files: number; definitions: number; imports: number; references: number; skipped: number };
   find(name: string): SymbolHit[];
   references(name: string): ReferenceHit[];
+  /** The model's state (tests wait for "ready"). */
+  model(): ModelSnapshot;
 }
 
 let controller: IndexController | undefined;
@@ -25,17 +34,35 @@ let controller: IndexController | undefined;
 export function activate(context: vscode.ExtensionContext): LongviewApi {
   const output = vscode.window.createOutputChannel("Longview");
   controller = new IndexController(context, output);
-  const answerer = new IndexAnswerer(controller);
-  const chat = new ChatViewProvider(context.extensionUri, controller, answerer, new ChatSession(context.workspaceState), output);
+  const index = controller;
+  const model = new ModelController(context, controller, output, () =>
+    createModelClient({ log: (message) => output.appendLine(`[model] ${message}`) }),
+  );
+  const answerer = new ModelAnswerer(
+    model,
+    new IndexAnswerer(controller),
+    () => ({ index: index.index, roots: index.roots().map((r) => r.name) }),
+    (message) => output.appendLine(message),
+    () => readSettings().maxAnswerTokens,
+  );
+  const chat = new ChatViewProvider(context.extensionUri, controller, answerer, new ChatSession(context.workspaceState), output, model);
   const backends = new BackendService(output);
+  const explanations = new ExplanationCache((symbol, opts) => model.explain(symbol, opts));
   context.subscriptions.push(
     output,
+    model,
     new IndexStatusBar(controller),
+    new ModelStatusBar(model),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat, { webviewOptions: { retainContextWhenHidden: true } }),
     chat,
     backends,
     vscode.languages.registerHoverProvider({ scheme: "file" }, new LongviewHoverProvider(controller)),
-    ...registerCommands({ controller, chat, backends, output, extensionUri: context.extensionUri }),
+    vscode.languages.registerHoverProvider({ scheme: "file" }, new ModelHoverProvider(controller, model, explanations)),
+    model.onDidChange((s) => {
+      // A model reopened (or gone) explains anew: cached lines belong to the model that wrote them.
+      if (s.phase.kind === "loading" || s.phase.kind === "unavailable" || s.phase.kind === "off") explanations.clear();
+    }),
+    ...registerCommands({ controller, chat, backends, output, extensionUri: context.extensionUri, model }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => output.appendLine("[longview] workspace trusted: native kernels allowed from now on")),
   );
   output.appendLine(
@@ -53,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): LongviewApi {
     },
     find: (name) => c.index?.find(name) ?? [],
     references: (name) => c.index?.references(name) ?? [],
+    model: () => model.snapshot(),
   };
 }
 

@@ -1,30 +1,43 @@
 /**
- * Hover explanations from the index: where the symbol under the mouse is defined, its signature and doc,
- * and who uses it — immediately (a Map lookup), with links that open each location.
+ * Hover explanations. Two providers, so VS Code shows the first while the second is still computing:
+ * - the index's facts — where the symbol under the mouse is defined, its signature and doc, and who uses it —
+ *   immediately (a Map lookup), with links that open each location;
+ * - the model's one-line explanation of that definition, when the model is ready (explanations.ts: cached per
+ *   symbol and file version, a small budget, cancelled when the hover goes away).
  */
 import * as vscode from "vscode";
 import type { SymbolHit } from "../../model-runtime/src/index/types";
 import type { IndexController } from "./index-controller";
+import type { ExplanationCache } from "./explanations";
 import { inert } from "./inert-text";
+import { modelCanAnswer, type ModelSnapshot } from "./model-view";
 import { OPEN_LOCATION_COMMAND, escapeMarkdown, locationLink } from "./locations";
 
 const MAX_DEFINITIONS = 3;
+
+/** The symbol under the mouse and its definitions in the index, those in the same file first (usually the one meant). */
+function symbolAt(controller: IndexController, document: vscode.TextDocument, position: vscode.Position): { range: vscode.Range; word: string; hits: SymbolHit[] } | undefined {
+  const index = controller.index;
+  if (!index) return undefined;
+  const range = document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
+  if (!range) return undefined;
+  const word = document.getText(range);
+  const hits = index.find(word, { limit: 20 });
+  if (hits.length === 0) return undefined;
+  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+  const here = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
+  hits.sort((a, b) => Number(b.path === here && b.root === folder?.name) - Number(a.path === here && a.root === folder?.name));
+  return { range, word, hits };
+}
 
 export class LongviewHoverProvider implements vscode.HoverProvider {
   constructor(private readonly controller: IndexController) {}
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
     const index = this.controller.index;
-    if (!index) return undefined;
-    const range = document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
-    if (!range) return undefined;
-    const word = document.getText(range);
-    const hits = index.find(word, { limit: 20 });
-    if (hits.length === 0) return undefined;
-    const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-    const here = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-    // Definitions in this file first: that is usually the one meant.
-    hits.sort((a, b) => Number(b.path === here && b.root === folder?.name) - Number(a.path === here && a.root === folder?.name));
+    const at = symbolAt(this.controller, document, position);
+    if (!index || !at) return undefined;
+    const { range, word, hits } = at;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: [OPEN_LOCATION_COMMAND] };
     md.supportHtml = false;
@@ -56,4 +69,37 @@ function languageIdFor(p: string): string {
   const ext = p.slice(p.lastIndexOf(".") + 1).toLowerCase();
   const map: Record<string, string> = { ts: "typescript", tsx: "typescriptreact", js: "javascript", jsx: "javascriptreact", py: "python", go: "go", rs: "rust", java: "java", c: "c", h: "cpp", cc: "cpp", cpp: "cpp", hpp: "cpp" };
   return map[ext] ?? "plaintext";
+}
+
+/** The model's line about the symbol under the mouse: only when the model is ready; empty-handed otherwise. */
+export class ModelHoverProvider implements vscode.HoverProvider {
+  constructor(
+    private readonly controller: IndexController,
+    private readonly model: { snapshot(): ModelSnapshot },
+    private readonly explanations: ExplanationCache,
+  ) {}
+
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    if (!modelCanAnswer(this.model.snapshot())) return undefined;
+    const at = symbolAt(this.controller, document, position);
+    const hit = at?.hits[0];
+    const record = hit && this.controller.index?.get(hit.root, hit.path);
+    if (!at || !hit || !record) return undefined;
+    const target = { name: hit.definition.name, root: hit.root, path: hit.path, line: hit.definition.nameLine, fileHash: record.hash };
+    // VS Code cancels the token when the hover goes away (or moves to another word).
+    const abort = new AbortController();
+    const onCancel = token.onCancellationRequested(() => abort.abort());
+    try {
+      const line = await this.explanations.get(target, abort.signal);
+      if (!line || token.isCancellationRequested) return undefined;
+      const md = new vscode.MarkdownString(undefined, true);
+      md.isTrusted = false;
+      md.supportHtml = false;
+      md.appendMarkdown("**Longview model** · ");
+      md.appendText(inert(line));
+      return new vscode.Hover(md, at.range);
+    } finally {
+      onCancel.dispose();
+    }
+  }
 }

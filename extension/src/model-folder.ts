@@ -20,8 +20,11 @@ export interface ModelFolderCheck {
   summary: string;
 }
 
-/** Where the bundled default model lives inside the extension (shipped once final, ≤ 40 MB). */
-export const BUNDLED_MODEL_DIR = "models/default";
+/**
+ * Where the bundled default model lives inside the extension: the build copies model-runtime/assets/model there,
+ * and the model worker looks for it there too (model-runtime's bundledModelFolder(), next to dist/*.js).
+ */
+export const BUNDLED_MODEL_DIR = "dist/assets/model";
 
 /** Larger safetensors headers are not credible (they hold tensor names and offsets only). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;

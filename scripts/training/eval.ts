@@ -1,14 +1,19 @@
-// `npm run eval`: the evaluation on held-out repositories (model-runtime/src/eval). Today it runs the baselines;
-// the model joins as one more Answerer. Prints the table (top-1 / top-5 for citation tasks, ROUGE-L F1 for
-// explanations) per context length, and writes every per-question result to --json.
+// `npm run eval`: the evaluation on held-out repositories (model-runtime/src/eval): the baselines and, with --model,
+// the model (grounded citations) and the same model through a plain sliding window (what the anchors buy). Prints
+// the table (top-1 / top-5 for citation tasks, ROUGE-L F1 for explanations) per context length, the model's prefill
+// and decode speed per backend, and writes every per-question result to --json.
 //
 // usage: npm run eval -- [--tok-corpus DIR] [--no-system] [--only REGEX] [--unit DIR ...] [--eval-list FILE] [--buckets 16384,65536,262144,1048576]
 //          [--per-task 20] [--min-fill 0.5] [--max-repos N] [--seed 1] [--threads 1] [--json FILE] [--index-cache DIR]
+//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--max-new-tokens 160] [--no-baselines]]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import type { ModelBackendChoice } from "../../model-runtime/src/answer/model-client";
+import type { Answerer } from "../../model-runtime/src/eval/answerer";
 import { BASELINES } from "../../model-runtime/src/eval/baselines";
+import { type ModelAnswerer, createModelAnswerers, speedTable } from "../../model-runtime/src/eval/model-answerer";
 import { DEFAULT_BUCKETS, runEval } from "../../model-runtime/src/eval/harness";
 import { resultTable } from "../../model-runtime/src/eval/report";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
@@ -32,6 +37,12 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     json: { type: "string" },
     "index-cache": { type: "string" },
+    model: { type: "string" },
+    backend: { type: "string", default: "auto" },
+    "no-window": { type: "boolean", default: false },
+    ungrounded: { type: "boolean", default: false },
+    "max-new-tokens": { type: "string", default: "160" },
+    "no-baselines": { type: "boolean", default: false },
   },
 });
 
@@ -54,10 +65,22 @@ async function main(): Promise<void> {
   const maxRepos = Number(values["max-repos"]);
   if (maxRepos > 0) units = units.slice(0, maxRepos);
   const buckets = values.buckets!.split(",").map(Number);
+  const answerers: Answerer[] = values["no-baselines"] ? [] : [...BASELINES];
+  const models: ModelAnswerer[] = [];
+  const disposers: Array<() => void> = [];
+  if (values.model) {
+    // One engine per backend asked for; each gives the anchored model and its sliding-window twin.
+    for (const backend of values.backend!.split(",") as ModelBackendChoice[]) {
+      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, maxNewTokens: Number(values["max-new-tokens"]) });
+      models.push(...m.answerers);
+      disposers.push(m.dispose);
+    }
+    answerers.push(...models);
+  }
   const t0 = performance.now();
   const result = await runEval({
     units,
-    answerers: BASELINES,
+    answerers,
     tokenizer: CodeTokenizer.load(),
     buckets,
     perTask: Number(values["per-task"]),
@@ -71,8 +94,13 @@ async function main(): Promise<void> {
   const cpu = os.cpus();
   console.log(`\nmachine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, Node ${process.version}; ${units.length} held-out repositories, ${result.contexts.length} contexts, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   console.log("top-1 / top-5 (citation tasks; for list answers: precision at k) — ROUGE-L F1 (explanations)\n");
-  console.log(resultTable(result, BASELINES, buckets));
-  if (values.json) fs.writeFileSync(values.json, `${JSON.stringify({ buckets, contexts: result.contexts, skipped: result.skipped, results: result.results })}\n`);
+  console.log(resultTable(result, answerers, buckets));
+  if (models.length) {
+    console.log(`\nmodel ${path.resolve(values.model!)}: prefill and decode speed\n`);
+    console.log(speedTable(models.map((m) => m.speed)));
+  }
+  for (const d of disposers) d();
+  if (values.json) fs.writeFileSync(values.json, `${JSON.stringify({ buckets, contexts: result.contexts, skipped: result.skipped, results: result.results, speed: models.map((m) => m.speed) })}\n`);
 }
 
 main().catch((e) => {

@@ -19,6 +19,7 @@ if run package npm run -s package; then
   run integration npm run -s test:integration
   run ui npm run -s test:ui
   run restricted npm run -s test:ui-restricted
+  run model npm run -s test:ui-model
 fi
 echo "e2e:"
 printf '%s\n' "${results[@]}"

@@ -3,8 +3,9 @@
  * messages (a whole restored history, or a question then answer parts as they stream). Repository text only
  * reaches the DOM through renderMarkdown (sanitized) or textContent.
  */
+import { renderAttentionMap } from "./attention-map";
 import { splitMentions } from "./composer-logic";
-import type { AnswerContent, ChatEntry, FileRef } from "./protocol";
+import type { AnswerContent, ChatEntry, FileRef, IndexFacts } from "./protocol";
 import { citationAnchor, renderMarkdown } from "./render";
 
 export class Conversation {
@@ -66,18 +67,20 @@ export class Conversation {
     return el;
   }
 
-  renderAnswer(id: string, m: AnswerContent): void {
+  renderAnswer(id: string, m: AnswerContent, streaming = false): void {
     const el = this.answerElement(id);
     this.markdown.set(id, m.markdown);
+    // A streamed answer is redrawn part by part: keep the index results open if the reader opened them.
+    const factsOpen = el.querySelector<HTMLDetailsElement>("details.index-facts")?.open ?? false;
     el.replaceChildren();
+    el.classList.toggle("streaming", streaming);
+    el.dataset.source = m.source;
     const toolbar = document.createElement("div");
     toolbar.className = "answer-toolbar";
-    if (m.source === "index") {
-      const badge = document.createElement("vscode-tag");
-      badge.className = "badge";
-      badge.textContent = "index results";
-      toolbar.appendChild(badge);
-    }
+    const badge = document.createElement("vscode-tag");
+    badge.className = m.source === "index" ? "badge" : "badge model";
+    badge.textContent = m.source === "index" ? "index results" : "model";
+    toolbar.appendChild(badge);
     const copy = document.createElement("button");
     copy.type = "button";
     copy.className = "copy copy-answer";
@@ -86,11 +89,21 @@ export class Conversation {
     copy.setAttribute("aria-label", "Copy answer");
     toolbar.appendChild(copy);
     el.appendChild(toolbar);
+    if (m.notice) {
+      const notice = document.createElement("div");
+      notice.className = "notice";
+      notice.setAttribute("role", "note");
+      notice.textContent = m.notice;
+      el.appendChild(notice);
+    }
     const body = document.createElement("div");
     body.className = "body";
     body.appendChild(renderMarkdown(m.markdown, m.citations));
     el.appendChild(body);
-    if (m.files.length) el.appendChild(filesList(m.files, m.citations));
+    const map = m.attention ? renderAttentionMap(m.attention) : undefined;
+    if (map) el.appendChild(map);
+    else if (m.files.length) el.appendChild(filesList(m.files, m.citations));
+    if (m.indexFacts) el.appendChild(indexFactsSection(m.indexFacts, factsOpen));
     // Long answers are read from the top: keep the question in view rather than the answer's last line.
     if (this.lastQuestion && el.offsetHeight > this.container.clientHeight) this.lastQuestion.scrollIntoView({ block: "start" });
     else this.scrollToEnd();
@@ -98,6 +111,7 @@ export class Conversation {
 
   markStopped(id: string): void {
     const el = this.answerElement(id);
+    el.classList.remove("streaming");
     el.classList.add("stopped");
     if (el.querySelector(".stopped-note")) return;
     const note = document.createElement("div");
@@ -108,6 +122,7 @@ export class Conversation {
   }
 
   addError(id: string, message: string): void {
+    this.answers.get(id)?.classList.remove("streaming");
     const div = document.createElement("div");
     div.className = "message error";
     div.dataset.id = id;
@@ -119,6 +134,21 @@ export class Conversation {
   private scrollToEnd(): void {
     this.container.scrollTop = this.container.scrollHeight;
   }
+}
+
+/** The index's results for the same question, under a model answer: collapsed, one click away. */
+function indexFactsSection(facts: IndexFacts, open: boolean): HTMLElement {
+  const details = document.createElement("details");
+  details.className = "index-facts";
+  details.open = open;
+  const summary = document.createElement("summary");
+  summary.textContent = "Index results";
+  details.appendChild(summary);
+  const body = document.createElement("div");
+  body.className = "facts-body";
+  body.appendChild(renderMarkdown(facts.markdown, facts.citations));
+  details.appendChild(body);
+  return details;
 }
 
 function filesList(files: FileRef[], citations: AnswerContent["citations"]): HTMLElement {

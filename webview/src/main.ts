@@ -7,6 +7,7 @@ import { provideVSCodeDesignSystem, vsCodeProgressRing, vsCodeTag } from "@vscod
 import { QuestionRecall, applyMention, mentionAt } from "./composer-logic";
 import { Conversation } from "./conversation";
 import { MentionPopup } from "./mention-popup";
+import { ModelStrip } from "./model-strip";
 import type { HostMessage, MentionItem, WebviewMessage } from "./protocol";
 
 provideVSCodeDesignSystem().register(vsCodeProgressRing(), vsCodeTag());
@@ -22,6 +23,7 @@ const stop = document.getElementById("stop") as HTMLButtonElement;
 const mentionList = document.getElementById("mentions") as HTMLUListElement;
 
 const conversation = new Conversation(messages);
+const modelStrip = new ModelStrip(document.getElementById("model") as HTMLDivElement, (action) => vscode.postMessage({ type: "modelAction", action }));
 const recall = new QuestionRecall();
 let busy = false;
 
@@ -192,7 +194,7 @@ window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
       recall.remember(m.text);
       break;
     case "answer":
-      conversation.renderAnswer(m.id, m);
+      conversation.renderAnswer(m.id, m, !m.done);
       break;
     case "stopped":
       conversation.markStopped(m.id);
@@ -216,6 +218,9 @@ window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
       statusLine.replaceChildren(ring, text);
       break;
     }
+    case "model":
+      modelStrip.render(m.model);
+      break;
     case "completions":
       // Only the answer to the latest request counts; and only while a mention is still being typed.
       if (m.requestId === requestId && mentionAt(question.value, question.selectionStart)) popup.show(m.items);

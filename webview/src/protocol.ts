@@ -19,6 +19,36 @@ export interface FileRef {
   weight?: number;
 }
 
+/** A definition inside a file of the attention map (when the model reports them). Line 1-based. */
+export interface AttentionDefinition {
+  name: string;
+  line: number;
+  /** Share of the answer's attention, 0..1 (of the whole answer, not of its file). */
+  share: number;
+}
+
+/** A file of the attention map: how much of the answer's attention went to it. */
+export interface AttentionFile {
+  root: string;
+  path: string;
+  /** 0..1. */
+  share: number;
+  /** Where a click opens the file (1-based; default the first line). */
+  line?: number;
+  definitions?: AttentionDefinition[];
+}
+
+/** "What the model read" for one answer: files by attention mass, most first. */
+export interface AttentionMap {
+  files: AttentionFile[];
+}
+
+/** The index's own answer to the same question, shown under a model answer (collapsed). */
+export interface IndexFacts {
+  markdown: string;
+  citations: CitationLink[];
+}
+
 /** An answer as far as it has arrived. */
 export interface AnswerContent {
   /** Markdown; rendered sanitized. */
@@ -27,6 +57,23 @@ export interface AnswerContent {
   /** "index": answered from the index, no model. */
   source: "index" | "model";
   files: FileRef[];
+  /** Model answers: where the answer's attention went. */
+  attention?: AttentionMap;
+  /** Model answers: the index results for the same question. */
+  indexFacts?: IndexFacts;
+  /** Why this answer came from the index although a model is configured ("the model is still reading…"). */
+  notice?: string;
+}
+
+/** The model's state as the panel shows it (the host computes the words; see extension/src/model-view.ts). */
+export interface ModelView {
+  kind: "off" | "loading" | "reading" | "paused" | "ready" | "updating" | "unavailable";
+  /** One line for people: "Reading the repository: 42% · 2,410 tokens/s · about 0:12 left". */
+  text: string;
+  /** 0..100 while reading. */
+  percent?: number;
+  /** The reading can be stopped (reading, updating) or resumed (paused). */
+  action?: "cancel" | "resume";
 }
 
 /** One question and its answer, as the conversation history keeps them. */
@@ -62,6 +109,7 @@ export type HostMessage =
   | { type: "error"; id: string; message: string }
   | { type: "busy"; busy: boolean }
   | { type: "status"; text: string }
+  | { type: "model"; model: ModelView }
   | { type: "completions"; requestId: number; items: MentionItem[] };
 
 /** Webview → host. */
@@ -71,7 +119,9 @@ export type WebviewMessage =
   | { type: "stop" }
   | { type: "openCitation"; root: string; path: string; line: number }
   | { type: "copy"; text: string }
-  | { type: "complete"; requestId: number; query: string };
+  | { type: "complete"; requestId: number; query: string }
+  /** The model strip's button: stop reading the repository, or resume it. */
+  | { type: "modelAction"; action: "cancel" | "resume" };
 
 export const MAX_QUESTION_CHARS = 20_000;
 export const MAX_COPY_CHARS = 2_000_000;
@@ -92,6 +142,8 @@ export function isWebviewMessage(m: unknown): m is WebviewMessage {
       return typeof o.text === "string" && o.text.length <= MAX_COPY_CHARS;
     case "complete":
       return Number.isSafeInteger(o.requestId) && typeof o.query === "string" && o.query.length <= MAX_MENTION_QUERY_CHARS;
+    case "modelAction":
+      return o.action === "cancel" || o.action === "resume";
     default:
       return false;
   }

@@ -8,7 +8,12 @@ bandwidth, which the targets are stated against.
 FLOPs are counted on kept blocks, causal-exact: 4 * head_dim * (attended query-key pairs); SDPA's dense
 causal FLOPs are counted the same way (2 * L^2 * d * H). Decode bytes = the K and V rows the kept blocks
 cover (each KV head once), which is the least any kernel must read.
-Usage: python3 bench_gpu.py [--quick] [--json out.json]"""
+Usage: python3 bench_gpu.py [--quick] [--json out.json] [--prefill 65536:strided,...] [--decode 1048576:strided,...]
+                            [--prefill-budget-s S] [--budget-s S]
+--prefill / --decode pick the cases (length:pattern; patterns strided, local+global, random5%, dense); the
+budgets stop STARTING prefill cases / any case after S seconds from the start (the cases left out are listed;
+the first case of each kind always runs), so a device call with a hard time limit still ends with its table.
+The JSON is rewritten after every case."""
 import argparse
 import json
 import math
@@ -141,13 +146,48 @@ def decode_bytes(layout, pos, hkv):
     return keys * D * 2 * 2 * hkv
 
 
+def parse_cases(spec, patterns):
+    """'65536:strided,1048576:dense' -> [(65536, 'strided'), (1048576, 'dense')]"""
+    cases = []
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        length, pat = item.split(":", 1)
+        if pat not in patterns:
+            raise SystemExit(f"unknown pattern {pat!r} in {item!r}")
+        cases.append((int(length), pat))
+    return cases
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default=None)
     ap.add_argument("--wgmma-paths", default="wgmma,wgmma-pipe,wgmma-pingpong", help="wgmma variants to time (those that passed the check)")
     ap.add_argument("--no-flex", action="store_true")
+    ap.add_argument("--prefill", default=None, help="prefill cases, length:pattern,... (default: the full or --quick list)")
+    ap.add_argument("--decode", default=None, help="decode cases, length:pattern,... ('' for none)")
+    ap.add_argument("--prefill-budget-s", type=float, default=math.inf, help="start no prefill case after this many seconds")
+    ap.add_argument("--budget-s", type=float, default=math.inf, help="start no case at all after this many seconds")
     a = ap.parse_args()
+    prefill_override = parse_cases(a.prefill, ("strided", "local+global", "random5%", "dense")) if a.prefill is not None else None
+    decode_override = parse_cases(a.decode, ("strided", "local+global", "dense")) if a.decode is not None else None
+    t_start = time.time()
+    skipped = []
+
+    def out_of_time(kind, Ln, pat):
+        """The first case of each kind always runs (list the headline case first); later ones only within budget."""
+        done = rows_out if kind == "prefill" else dec_out
+        limit = min(a.budget_s, a.prefill_budget_s) if kind == "prefill" else a.budget_s
+        if not done or time.time() - t_start <= limit:
+            return False
+        skipped.append(f"{kind} {Ln}:{pat}")
+        print(f"[bench] time budget: {kind} {Ln}:{pat} not run", flush=True)
+        return True
+
+    def dump():
+        if a.json:
+            with open(a.json, "w") as fh:
+                json.dump({"gpu": name, "torch": torch.__version__, "matmul_tflops": mm, "copy_gbs": bw, "prefill": rows_out, "decode": dec_out,
+                           "not_run": skipped}, fh, indent=1)
     torch.manual_seed(0)
     lv = LvCuda()
     wgmma_paths = [p for p in a.wgmma_paths.split(",") if p] if lv.info.hasWgmmaPath else []
@@ -169,7 +209,12 @@ def main():
                      (262144, "strided"), (262144, "random5%"), (1048576, "strided"), (1048576, "local+global")]
     if a.quick:
         prefill_cases = [(4096, "strided"), (65536, "strided")]
+    if prefill_override is not None:
+        prefill_cases = prefill_override
+    dec_out = []
     for Ln, pat in prefill_cases:
+        if out_of_time("prefill", Ln, pat):
+            continue
         rows = Ln // B
         lay = {"strided": strided, "local+global": local_global, "random5%": lambda r: random_density(r, 0.05), "dense": dense}[pat](rows)
         kept, flops1, density = L.kept_stats(lay, 0, 0, Ln, D)
@@ -215,6 +260,7 @@ def main():
                 except Exception as e:
                     print(f"  {be_name} failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
         rows_out.append(res)
+        dump()
         del q, k, v, out, lse, ours_out
         torch.cuda.empty_cache()
 
@@ -223,8 +269,11 @@ def main():
     decode_cases = [(131072, "strided"), (1048576, "strided"), (1048576, "local+global"), (1048576, "dense")]
     if a.quick:
         decode_cases = [(1048576, "strided")]
-    dec_out = []
+    if decode_override is not None:
+        decode_cases = decode_override
     for Ln, pat in decode_cases:
+        if out_of_time("decode", Ln, pat):
+            continue
         rows = Ln // B
         lay = {"strided": lambda r: strided(r, local=32, stride=16), "local+global": local_global, "dense": dense}[pat](rows)
         lay_dev = L.to_device(lay)
@@ -260,6 +309,7 @@ def main():
         except Exception as e:
             print(f"  sdpa decode failed: {type(e).__name__}: {str(e)[:200]}", flush=True)
         dec_out.append(res)
+        dump()
         del k, v
         torch.cuda.empty_cache()
 
@@ -283,9 +333,9 @@ def main():
         fl = r.get("flex")
         print(f"| kv {r['L'] // 1024}k H{r['Hq']}/{r['Hkv']} | {r['pattern']} | {r['density']:.2%} | {r['bytes'] / 1e6:.0f} | {r['ours'] * 1000:.1f} | {gbs:.0f} | {gbs / bw:.0%} | "
               f"{(fl * 1000) if fl else float('nan'):.1f} | {(fl / r['ours']) if fl else float('nan'):.2f}x | {r.get('sdpa', float('nan')) * 1000:.1f} |")
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump({"gpu": name, "torch": torch.__version__, "matmul_tflops": mm, "copy_gbs": bw, "prefill": rows_out, "decode": dec_out}, fh, indent=1)
+    if skipped:
+        print(f"\nNot run (time budget): {', '.join(skipped)}")
+    dump()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { answerFromIndex } from "../answer/index-answer";
 import { Indexer } from "../index/indexer";
 import { DEFAULT_EXCLUDES, type IndexRoot } from "../index/types";
 
@@ -119,15 +118,4 @@ export async function commandRefs(symbol: string | undefined, dirs: string[], op
   if (opts.json) console.log(JSON.stringify(refs, null, 1));
   else for (const r of refs) console.log(`${path.join(r.root, r.path)}:${r.line + 1}`);
   return refs.length ? 0 : 1;
-}
-
-export async function commandAsk(dir: string | undefined, question: string, opts: CommonOptions): Promise<number> {
-  if (!dir || !question) throw new Error('usage: longview ask <dir> "question"');
-  const indexer = await openIndex([dir], opts);
-  await indexer.build();
-  const answer = answerFromIndex(indexer.index, question);
-  await indexer.dispose();
-  if (opts.json) console.log(JSON.stringify(answer, null, 1));
-  else console.log(`(index results)\n\n${answer.markdown}`);
-  return 0;
 }

@@ -3,23 +3,31 @@
  *   longview index <dir...>        build or refresh the index, print what it holds and what it skipped
  *   longview find <symbol>         where a symbol is defined
  *   longview refs <symbol>         where a symbol is used
- *   longview ask <dir> "question"  answer a question about the repository
+ *   longview ask <dir> "question"  answer a question about the repository (the model, else the index)
  *   longview layout <dir>          the repository as one sparse-attention sequence: stats + mask picture
  */
 import { parseArgs } from "node:util";
-import { commandAsk, commandFind, commandIndex, commandRefs } from "./commands";
+import { CLI_DEFAULT_MAX_CONTEXT, commandAsk, parseBackend } from "./ask-command";
+import { commandFind, commandIndex, commandRefs } from "./commands";
 import { commandLayout } from "./layout-command";
 
 const USAGE = `usage:
   longview index <dir...> [--threads N] [--exclude GLOB]... [--fresh] [--json] [--verbose]
   longview find <symbol> [--dir DIR] [--json]
   longview refs <symbol> [--dir DIR] [--json]
-  longview ask <dir> "question" [--json]
+  longview ask <dir> "question" [--index-only] [--model DIR] [--backend auto|cpu|js|webgpu|cuda]
+                [--max-context N] [--max-new-tokens N] [--json]
   longview layout <dir> [--block 64] [--heads 8] [--budget 128] [--max-tokens N] [--png FILE] [--json]
 options:
   --store DIR     where the index is kept (default: $XDG_CACHE_HOME/longview/<hash of the folder>)
   --no-store      do not read or write a stored index
-  --threads N     parse workers (default: number of cores; 0 parses on the main thread)`;
+  --threads N     parse workers (default: number of cores; 0 parses on the main thread)
+ask:
+  --index-only    answer from the index (no model)
+  --model DIR     a model folder (default: the bundled model); without a usable model the index answers
+  --backend B     attention backend: auto (default), cpu, js (TypeScript only), webgpu, cuda
+  --max-context N tokens of the repository in the model's context (default ${CLI_DEFAULT_MAX_CONTEXT}; the extension: longview.maxContextTokens)
+  --max-new-tokens N  longest answer in tokens (default 256)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -40,6 +48,11 @@ async function main(argv: string[]): Promise<number> {
       budget: { type: "string" },
       "max-tokens": { type: "string" },
       png: { type: "string" },
+      "index-only": { type: "boolean" },
+      model: { type: "string" },
+      backend: { type: "string" },
+      "max-context": { type: "string" },
+      "max-new-tokens": { type: "string" },
     },
   });
   const [command, ...args] = positionals;
@@ -72,7 +85,14 @@ async function main(argv: string[]): Promise<number> {
         png: values.png,
       });
     case "ask":
-      return commandAsk(args[0], args.slice(1).join(" "), common);
+      return commandAsk(args[0], args.slice(1).join(" "), {
+        ...common,
+        indexOnly: !!values["index-only"],
+        model: values.model,
+        backend: parseBackend(values.backend),
+        maxContext: Number(values["max-context"] ?? CLI_DEFAULT_MAX_CONTEXT),
+        maxNewTokens: Number(values["max-new-tokens"] ?? 256),
+      });
     default:
       console.error(`unknown command ${command}\n${USAGE}`);
       return 2;

@@ -19,7 +19,7 @@ import { type ModelWeights, quantizeWeights } from "../model/weights";
 import { type BackendKind, type BackendPreference, type DispatchOptions, openAttentionBackend } from "./attention-backend";
 import { type DenseModel, type DenseOptions, type DensePreference, SYNC_ROWS, createDenseModel } from "./dense";
 import { KvCache } from "./kv-cache";
-import { Sampler, type SamplingOptions } from "./sampling";
+import { type SampledToken, Sampler, type SamplingOptions } from "./sampling";
 
 export class EngineCancelledError extends Error {
   readonly code = "LONGVIEW_CANCELLED";
@@ -89,6 +89,11 @@ export interface GenerateOptions {
   stopTokens?: number[];
   signal?: AbortSignal;
   mass?: AttentionMass;
+  /**
+   * Picks each token instead of the sampler (constrained decoding: grounded citations). It may mask `logits` in
+   * place and call `sample`, or return a forced token. Default: `sample(logits)`.
+   */
+  choose?: (logits: Float32Array, sample: (logits: Float32Array) => SampledToken) => SampledToken;
 }
 
 export interface GeneratedToken {
@@ -288,9 +293,10 @@ export class Engine {
     const sampler = new Sampler(opts.sampling);
     const stops = new Set(opts.stopTokens ?? []);
     let logits = opts.firstLogits;
+    const sample = (l: Float32Array) => sampler.sample(l);
     for (let i = 0; i < opts.maxNewTokens; i++) {
       checkSignal(opts.signal);
-      const t = sampler.sample(logits);
+      const t = opts.choose ? opts.choose(logits, sample) : sample(logits);
       const last = stops.has(t.id) || i === opts.maxNewTokens - 1;
       yield { id: t.id, logprob: t.logprob, index: i, position: cache.length, last };
       if (last) return;

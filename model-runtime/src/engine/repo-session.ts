@@ -19,7 +19,7 @@ import type { HeadPatternSpec } from "../patterns/types";
 import { ANCHOR_TIER, type LayoutUpdate, type RepoLayout } from "../layout/repo-layout";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import type { ModelConfig } from "../model/config";
-import { AttentionMass, type Engine, type GeneratedToken } from "./engine";
+import { AttentionMass, type Engine, type GenerateOptions, type GeneratedToken } from "./engine";
 import type { KvCache } from "./kv-cache";
 import { type KvCacheKey, loadKvCache, saveKvCache } from "./kv-store";
 import type { SamplingOptions } from "./sampling";
@@ -58,6 +58,8 @@ export interface AskOptions {
   signal?: AbortSignal;
   /** Token bytes (CodeTokenizer.decodeBytes) to stream text; without it events carry ids only. */
   decodeBytes?: (ids: ArrayLike<number>) => Uint8Array;
+  /** Constrained decoding (GenerateOptions.choose): grounded citations. */
+  choose?: GenerateOptions["choose"];
 }
 
 export interface AnswerEvent extends GeneratedToken {
@@ -94,20 +96,27 @@ export class RepoSession {
   /** Block ranges a cancelled refresh left stale; the next refresh or question recomputes them first. */
   private pending: Array<[number, number]> = [];
 
+  private readonly headSpecs: HeadPatternSpec[];
+
   private constructor(
     readonly engine: Engine,
     readonly layout: RepoLayout,
     cache: KvCache,
+    headSpecs?: HeadPatternSpec[],
   ) {
+    this.headSpecs = headSpecs ?? modelHeadSpecs(engine.config);
     this.repoFacts = layout.blockFacts(engine.config.numHeads);
-    this.patterns = buildPatterns(this.repoFacts, modelHeadSpecs(engine.config));
+    this.patterns = buildPatterns(this.repoFacts, this.headSpecs);
     this.cache = cache;
   }
 
-  /** `answerRoom`: positions reserved after the repository for questions and answers (default 4,096). */
-  static create(engine: Engine, layout: RepoLayout, opts: { answerRoom?: number } = {}): RepoSession {
+  /**
+   * `answerRoom`: positions reserved after the repository for questions and answers (default 4,096). `headSpecs`:
+   * other head patterns than the model's (the evaluation's no-anchor ablation); default modelHeadSpecs(config).
+   */
+  static create(engine: Engine, layout: RepoLayout, opts: { answerRoom?: number; headSpecs?: HeadPatternSpec[] } = {}): RepoSession {
     if (layout.blockSize !== engine.config.blockSize) throw new RangeError(`layout block size ${layout.blockSize} differs from the model's ${engine.config.blockSize}`);
-    return new RepoSession(engine, layout, engine.newCache(layout.numTokens + (opts.answerRoom ?? 4096)));
+    return new RepoSession(engine, layout, engine.newCache(layout.numTokens + (opts.answerRoom ?? 4096)), opts.headSpecs);
   }
 
   get repoTokens(): number {
@@ -181,6 +190,7 @@ export class RepoSession {
       stopTokens: opts.stopTokens ?? [id("<|endanswer|>"), id("<|eos|>")],
       signal: opts.signal,
       mass,
+      choose: opts.choose,
     })) {
       const text = opts.decodeBytes ? decoder.decode(opts.decodeBytes([t.id]), { stream: !t.last }) : "";
       yield { ...t, text };
@@ -236,7 +246,7 @@ export class RepoSession {
     if (update.needsRebuild) throw new Error("the layout needs a full rebuild: create a new RepoSession");
     this.dropQuestion();
     const newFacts = this.layout.blockFacts(this.engine.config.numHeads);
-    if (update.edits.length > 0 || newFacts.numBlocks !== this.repoFacts.numBlocks) this.patterns = buildPatterns(newFacts, modelHeadSpecs(this.engine.config));
+    if (update.edits.length > 0 || newFacts.numBlocks !== this.repoFacts.numBlocks) this.patterns = buildPatterns(newFacts, this.headSpecs);
     this.repoFacts = newFacts;
     return this.reprefillBlocks(update.changedBlocks, opts);
   }

@@ -15,6 +15,7 @@ interface LongviewApi {
   stats(): { files: number; definitions: number; imports: number; references: number; skipped: number };
   find(name: string): Array<{ root: string; path: string; definition: { name: string; kind: string; nameLine: number; doc?: string } }>;
   references(name: string): Array<{ root: string; path: string; line: number }>;
+  model(): { phase: { kind: string; reason?: string }; status?: { contextTokens: number; prefilledTokens: number } };
 }
 
 const EXTENSION_ID = "longview.longview";
@@ -151,6 +152,25 @@ suite("Longview in the extension host", () => {
     assert.ok(container, `no activity-bar container titled "Longview" (got ${JSON.stringify(containers)})`);
     const views: Array<{ id: string; type?: string }> = contributes.views?.[container.id] ?? [];
     assert.ok(views.some((v) => v.id === "longview.chat" && v.type === "webview"), `container ${container.id} lacks webview view longview.chat`);
+  });
+
+  test("after the index the model is opened: ready with the bundled model, else unavailable saying why", async function () {
+    this.timeout(180_000);
+    const root = vscode.extensions.getExtension(EXTENSION_ID)!.extensionUri.fsPath;
+    const bundled = fs.existsSync(nodePath.join(root, "dist/assets/model/config.json"));
+    const deadline = Date.now() + 170_000;
+    let model = api.model();
+    while (!["ready", "unavailable"].includes(model.phase.kind) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      model = api.model();
+    }
+    if (bundled) {
+      assert.equal(model.phase.kind, "ready", JSON.stringify(model.phase));
+      assert.ok(model.status && model.status.contextTokens > 0 && model.status.prefilledTokens === model.status.contextTokens, JSON.stringify(model.status));
+    } else {
+      assert.equal(model.phase.kind, "unavailable", JSON.stringify(model.phase));
+      assert.match(model.phase.reason ?? "", /no model found/);
+    }
   });
 
   test("every contributed command is registered", async () => {

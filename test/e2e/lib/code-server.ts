@@ -52,6 +52,11 @@ export interface CodeServer {
   saveLogs(name: string): string;
   /** Lines of the extension host logs that mention errors. */
   extensionHostErrors(): string[];
+  /**
+   * What an extension's output channel holds so far, read from the log file VS Code writes for it ("" before it
+   * exists): the Output view renders only the lines in sight.
+   */
+  outputChannel(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -68,6 +73,8 @@ export interface StartOptions {
    * start-up prompt is off too, so nothing modal covers the workbench.
    */
   workspaceTrust?: boolean;
+  /** More user settings (e.g. the model folder), over the defaults above. */
+  settings?: Record<string, unknown>;
 }
 
 export async function freePort(): Promise<number> {
@@ -100,9 +107,12 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
     ...options.env,
   };
   fs.mkdirSync(path.join(dir, "data/User"), { recursive: true });
-  const settings = options.workspaceTrust
-    ? { ...SETTINGS, "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.banner": "always" }
-    : SETTINGS;
+  const settings = {
+    ...(options.workspaceTrust
+      ? { ...SETTINGS, "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.banner": "always" }
+      : SETTINGS),
+    ...options.settings,
+  };
   fs.writeFileSync(path.join(dir, "data/User/settings.json"), JSON.stringify(settings, null, 2));
   const common = ["--config", "/dev/null", "--user-data-dir", path.join(dir, "data"), "--extensions-dir", path.join(dir, "extensions")];
 
@@ -166,6 +176,12 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
         .filter((f) => /exthost|server\.log/i.test(f) && fs.existsSync(f))
         .flatMap((f) => fs.readFileSync(f, "utf8").split("\n"))
         .filter((l) => /\[error\]|Activating extension .* failed/i.test(l) && !/ENOTFOUND|open-vsx|marketplace/i.test(l));
+    },
+    outputChannel(name) {
+      const suffix = new RegExp(`[/\\\\]output_logging_[^/\\\\]+[/\\\\]\\d+-${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.log$`);
+      const files = logFiles().filter((f) => suffix.test(f) && fs.existsSync(f));
+      files.sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
+      return files.length ? fs.readFileSync(files[files.length - 1], "utf8") : "";
     },
     async stop() {
       if (server.exitCode === null) {

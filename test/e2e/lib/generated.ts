@@ -1,10 +1,12 @@
 // Test inputs made at run time (never committed): model folders for Select Model, a large source tree that
 // takes the indexer a few seconds, a multi-root .code-workspace file.
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { ModelConfig } from "../../../model-runtime/src/model/config";
-import { saveModel } from "../../../model-runtime/src/model/model-folder";
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from "../../../model-runtime/src/model/config";
+import { BUILTIN_TOKENIZER, saveModel } from "../../../model-runtime/src/model/model-folder";
 import { randomWeights } from "../../../model-runtime/src/model/random-init";
+import { defaultTokenizerPath } from "../../../model-runtime/src/tokenizer";
 
 export interface ModelFolders {
   /** A tiny model (random weights) written by model-runtime's own saveModel: the loader accepts it. */
@@ -59,4 +61,19 @@ export function writeBulkSources(dir: string, folder: string, files: number, fun
 export function writeCodeWorkspace(file: string, folders: string[], settings: Record<string, unknown> = {}): string {
   fs.writeFileSync(file, JSON.stringify({ folders: folders.map((p) => ({ path: p })), settings }, null, 2));
   return file;
+}
+
+/**
+ * A model folder with the DEFAULT model's shape and random weights (int8, our tokenizer): it runs exactly like the
+ * trained model (same size, speed and KV cache) but writes nonsense. For the model UI suite until trained weights
+ * are bundled. ~3 s, 26 MB.
+ */
+export function makeRandomDefaultModel(folder: string, seed = 1): string {
+  const tokenizerSha = crypto.createHash("sha256").update(fs.readFileSync(defaultTokenizerPath())).digest("hex");
+  saveModel(folder, DEFAULT_MODEL_CONFIG, randomWeights(DEFAULT_MODEL_CONFIG, { seed, int8: true }), {
+    dtype: "int8",
+    tokenizer: { path: BUILTIN_TOKENIZER, sha256: tokenizerSha },
+    metadata: { note: "random weights (test/e2e/lib/generated.ts): for tests only" },
+  });
+  return folder;
 }

@@ -24,6 +24,8 @@ import { makeModelFolders, writeCodeWorkspace, type ModelFolders } from "../lib/
 import { byLongview, describeEntry, guardPreload, readGuardLog, unguardedExtensionHosts } from "../lib/guard";
 import { lineOf } from "../lib/lines";
 import { extensionId, repoRoot, screenshotsDir, vsixPath } from "../lib/paths";
+import { selectModelFolder } from "../lib/select-model";
+import { showIndexStatus } from "../lib/status";
 import { createSteps } from "../lib/steps";
 import { vsixEntries } from "../lib/vsix";
 import { sleep, until, Workbench } from "../lib/workbench";
@@ -109,6 +111,10 @@ describe("Longview in VS Code (UI)", () => {
       vsix: [vsixPath],
       nodeArgs: ["--require", guardPreload],
       env: { LONGVIEW_GUARD_LOG: guardLog, ...(fs.existsSync(CPU_ADDON) ? { LONGVIEW_CPU_ADDON: CPU_ADDON } : {}) },
+      // This suite tests the index's answers (and the fallback when the model is missing or corrupt): it pins a
+      // model folder that does not exist, so a bundled model cannot turn its answers into model answers.
+      // The model's answers are tested by ui/model.ui.ts.
+      settings: { "longview.modelPath": path.join(scratch, "no-model-here") },
     });
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, permissions: ["clipboard-read", "clipboard-write"] });
@@ -228,6 +234,10 @@ describe("Longview in VS Code (UI)", () => {
     assert.match(await citation.innerText(), new RegExp(`src/billing\\.ts:${line}\\b`));
     const badge = answer.locator(".badge", { hasText: "index results" });
     assert.ok((await badge.count()) > 0, `the answer has no .badge "index results": ${await describeCitations(answer)}`);
+    // Why not the model: it says so (still loading, or no model at the pinned folder).
+    assert.match(await answer.locator(".notice").innerText(), /^Answered from the index: /);
+    await wb.statusBarItem("Longview model: unavailable").waitFor({ timeout: 30_000 });
+    await chat.frame.locator('#model[data-kind="unavailable"]', { hasText: "no model found" }).waitFor({ timeout: 10_000 });
   });
 
   step("clicking a citation opens the file at that line", async () => {
@@ -499,26 +509,12 @@ describe("Longview in VS Code (UI)", () => {
   });
 
   step("Select Model: a folder without weights is refused with the reason; a model folder is accepted", async () => {
-    const choose = async (folder: string) => {
-      await wb.clearNotifications();
-      await wb.runCommand("Longview: Select Model");
-      await wb.pickQuickItem("Choose a model folder");
-      // code-server's folder picker is VS Code's own (a quick input with a path box).
-      const input = wb.quickInput.locator("input").first();
-      await until("the folder picker", async () => (await input.inputValue()).startsWith("/"), 10_000);
-      // The picker rewrites its box while it lists the current folder: type until the path stays.
-      await until(`the folder picker to hold ${folder}/`, async () => {
-        await input.fill(`${folder}/`);
-        await sleep(500);
-        return (await input.inputValue()) === `${folder}/`;
-      }, 15_000);
-      await wb.page.keyboard.press("Enter");
-    };
+    const choose = (folder: string) => selectModelFolder(wb, folder);
     await choose(models.noWeights);
     const refused = await toastText(`${models.noWeights} is not a model folder`);
     assert.match(refused, /no weights/);
     assert.match(refused, /unchanged/);
-    assert.equal(userSettings()["longview.modelPath"], undefined, "a refused folder is not written");
+    assert.equal(userSettings()["longview.modelPath"], path.join(scratch, "no-model-here"), "a refused folder is not written (the suite's pinned value stays)");
     await wb.screenshot("select-model-refused");
     await choose(models.valid);
     const accepted = await toastText("Longview model:");
@@ -527,19 +523,15 @@ describe("Longview in VS Code (UI)", () => {
   });
 
   step("Show Index Status: same notification; Details shows anchors, layout, backend, trust and last index time", async () => {
-    await wb.clearNotifications();
-    await wb.runCommand("Longview: Show Index Status");
-    const toast = wb.notification("Longview index:");
-    await toast.waitFor({ timeout: ANSWER_TIMEOUT_MS });
-    assert.match(await toast.innerText(), /^Longview index: \d+ files, \d+ definitions/m);
-    await toast.locator(".monaco-button", { hasText: "Details" }).click();
-    const out = await until("the Longview output to show the backend line", async () => {
-      const text = await wb.outputText();
-      return /attention backend:/.test(text) ? text : undefined;
-    }, 30_000);
+    const { notice, details: out } = await showIndexStatus(wb, server, ANSWER_TIMEOUT_MS);
+    assert.match(notice, /^Longview index: \d+ files, \d+ definitions/m);
     for (const expected of [/anchors: \d+ \(\d+ definitions \+ \d+ imports\)/, /layout tokens: not computed yet/, /workspace trust: trusted/, /last full index: \d{4}-\d\d-\d\dT/, /attention backend: cpu → /]) {
       assert.match(out, expected);
     }
+    // Select Model (above) chose a 64-token model our tokenizer cannot run: the model is refused as inconsistent and
+    // the index answers.
+    assert.match(notice, /Model: unavailable \(the model files are corrupt or inconsistent/);
+    assert.match(out, /model state: unavailable \(the model files are corrupt or inconsistent/);
   });
 
   step("the chat follows the color theme", async () => {

@@ -22,6 +22,7 @@ import { writeBulkSources } from "../lib/generated";
 import { byLongview, describeEntry, guardPreload, readGuardLog, unguardedExtensionHosts } from "../lib/guard";
 import { lineOf } from "../lib/lines";
 import { extensionId, repoRoot, screenshotsDir, vsixPath } from "../lib/paths";
+import { showIndexStatus } from "../lib/status";
 import { createSteps } from "../lib/steps";
 import { sleep, until, Workbench } from "../lib/workbench";
 
@@ -118,18 +119,12 @@ describe("Longview in Restricted Mode (UI)", () => {
 
   step("it indexes the folder; Show Index Status says Restricted Mode and the TypeScript kernels", async () => {
     await until('the status bar to leave "indexing"', async () => !/indexing/i.test(await wb.statusBarItem("Longview").innerText()), ANSWER_TIMEOUT_MS);
-    await wb.clearNotifications();
-    await wb.runCommand("Longview: Show Index Status");
-    const toast = wb.notification("Longview index:");
-    await toast.waitFor({ timeout: ANSWER_TIMEOUT_MS });
-    const files = Number(/(\d+) files/.exec(await toast.innerText())?.[1]);
+    const { notice, details: out } = await showIndexStatus(wb, server, ANSWER_TIMEOUT_MS);
+    const files = Number(/(\d+) files/.exec(notice)?.[1]);
     assert.ok(files > BULK_FILES, `${files} files indexed, expected more than the ${BULK_FILES} generated ones`);
-    await toast.locator(".monaco-button", { hasText: "Details" }).click();
-    const out = await until("the output to show the backend line", async () => {
-      const text = await wb.outputText();
-      return /attention backend:/.test(text) ? text : undefined;
-    }, 30_000);
     assert.match(out, /workspace trust: Restricted Mode \(index answers; no native code is loaded\)/);
+    // Restricted Mode is index-only: the model is not even opened (it would run on the TypeScript kernels, far too slow).
+    assert.match(out, /model state: off \(Restricted Mode/);
     assert.match(out, /attention backend: auto → TypeScript kernels \(js\) \[Restricted Mode: no native code\]/);
   });
 
@@ -139,6 +134,9 @@ describe("Longview in Restricted Mode (UI)", () => {
     const answer = await chat.nextAnswer(from, `a citation of src/billing.ts:${line}`, (a) => citationIn(a, "src/billing.ts", line)).catch(async (e) => {
       throw new Error(`${(e as Error).message}; last answer: ${await describeCitations(chat.answers().last()).catch(() => "(none)")}`);
     });
+    assert.match(await answer.locator(".notice").innerText(), /^Answered from the index: Restricted Mode/);
+    await chat.frame.locator('#model[data-kind="off"]', { hasText: "Index only: Restricted Mode" }).waitFor({ timeout: 10_000 });
+    assert.match(await wb.statusBarItem("Longview model").innerText(), /Longview model: off/);
     await answer.locator(`a.citation[data-path="src/billing.ts"][data-line="${line}"]`).first().click();
     await wb.activeTab("billing.ts").waitFor({ timeout: 15_000 });
     await until(`cursor on line ${line}`, async () => (await wb.cursorLine()) === line, 10_000);

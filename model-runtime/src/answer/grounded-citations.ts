@@ -1,0 +1,314 @@
+/**
+ * Grounded citations: the model picks WHAT it cites and WHERE (which file), the index supplies the exact
+ * coordinates. A 26 M-parameter model copies a path it has read well but cannot count lines, so while decoding:
+ *
+ *   text  ──<|cite|>──► path: only tokens that continue the path of a laid-out file (a trie over each path's ids,
+ *                       encoded exactly as the layout encodes it); ":" only where a whole path has been written
+ *         ◄─<|endcite|>─ line: the ":" ends the path; the line is written from the index (resolveCitationLine),
+ *                       never sampled, then <|endcite|> is forced.
+ *
+ * `GroundedDecoder.choose` plugs into Engine.generate's `choose` hook: it masks logits (sets them to −∞) and samples,
+ * or returns a forced token. It also records each citation with its label (the answer line's text before it).
+ */
+import type { Definition, FileRecord } from "../index/types";
+import type { SampledToken } from "../engine/sampling";
+import type { ModelCitation } from "./model-client";
+
+export interface CitationTarget {
+  root: string;
+  path: string;
+}
+
+interface TrieNode {
+  children: Map<number, TrieNode>;
+  /** Files whose path ends here (several roots may hold the same path). */
+  files: CitationTarget[];
+}
+
+const newNode = (): TrieNode => ({ children: new Map(), files: [] });
+
+/** Every citable path as token ids. */
+export class PathTrie {
+  readonly root = newNode();
+  size = 0;
+
+  static build(files: Iterable<CitationTarget>, encode: (text: string) => ArrayLike<number>): PathTrie {
+    const trie = new PathTrie();
+    for (const f of files) trie.add(f, encode(f.path));
+    return trie;
+  }
+
+  add(file: CitationTarget, ids: ArrayLike<number>): void {
+    if (ids.length === 0) return;
+    let node = this.root;
+    for (let i = 0; i < ids.length; i++) {
+      let next = node.children.get(ids[i]);
+      if (!next) node.children.set(ids[i], (next = newNode()));
+      node = next;
+    }
+    node.files.push(file);
+    this.size++;
+  }
+
+  /** The same trie with only the branches that lead to files `keep` accepts (undefined when none does). */
+  restrictedTo(keep: (file: CitationTarget) => boolean): PathTrie | undefined {
+    const out = new PathTrie();
+    const copy = (from: TrieNode, to: TrieNode): boolean => {
+      to.files = from.files.filter(keep);
+      out.size += to.files.length;
+      let any = to.files.length > 0;
+      for (const [id, child] of from.children) {
+        const next = newNode();
+        if (copy(child, next)) {
+          to.children.set(id, next);
+          any = true;
+        }
+      }
+      return any;
+    };
+    return copy(this.root, out.root) ? out : undefined;
+  }
+}
+
+/** What the index must answer for grounding (a WorkspaceIndex does). */
+export interface GroundingIndex {
+  get(root: string, path: string): FileRecord | undefined;
+}
+
+/** What a question is about: its symbol and whether it asks for uses (the citation is then a use, not a definition). */
+export interface QuestionFocus {
+  symbol?: string;
+  kind: "uses" | "other";
+}
+
+const IDENT = String.raw`[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*`;
+const USES = /\bwho (?:uses|calls|references)\b|\bwhere (?:is|are) .+ used\b|\breferences? to\b|\bmentions?\b|\bcallers? of\b|\bused by\b|\busages? of\b|\buses of\b/i;
+/** The training templates that name a symbol without backticks (training-data/questions.ts). */
+const PLAIN_SYMBOL = [
+  new RegExp(String.raw`\bWhere is (${IDENT}) (?:defined|used)\b`),
+  new RegExp(String.raw`\bdefinition of (${IDENT})`),
+  new RegExp(String.raw`\breferences to (${IDENT})`),
+  new RegExp(String.raw`\bWhat does (${IDENT}) (?:depend|call|do)\b`),
+  new RegExp(String.raw`\b(?:Describe|Explain) (${IDENT})`),
+  new RegExp(String.raw`\bWho (?:uses|calls) (${IDENT})`),
+];
+
+export function questionFocus(question: string): QuestionFocus {
+  const kind = USES.test(question) ? "uses" : "other";
+  const quoted = new RegExp(String.raw`\`(${IDENT})\``).exec(question);
+  if (quoted) return { symbol: quoted[1], kind };
+  for (const re of PLAIN_SYMBOL) {
+    const m = re.exec(question);
+    if (m) return { symbol: m[1], kind };
+  }
+  const codeLike = question.match(new RegExp(IDENT, "g"))?.find((w) => /[a-z][A-Z]|_|\.|::/.test(w) && !/^\.|\.$/.test(w));
+  return { symbol: codeLike, kind };
+}
+
+/** The name a label gives ("computeTotal", "Ledger.record", "see parseArgs" → its last identifier). */
+function labelName(label: string): { name: string; container?: string } | undefined {
+  const m = new RegExp(`(${IDENT})\\W*$`).exec(label.trim());
+  if (!m) return undefined;
+  const parts = m[1].split(/\.|::/);
+  return { name: parts[parts.length - 1], container: parts.length > 1 ? parts[parts.length - 2] : undefined };
+}
+
+function definitionsNamed(rec: FileRecord, label: { name: string; container?: string }): Definition[] {
+  const defs = rec.definitions.filter((d) => d.name === label.name && (!label.container || !d.container || d.container.endsWith(label.container)));
+  // Full definitions before bare declarations, then in file order.
+  return defs.sort((a, b) => Number(!!a.declarationOnly) - Number(!!b.declarationOnly) || a.nameLine - b.nameLine);
+}
+
+/** The innermost definition of `rec` enclosing a 0-based line. */
+function enclosing(rec: FileRecord, line: number): Definition | undefined {
+  let best: Definition | undefined;
+  for (const d of rec.definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
+  return best;
+}
+
+/**
+ * The 1-based line of a citation of one of `files` (the path the model wrote; several roots may share it):
+ *  1. a who-uses question: the line where the question's symbol is used inside the definition the label names
+ *     (the encloser; an empty label: a use outside every definition), else its first use in the file;
+ *  2. a definition named by the label in that file (where defined, what calls, which definition …);
+ *  3. the question's symbol: its definition in the file, else its first use there;
+ *  4. line 1.
+ * Lines already cited in this answer are taken last, so a list of uses in one encloser walks through them.
+ */
+export function resolveCitationLine(
+  index: GroundingIndex,
+  files: readonly CitationTarget[],
+  label: string,
+  focus: QuestionFocus,
+  cited: readonly ModelCitation[] = [],
+): { root: string; path: string; line: number } {
+  const records = files.map((f) => index.get(f.root, f.path)).filter((r): r is FileRecord => !!r);
+  const taken = (r: FileRecord, line1: number) => cited.some((c) => c.path === r.path && (c.root === undefined || c.root === r.root) && c.line === line1);
+  const pick = (r: FileRecord, lines0: number[]) => {
+    if (lines0.length === 0) return undefined;
+    const line0 = lines0.find((l) => !taken(r, l + 1)) ?? lines0[0];
+    return { root: r.root, path: r.path, line: line0 + 1 };
+  };
+  const name = labelName(label);
+  const symbol = focus.symbol ? (labelName(focus.symbol)?.name ?? focus.symbol) : undefined;
+  const usesOf = (r: FileRecord) => {
+    if (!symbol || !Object.hasOwn(r.references, symbol)) return [];
+    const own = new Set(r.definitions.filter((d) => d.name === symbol).map((d) => d.nameLine));
+    return r.references[symbol].filter((l) => !own.has(l));
+  };
+  if (focus.kind === "uses" && symbol) {
+    for (const r of records) {
+      const uses = usesOf(r);
+      const inEncloser = uses.filter((l) => {
+        const e = enclosing(r, l);
+        return name ? e?.name === name.name : e === undefined;
+      });
+      const hit = pick(r, inEncloser) ?? pick(r, uses);
+      if (hit) return hit;
+    }
+  }
+  if (name) {
+    for (const r of records) {
+      const hit = pick(r, definitionsNamed(r, name).map((d) => d.nameLine));
+      if (hit) return hit;
+    }
+  }
+  if (symbol) {
+    for (const r of records) {
+      const hit = pick(r, definitionsNamed(r, { name: symbol }).map((d) => d.nameLine)) ?? pick(r, usesOf(r));
+      if (hit) return hit;
+    }
+  }
+  const first = records[0] ?? files[0];
+  return { root: first.root, path: first.path, line: 1 };
+}
+
+export interface GroundedDecoderOptions {
+  trie: PathTrie;
+  index: GroundingIndex;
+  question: string;
+  ids: { cite: number; endCite: number; colon: number; newline?: number };
+  /** Ids of `:${line}` (the answer format encodes the line part on its own). */
+  encode: (text: string) => ArrayLike<number>;
+  /** Bytes of ids (to read the label: the answer line's text before the citation). */
+  decodeBytes: (ids: ArrayLike<number>) => Uint8Array;
+  /** Special-token ids never allowed inside an answer's text (besides the markers handled here). */
+  forbidden?: readonly number[];
+}
+
+type State = { kind: "text" } | { kind: "path"; node: TrieNode; ids: number[] } | { kind: "forced"; queue: number[] };
+
+/** Constrained decoding of one answer (one instance per answer). */
+export class GroundedDecoder {
+  readonly citations: ModelCitation[] = [];
+  private state: State = { kind: "text" };
+  private lineBytes: number[] = [];
+  private readonly focus: QuestionFocus;
+  private readonly textDecoder = new TextDecoder("utf-8");
+  /** Set when the last chosen token completed a citation (the one just pushed), for the caller to announce. */
+  completed?: ModelCitation;
+
+  constructor(private readonly opts: GroundedDecoderOptions) {
+    this.focus = questionFocus(opts.question);
+  }
+
+  /** Whether a citation is being written (path or coordinates): its tokens are not prose. */
+  get inCitation(): boolean {
+    return this.state.kind !== "text";
+  }
+
+  choose(logits: Float32Array, sample: (logits: Float32Array) => SampledToken): SampledToken {
+    const { cite, endCite, colon } = this.opts.ids;
+    this.completed = undefined;
+    const s = this.state;
+    if (s.kind === "forced") {
+      const id = s.queue.shift()!;
+      if (s.queue.length === 0) this.finishCitation();
+      return { id, logprob: 0 };
+    }
+    if (s.kind === "path") {
+      const allowed = [...s.node.children.keys()];
+      if (s.node.files.length) allowed.push(colon);
+      const t = allowed.length === 1 ? { id: allowed[0], logprob: 0 } : sample(keepOnly(logits, allowed));
+      // ":" ends the path only where a whole path was written; a path may itself continue with ":".
+      if (t.id === colon && s.node.files.length) this.writeLine(s.node.files);
+      else {
+        s.node = s.node.children.get(t.id)!;
+        s.ids.push(t.id);
+      }
+      return t;
+    }
+    logits[endCite] = -Infinity;
+    if (this.opts.trie.size === 0) logits[cite] = -Infinity;
+    for (const f of this.opts.forbidden ?? []) logits[f] = -Infinity;
+    const t = sample(logits);
+    if (t.id === cite) this.state = { kind: "path", node: (this.candidatePaths(this.label()) ?? this.opts.trie).root, ids: [] };
+    else this.addText(t.id);
+    return t;
+  }
+
+  /**
+   * Symbol-grounded paths: when the label names something the index knows, only the files that can hold that
+   * citation stay open — the files defining the label, or for a who-uses question the files where the label's
+   * definition uses the question's symbol. The model still chooses among them (a name defined in several files);
+   * a label the index does not know leaves every laid-out path open.
+   */
+  private candidatePaths(label: string): PathTrie | undefined {
+    const name = labelName(label);
+    if (!name) return undefined;
+    const symbol = this.focus.symbol ? (labelName(this.focus.symbol)?.name ?? this.focus.symbol) : undefined;
+    const accepts = (f: CitationTarget): boolean => {
+      const rec = this.opts.index.get(f.root, f.path);
+      if (!rec) return false;
+      if (this.focus.kind === "uses" && symbol) {
+        const uses = rec.references[symbol] ?? [];
+        return Object.hasOwn(rec.references, symbol) && uses.some((l) => enclosing(rec, l)?.name === name.name);
+      }
+      return definitionsNamed(rec, name).length > 0;
+    };
+    return this.opts.trie.restrictedTo(accepts);
+  }
+
+  private addText(id: number): void {
+    const bytes = this.opts.decodeBytes([id]);
+    const nl = bytes.lastIndexOf(10);
+    if (nl >= 0) this.lineBytes = Array.from(bytes.subarray(nl + 1));
+    else for (const b of bytes) this.lineBytes.push(b);
+    if (this.lineBytes.length > 4096) this.lineBytes = this.lineBytes.slice(-1024);
+  }
+
+  private label(): string {
+    return this.textDecoder.decode(Uint8Array.from(this.lineBytes)).trim();
+  }
+
+  private pending?: ModelCitation;
+
+  private writeLine(files: CitationTarget[]): void {
+    const label = this.label();
+    const at = resolveCitationLine(this.opts.index, files, label, this.focus, this.citations);
+    const lineIds = Array.from(this.opts.encode(`:${at.line}`));
+    // The ":" was just chosen; the digits and <|endcite|> follow, forced.
+    const digits = lineIds[0] === this.opts.ids.colon ? lineIds.slice(1) : Array.from(this.opts.encode(String(at.line)));
+    this.pending = { root: at.root, path: at.path, line: at.line, label };
+    this.state = { kind: "forced", queue: [...digits, this.opts.ids.endCite] };
+  }
+
+  private finishCitation(): void {
+    this.state = { kind: "text" };
+    // Text after a citation on the same line labels the next one ("a <cite…> and b <cite…>").
+    this.lineBytes = [];
+    if (this.pending) {
+      this.citations.push(this.pending);
+      this.completed = this.pending;
+      this.pending = undefined;
+    }
+  }
+}
+
+/** `logits` with every id outside `allowed` set to −∞ (in place). */
+function keepOnly(logits: Float32Array, allowed: readonly number[]): Float32Array {
+  const keep = allowed.map((id) => logits[id]);
+  logits.fill(-Infinity);
+  allowed.forEach((id, i) => (logits[id] = Number.isFinite(keep[i]) ? keep[i] : -1e30));
+  return logits;
+}

@@ -1,0 +1,130 @@
+/**
+ * The model as an evaluation answerer: the prompt is `layout.withQuestion(question)` (RepoSession.ask), decoding runs
+ * until <|endanswer|> with grounded citations (answer/grounded-citations.ts), and the answer's text goes to the
+ * harness with its markers spelled out. Two variants share one engine:
+ *
+ * - `model`: the model's own sparse patterns (modelHeadSpecs: local window, file header, dilated and strided
+ *   columns, and the repository map's anchors);
+ * - `model-window`: the same weights reading through a plain sliding window of the same budget per row (no anchor,
+ *   sink or map primitive), so the table shows what the anchors buy;
+ * - `model-ungrounded` (optional): the model's patterns, citations sampled freely (what grounding buys).
+ *
+ * Each context (a layout) is prefilled once per variant; prefill and decode speeds are recorded per answerer.
+ */
+import { Engine } from "../engine/engine";
+import type { RepoLayout } from "../layout/repo-layout";
+import { RepoSession } from "../engine/repo-session";
+import type { ModelConfig } from "../model/config";
+import type { HeadPatternSpec } from "../patterns/types";
+import type { CodeTokenizer } from "../tokenizer";
+import type { ModelBackendChoice } from "../answer/model-client";
+import { loadModelFolder } from "../answer/model-service";
+import { answerWithModel, citationTrie } from "../answer/model-answer";
+import type { PathTrie } from "../answer/grounded-citations";
+import type { AnswerContext, Answerer } from "./answerer";
+
+/** Every head: the `budget` most recent blocks, nothing else (no anchors, sinks or file headers). */
+export function slidingWindowHeadSpecs(c: ModelConfig): HeadPatternSpec[] {
+  return Array.from({ length: c.numHeads }, () => ({ primitives: [{ kind: "local", window: c.pattern.budget }], budget: c.pattern.budget }));
+}
+
+export interface ModelSpeed {
+  answerer: string;
+  backend: string;
+  contexts: number;
+  prefillTokens: number;
+  prefillMs: number;
+  answers: number;
+  /** Question prefill + first token, summed. */
+  firstTokenMs: number;
+  decodeTokens: number;
+  decodeMs: number;
+}
+
+export class ModelAnswerer implements Answerer {
+  readonly speed: ModelSpeed;
+  private session?: RepoSession;
+  private layout?: RepoLayout;
+  private trie?: PathTrie;
+
+  constructor(
+    readonly name: string,
+    private readonly engine: Engine,
+    private readonly tokenizer: CodeTokenizer,
+    private readonly headSpecs: HeadPatternSpec[] | undefined,
+    private readonly maxNewTokens: number,
+    private readonly grounded = true,
+  ) {
+    this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
+  }
+
+  async answer(layout: RepoLayout, question: string, ctx: AnswerContext): Promise<string> {
+    if (layout !== this.layout) {
+      // A new context: drop the last one's cache first (a 256k context holds 1.5 GiB of keys and values).
+      this.session = undefined;
+      this.layout = layout;
+      this.session = RepoSession.create(this.engine, layout, { answerRoom: this.maxNewTokens + 1024, headSpecs: this.headSpecs });
+      this.trie = citationTrie(layout, this.tokenizer);
+      const t0 = performance.now();
+      await this.session.prefillRepository();
+      this.speed.contexts++;
+      this.speed.prefillTokens += layout.numTokens;
+      this.speed.prefillMs += performance.now() - t0;
+    }
+    const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
+    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, trie: this.trie, grounded: this.grounded });
+    while (true) {
+      const r = await gen.next();
+      if (r.done) {
+        const t = r.value.answer.timings;
+        this.speed.answers++;
+        this.speed.firstTokenMs += t.timeToFirstTokenMs;
+        this.speed.decodeTokens += t.decodeTokens;
+        this.speed.decodeMs += t.decodeMs;
+        return r.value.raw;
+      }
+    }
+  }
+
+  dispose(): void {
+    this.session = undefined;
+    this.layout = undefined;
+  }
+}
+
+export interface ModelAnswererOptions {
+  backend?: ModelBackendChoice;
+  /** Also the sliding-window variant (default true). */
+  window?: boolean;
+  /** Also the model without grounded citations (paths and lines sampled freely), to measure what grounding buys. */
+  ungrounded?: boolean;
+  maxNewTokens?: number;
+  log?: (message: string) => void;
+}
+
+/** The model's answerers (anchors, and the sliding-window ablation) over one engine. Throws ModelUnavailableError. */
+export async function createModelAnswerers(folder: string, opts: ModelAnswererOptions = {}): Promise<{ answerers: ModelAnswerer[]; tokenizer: CodeTokenizer; dispose(): void }> {
+  const { model, tokenizer } = loadModelFolder(folder);
+  const js = opts.backend === "js";
+  const engine = await Engine.create(model, { backend: opts.backend === "js" || !opts.backend ? "auto" : opts.backend, allowNative: !js, log: opts.log });
+  const suffix = opts.backend && opts.backend !== "auto" ? ` (${opts.backend})` : "";
+  const maxNew = opts.maxNewTokens ?? 160;
+  const answerers = [new ModelAnswerer(`model${suffix}`, engine, tokenizer, undefined, maxNew)];
+  if (opts.window !== false) answerers.push(new ModelAnswerer(`model-window${suffix}`, engine, tokenizer, slidingWindowHeadSpecs(model.config), maxNew));
+  if (opts.ungrounded) answerers.push(new ModelAnswerer(`model-ungrounded${suffix}`, engine, tokenizer, undefined, maxNew, false));
+  return { answerers, tokenizer, dispose: () => engine.dispose() };
+}
+
+/** The speed table: per model answerer, its backend, prefill and decode rates. */
+export function speedTable(speeds: readonly ModelSpeed[]): string {
+  const rate = (tokens: number, ms: number) => (ms > 0 ? Math.round((tokens * 1000) / ms).toLocaleString("en-US") : "—");
+  const lines = [
+    "| answerer | backend (attention + dense) | contexts | prefill tokens | prefill tokens/s | answers | first token (mean) | decode tokens/s |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const s of speeds) {
+    const ttft = s.answers ? `${(s.firstTokenMs / s.answers / 1000).toFixed(2)} s` : "—";
+    lines.push(`| ${s.answerer} | ${s.backend} | ${s.contexts} | ${s.prefillTokens.toLocaleString("en-US")} | ${rate(s.prefillTokens, s.prefillMs)} | ${s.answers} | ${ttft} | ${rate(s.decodeTokens, s.decodeMs)} |`);
+  }
+  return lines.join("\n");
+}

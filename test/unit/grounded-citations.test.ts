@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { GroundedDecoder, PathTrie, questionFocus, resolveCitationLine } from "../../model-runtime/src/answer/grounded-citations";
+import { Sampler } from "../../model-runtime/src/engine/sampling";
+import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
+import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
+import { parseCitations } from "../../model-runtime/src/training-data/answer-format";
+import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
+
+// Lines (1-based): rate 1 in rates.ts; computeTotal 3, its uses of `rate` 5 and 6; Ledger 9, record 10 (uses rate at 11).
+const FILES = {
+  "src/rates.ts": "export function rate(x: number): number {\n  return x * 2;\n}\n",
+  "src/billing.ts": [
+    'import { rate } from "./rates";',
+    "",
+    "export function computeTotal(items: number[]): number {",
+    "  let t = 0;",
+    "  for (const i of items) t += rate(i);",
+    "  return t + rate(0);",
+    "}",
+    "",
+    "export class Ledger {",
+    "  record(n: number) {",
+    "    return rate(n);",
+    "  }",
+    "}",
+    "",
+  ].join("\n"),
+  "src/billing.test.ts": '// tests\nimport { computeTotal } from "./billing";\ncomputeTotal([1]);\n',
+};
+
+let dir: string;
+let index: WorkspaceIndex;
+let tok: CodeTokenizer;
+let ids: { cite: number; endCite: number; colon: number; endAnswer: number };
+
+before(async () => {
+  dir = makeTree(FILES);
+  index = await indexFolder(dir);
+  tok = CodeTokenizer.load();
+  ids = { cite: tok.specialTokenId("<|cite|>"), endCite: tok.specialTokenId("<|endcite|>"), colon: tok.encode(":")[0], endAnswer: tok.specialTokenId("<|endanswer|>") };
+});
+after(() => removeTree(dir));
+
+const trieOf = (paths: string[]) => PathTrie.build(paths.map((p) => ({ root: "ws", path: p })), (p) => tok.encode(p));
+
+/**
+ * A fake model: at each step a one-hot preference for the next token of `plan` (logit 10, everything else 0). The
+ * decoder may override it (masking, forced coordinates); when it closes a citation, the plan skips to after its own
+ * <|endcite|>, so a plan that wants a wrong line ("999") stays in step.
+ */
+function decode(question: string, plan: number[], paths = Object.keys(FILES), vocab = tok.vocabSize): { text: string; decoder: GroundedDecoder; chosen: number[] } {
+  const decoder = new GroundedDecoder({
+    trie: trieOf(paths),
+    index,
+    question,
+    ids,
+    encode: (s) => tok.encode(s),
+    decodeBytes: (x) => tok.decodeBytes(x),
+  });
+  const sampler = new Sampler();
+  const chosen: number[] = [];
+  let k = 0;
+  for (let step = 0; step < 200; step++) {
+    const logits = new Float32Array(vocab);
+    logits[plan[k] ?? ids.endAnswer] = 10;
+    const t = decoder.choose(logits, (l) => sampler.sample(l));
+    chosen.push(t.id);
+    if (t.id === ids.endAnswer) break;
+    if (t.id !== ids.endCite) k++;
+    else k = plan.indexOf(ids.endCite, k) >= 0 ? plan.indexOf(ids.endCite, k) + 1 : plan.length;
+  }
+  return { text: tok.decode(chosen), decoder, chosen };
+}
+
+const text = (s: string) => [...tok.encode(s)];
+const cite = (path: string, line: string) => [ids.cite, ...text(path), ...text(`:${line}`), ids.endCite];
+
+test("the line of a cited definition comes from the index, not from the model's digits", () => {
+  const plan = [...text("computeTotal "), ...cite("src/billing.ts", "999"), ids.endAnswer];
+  const { text: out, decoder } = decode("Where is `computeTotal` defined?", plan);
+  assert.deepEqual(parseCitations(out), [{ path: "src/billing.ts", line: 3 }]);
+  assert.deepEqual(decoder.citations, [{ root: "ws", path: "src/billing.ts", line: 3, label: "computeTotal" }]);
+  // Labels may be qualified (Container.member): the member's line in that file.
+  const member = decode("Where is `record` defined?", [...text("Ledger.record "), ...cite("src/billing.ts", "1"), ids.endAnswer]);
+  assert.deepEqual(parseCitations(member.text), [{ path: "src/billing.ts", line: 10 }]);
+});
+
+test("paths are constrained to the layout's files: a path that does not exist cannot be written", () => {
+  // The model wants src/billing.tsx (no such file) and a ":" after "src/" (not a whole path).
+  const plan = [...text("computeTotal "), ids.cite, ...text("src/"), ids.colon, ...text("billing.tsx"), ...text(":12"), ids.endCite, ids.endAnswer];
+  const { text: out, chosen } = decode("Where is `computeTotal` defined?", plan);
+  const cited = parseCitations(out);
+  assert.equal(cited.length, 1, out);
+  assert.ok(Object.keys(FILES).includes(cited[0].path), `cited ${cited[0].path}, not a laid-out file`);
+  // The cited path's ids are exactly the layout's encoding of it (the model copies header tokens).
+  const start = chosen.indexOf(ids.cite) + 1;
+  assert.deepEqual(chosen.slice(start, start + tok.encode(cited[0].path).length), [...tok.encode(cited[0].path)]);
+  // Even when the model's favourite is <|endcite|> or a digit mid-path, only trie tokens come out.
+  const stubborn = decode("Where is `rate` defined?", [ids.cite, ids.endCite, ...text("7"), ...text("7"), ids.endAnswer]);
+  assert.equal(parseCitations(stubborn.text).length, 1, stubborn.text);
+});
+
+test("who-uses answers cite the use inside the labelled encloser, each use once", () => {
+  const plan = [...text("computeTotal "), ...cite("src/billing.ts", "3"), ...text("\ncomputeTotal "), ...cite("src/billing.ts", "3"), ...text("\nLedger.record "), ...cite("src/billing.ts", "40"), ids.endAnswer];
+  const { text: out, decoder } = decode("Who uses `rate`?", plan);
+  assert.deepEqual(parseCitations(out), [
+    { path: "src/billing.ts", line: 5 },
+    { path: "src/billing.ts", line: 6 },
+    { path: "src/billing.ts", line: 11 },
+  ]);
+  assert.deepEqual(decoder.citations.map((c) => c.label), ["computeTotal", "computeTotal", "Ledger.record"]);
+  // Uses at the top level (no encloser, empty label): the import, then the call.
+  const top = decode("Where is `computeTotal` used?", [...cite("src/billing.test.ts", "9"), ...text("\n"), ...cite("src/billing.test.ts", "9"), ids.endAnswer]);
+  assert.deepEqual(parseCitations(top.text), [
+    { path: "src/billing.test.ts", line: 2 },
+    { path: "src/billing.test.ts", line: 3 },
+  ]);
+});
+
+test("a label that names no definition in the cited file falls back to the question's symbol, then line 1", () => {
+  const a = decode("Where is `rate` defined?", [...text("the rate function "), ...cite("src/rates.ts", "5"), ids.endAnswer]);
+  assert.deepEqual(parseCitations(a.text), [{ path: "src/rates.ts", line: 1 }]);
+  const b = decode("What does `computeTotal` call?", [...text("something "), ...cite("src/rates.ts", "5"), ids.endAnswer]);
+  assert.deepEqual(parseCitations(b.text), [{ path: "src/rates.ts", line: 1 }]);
+  // The question's symbol used (not defined) in the cited file: its first use.
+  const c = decode("Explain `computeTotal`.", [...text("see "), ...cite("src/billing.test.ts", "7"), ids.endAnswer]);
+  assert.deepEqual(parseCitations(c.text), [{ path: "src/billing.test.ts", line: 2 }]);
+});
+
+test("without laid-out files no citation can start; <|endcite|> never appears in prose", () => {
+  const { text: out } = decode("Where is `rate` defined?", [ids.cite, ids.endCite, ...text("none"), ids.endAnswer], []);
+  assert.ok(!out.includes("<|cite|>") && !out.includes("<|endcite|>"), out);
+});
+
+test("questionFocus reads the symbol and whether uses are asked, for every training template", () => {
+  assert.deepEqual(questionFocus("Who uses `Ledger`?"), { symbol: "Ledger", kind: "uses" });
+  assert.deepEqual(questionFocus("Where is `x_y` used?"), { symbol: "x_y", kind: "uses" });
+  assert.deepEqual(questionFocus("Find the references to parseArgs."), { symbol: "parseArgs", kind: "uses" });
+  assert.deepEqual(questionFocus("Which code mentions `Foo.bar`?"), { symbol: "Foo.bar", kind: "uses" });
+  assert.deepEqual(questionFocus("Where is computeTotal defined?"), { symbol: "computeTotal", kind: "other" });
+  assert.deepEqual(questionFocus("Go to the definition of rate."), { symbol: "rate", kind: "other" });
+  assert.deepEqual(questionFocus("What does run depend on?"), { symbol: "run", kind: "other" });
+  assert.deepEqual(questionFocus("List what `main` calls."), { symbol: "main", kind: "other" });
+  assert.deepEqual(questionFocus("Describe Ledger."), { symbol: "Ledger", kind: "other" });
+  assert.equal(questionFocus("how are invoices totalled?").symbol, undefined);
+});
+
+test("the same path in two roots: the root whose file defines the label", () => {
+  const fake = {
+    get: (root: string, path: string) => {
+      if (path !== "a.ts") return undefined;
+      const defs = root === "two" ? [{ name: "f", kind: "function" as const, startLine: 4, startColumn: 0, endLine: 6, endColumn: 1, nameLine: 4, nameColumn: 9, signature: "", doc: "" }] : [];
+      return { root, path, language: "typescript", hash: "", size: 0, mtimeMs: 0, lineCount: 9, encoding: "utf-8" as const, definitions: defs, imports: [], references: {}, hasErrors: false };
+    },
+  };
+  const at = resolveCitationLine(fake, [{ root: "one", path: "a.ts" }, { root: "two", path: "a.ts" }], "f", { symbol: "f", kind: "other" });
+  assert.deepEqual(at, { root: "two", path: "a.ts", line: 5 });
+});
+
+test("a label the index knows keeps only the files that define it open (symbol-grounded paths)", () => {
+  // The model wants rates.ts for computeTotal; only billing.ts defines it, so the path is steered there.
+  const plan = [...text("computeTotal "), ...cite("src/rates.ts", "1"), ids.endAnswer];
+  const { decoder } = decode("Where is `computeTotal` defined?", plan);
+  assert.deepEqual(decoder.citations.map((c) => `${c.path}:${c.line}`), ["src/billing.ts:3"]);
+  // A label the index does not know leaves every path open: the model's choice stands.
+  const free = decode("Where is `computeTotal` defined?", [...text("somethingElse "), ...cite("src/rates.ts", "1"), ids.endAnswer]);
+  assert.deepEqual(free.decoder.citations.map((c) => c.path), ["src/rates.ts"]);
+});
+
+test("who-uses citations are steered to files where the label's definition uses the symbol", () => {
+  const plan = [...text("record "), ...cite("src/rates.ts", "1"), ids.endAnswer];
+  const { decoder } = decode("Who uses `rate`?", plan);
+  assert.deepEqual(decoder.citations.map((c) => `${c.path}:${c.line}`), ["src/billing.ts:11"]);
+});
+
+test("PathTrie.restrictedTo keeps exactly the accepted files' branches", () => {
+  const trie = trieOf(["src/a.ts", "src/ab.ts", "lib/c.ts"]);
+  const sub = trie.restrictedTo((f) => f.path !== "src/a.ts")!;
+  assert.equal(sub.size, 2);
+  assert.equal(trie.restrictedTo(() => false), undefined);
+});
