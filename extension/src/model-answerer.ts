@@ -5,14 +5,14 @@
  * the question and its generation.
  *
  * Citations: the model writes `path:line`; each citation event the worker sends (grounded in the index) becomes a
- * link only if the index holds that file and line. The attention map is the answer's read map. No `vscode` import
- * beyond types: unit-tested with fakes.
+ * link only if the index holds that file and line. The attention map is the answer's read map (files, and in each
+ * the definitions the answer read most). No `vscode` import beyond types: unit-tested with fakes.
  */
 import type * as vscode from "vscode";
 import type { ModelAnswer, ModelAnswerEvent, ModelAskOptions, ModelCitation, ModelFileRead } from "../../model-runtime/src/answer/model-client";
 import { isCancellation } from "../../model-runtime/src/answer/model-client";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
-import type { AttentionMap, CitationLink } from "../../webview/src/protocol";
+import type { AttentionDefinition, AttentionFile, AttentionMap, CitationLink } from "../../webview/src/protocol";
 import type { AnswerPart, AnswerRequest, Answerer } from "./answerer";
 import { type ModelSnapshot, indexFallbackNotice, modelCanAnswer } from "./model-view";
 
@@ -36,13 +36,29 @@ export function groundCitation(index: WorkspaceIndex | undefined, roots: string[
   return undefined;
 }
 
-/** The read map as the chat's attention map: a click opens the first line the answer cited in that file. */
+/**
+ * The read map as the chat's attention map: a click on a file opens the first line the answer cited in that file; a
+ * file's definitions (when the model reports them) are rows under it that open the definition's line.
+ */
 export function attentionMapOf(readMap: ModelFileRead[], citations: CitationLink[]): AttentionMap {
   return {
     files: readMap
       .filter((f) => f.share > 0)
-      .map((f) => ({ root: f.root, path: f.path, share: f.share, line: citations.find((c) => c.root === f.root && c.path === f.path)?.line })),
+      .map((f) => {
+        const file: AttentionFile = { root: f.root, path: f.path, share: f.share, line: citations.find((c) => c.root === f.root && c.path === f.path)?.line };
+        const definitions = definitionsOf(f);
+        if (definitions.length) file.definitions = definitions;
+        return file;
+      }),
   };
+}
+
+/** Only what the webview renders, and only rows that can be opened (a name, a 1-based line, a share). */
+function definitionsOf(f: ModelFileRead): AttentionDefinition[] {
+  return (f.definitions ?? [])
+    .filter((d) => d.name && Number.isInteger(d.line) && d.line >= 1 && d.share > 0)
+    .map((d) => ({ name: d.name, line: d.line, share: d.share }))
+    .sort((a, b) => b.share - a.share);
 }
 
 export class ModelAnswerer implements Answerer {

@@ -6,7 +6,7 @@
  * next to them stay valid.
  *
  *   node --import tsx scripts/training/assemble-model.ts --config model-runtime/training/default-config.json \
- *        --out model-runtime/assets/model --meta '{"run":"…"}' part1.safetensors part2.safetensors …
+ *        --out model-runtime/assets/model --trained-positions 32768 --meta '{"run":"…"}' part1.safetensors part2.safetensors …
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -18,13 +18,15 @@ import { type SafeTensor, parseSafetensors } from "../../model-runtime/src/model
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { config: { type: "string" }, out: { type: "string" }, meta: { type: "string", default: "{}" } },
+  options: { config: { type: "string" }, out: { type: "string" }, meta: { type: "string", default: "{}" }, "trained-positions": { type: "string" } },
 });
 if (!values.config || !values.out || positionals.length === 0) {
   console.error("usage: assemble-model.ts --config CONFIG.json --out FOLDER [--meta JSON] PART.safetensors…");
   process.exit(2);
 }
-const config = parseModelConfig(JSON.parse(fs.readFileSync(values.config, "utf8")));
+// --trained-positions: the longest sequence the model was trained on. The runtime never lays out more than
+// maxPositions tokens for it (model-service clamps the context), since positions beyond it were never seen.
+const config = { ...parseModelConfig(JSON.parse(fs.readFileSync(values.config, "utf8"))), ...(values["trained-positions"] ? { maxPositions: Number(values["trained-positions"]) } : {}) };
 const tensors = new Map<string, SafeTensor>();
 for (const part of positionals) {
   for (const [name, t] of parseSafetensors(fs.readFileSync(part), part).tensors) {

@@ -171,6 +171,38 @@ test("citations become links only for files and lines the index holds; the root 
   assert.deepEqual(map.files.map((f) => [f.path, f.share, f.line]), [["src/limiter.ts", 0.61, undefined], ["src/api.ts", 0.27, 2]]);
 });
 
+test("the attention map carries each file's definitions as the webview renders them: name, 1-based line, share, most first", () => {
+  const readMap = [
+    {
+      root: "ws",
+      path: "src/limiter.ts",
+      share: 0.61,
+      definitions: [
+        { name: "RateLimiter.take", line: 4, share: 0.12 },
+        { name: "RateLimiter", line: 2, share: 0.3 },
+        { name: "nowhere", line: 0, share: 0.2 }, // no line to open: dropped
+        { name: "unread", line: 9, share: 0 },
+      ],
+    },
+    { root: "ws", path: "src/api.ts", share: 0.27, definitions: [] },
+    { root: "ws", path: "src/none.ts", share: 0.01 },
+  ];
+  const map = attentionMapOf(readMap, [{ root: "ws", path: "src/limiter.ts", line: 2 }]);
+  assert.deepEqual(map.files[0], {
+    root: "ws",
+    path: "src/limiter.ts",
+    share: 0.61,
+    line: 2,
+    definitions: [
+      { name: "RateLimiter", line: 2, share: 0.3 },
+      { name: "RateLimiter.take", line: 4, share: 0.12 },
+    ],
+  });
+  assert.ok(!("definitions" in map.files[1]) && !("definitions" in map.files[2]), "files without definitions have none");
+  // A definition's rows never say more than its file.
+  for (const f of map.files) assert.ok((f.definitions ?? []).reduce((s, d) => s + d.share, 0) <= f.share);
+});
+
 test("a ready model streams its answer, then the final part has grounded citations, the attention map and the index results", async () => {
   const model = new FakeModel(["`Rate", "Limiter` is", " defined at src/limiter.ts:2"], ANSWER);
   const facts = new FakeIndexAnswerer();

@@ -2,12 +2,13 @@
  * One model answer on the calling thread: the question after the repository (RepoSession.ask, prompt
  * `layout.withQuestion(q)`), decoding until <|endanswer|> with grounded citations (grounded-citations.ts), streamed
  * as events: prose text, each citation once complete, and at the end the answer, its citations, the files it read
- * (attention mass) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
+ * (attention mass, and in each file the definitions it read most) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
  */
 import type { RepoSession } from "../engine/repo-session";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
+import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie } from "./grounded-citations";
 import type { ModelAnswer, ModelAnswerEvent, ModelFileRead } from "./model-client";
 
@@ -93,7 +94,7 @@ export async function* answerWithModel(
   const result: ModelAnswer = {
     text: answer.trim(),
     citations,
-    readMap: readShares(session),
+    readMap: readShares(session, index),
     timings: {
       timeToFirstTokenMs: (firstAt || end) - t0,
       decodeTokens,
@@ -117,8 +118,14 @@ function ungroundedCitations(raw: string): ModelAnswer["citations"] {
   return out;
 }
 
-function readShares(session: RepoSession): ModelFileRead[] {
+/** The files the answer read (shares ≥ MIN_SHARE), each with the definitions it read most (definition-reads.ts). */
+export function readShares(session: RepoSession, index: GroundingIndex): ModelFileRead[] {
   const map = session.readMap();
   if (!map) return [];
-  return map.files.filter((f) => f.mass >= MIN_SHARE).map((f) => ({ root: f.root, path: f.path, share: f.mass }));
+  return map.files
+    .filter((f) => f.mass >= MIN_SHARE)
+    .map((f) => {
+      const definitions = definitionReads(f, index.get(f.root, f.path)?.definitions ?? []);
+      return definitions.length ? { root: f.root, path: f.path, share: f.mass, definitions } : { root: f.root, path: f.path, share: f.mass };
+    });
 }

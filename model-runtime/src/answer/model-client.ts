@@ -102,6 +102,16 @@ export interface ModelFileRead {
   path: string;
   /** Share of the answer's attention that went to the file (its blocks and its repository-map entries), 0..1. */
   share: number;
+  /** The file's definitions that got the most of that attention (definition-reads.ts): at most a few, most first. */
+  definitions?: ModelDefinitionRead[];
+}
+
+/** A definition inside a read file. `line`: 1-based line of its name (where a click opens it). */
+export interface ModelDefinitionRead {
+  name: string;
+  line: number;
+  /** Share of the whole answer's attention (not of the file's), 0..1; the definitions of a file sum to ≤ its share. */
+  share: number;
 }
 
 export interface ModelAnswerTimings {

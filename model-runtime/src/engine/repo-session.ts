@@ -22,6 +22,7 @@ import type { ModelConfig } from "../model/config";
 import { AttentionMass, type Engine, type GenerateOptions, type GeneratedToken } from "./engine";
 import type { KvCache } from "./kv-cache";
 import { type KvCacheKey, loadKvCache, saveKvCache } from "./kv-store";
+import { type AnchorReading, type FileTally, type LineReading, anchorReadings, lineReadings, spreadOverLines } from "./read-lines";
 import type { SamplingOptions } from "./sampling";
 
 /** The model's head patterns (one spec per query head). */
@@ -72,6 +73,10 @@ export interface FileReading {
   path: string;
   /** Share of the answer's attention that went to this file's blocks (header, body, and its entries in the map). */
   mass: number;
+  /** Part of `mass` by source line: the body blocks' mass spread over their tokens (read-lines.ts); sorted by line. */
+  lines: LineReading[];
+  /** Part of `mass` on the file's definitions' entries in the repository map; most first. */
+  anchors: AnchorReading[];
 }
 
 export interface ReadMap {
@@ -197,44 +202,74 @@ export class RepoSession {
     }
   }
 
-  /** Which files the last answer read: its attention mass per block, gathered by file (map entries included). */
+  /**
+   * Which files the last answer read: its attention mass per block, gathered by file (map entries included); within
+   * a file, by source line (body blocks) and by definition (its entries in the repository map): read-lines.ts.
+   */
   readMap(): ReadMap | undefined {
     const mass = this.lastMass;
     if (!mass) return undefined;
     const blocks = mass.normalized();
     const B = this.layout.blockSize;
-    const byFile = new Map<string, FileReading>();
-    const add = (root: string, p: string, v: number) => {
+    const byFile = new Map<string, FileTally>();
+    const tally = (root: string, p: string): FileTally => {
       const key = `${root}\u0000${p}`;
-      const f = byFile.get(key) ?? { root, path: p, mass: 0 };
-      f.mass += v;
-      byFile.set(key, f);
+      let f = byFile.get(key);
+      if (!f) byFile.set(key, (f = { root, path: p, mass: 0 }));
+      return f;
     };
     const files = this.layout.fileBlocks();
-    const firstFileBlock = files.length ? Math.min(...files.map((f) => f.startBlock)) : this.layout.numBlocks;
+    let firstFileBlock = this.layout.numBlocks;
+    for (const f of files) firstFileBlock = Math.min(firstFileBlock, f.startBlock);
     let map = 0;
-    // Map blocks: split each block's mass over the files its tokens name.
+    // Map blocks: split each block's mass over the files its tokens name, and a file's part over its definitions' anchors.
     for (let b = 0; b < Math.min(firstFileBlock, blocks.length); b++) {
       if (blocks[b] === 0) continue;
-      const counts = new Map<string, [string, string, number]>();
+      const counts = new Map<FileTally, { n: number; defs: Map<string, AnchorReading> }>();
       let named = 0;
       for (let t = b * B; t < (b + 1) * B; t++) {
         const loc = this.layout.locate(t);
         if ((loc.kind === "anchor" || loc.kind === "map") && loc.path !== undefined && loc.root !== undefined) {
-          const key = `${loc.root}\u0000${loc.path}`;
-          const e = counts.get(key) ?? [loc.root, loc.path, 0];
-          e[2]++;
-          counts.set(key, e);
+          const f = tally(loc.root, loc.path);
+          const e = counts.get(f) ?? { n: 0, defs: new Map() };
+          e.n++;
+          if (loc.kind === "anchor") {
+            const key = `${loc.definition.name}\u0000${loc.line}`;
+            const d = e.defs.get(key) ?? { name: loc.definition.name, line: loc.line, mass: 0 };
+            d.mass++; // a token count until the block's mass is known
+            e.defs.set(key, d);
+          }
+          counts.set(f, e);
           named++;
         }
       }
       if (!named) map += blocks[b];
-      for (const [root, p, n] of counts.values()) add(root, p, (blocks[b] * n) / named);
+      for (const [f, e] of counts) {
+        f.mass += (blocks[b] * e.n) / named;
+        for (const [key, d] of e.defs) {
+          f.anchors ??= new Map();
+          const a = f.anchors.get(key) ?? { name: d.name, line: d.line, mass: 0 };
+          a.mass += (blocks[b] * d.mass) / named;
+          f.anchors.set(key, a);
+        }
+      }
     }
-    for (const f of files) for (let b = f.startBlock; b < Math.min(f.endBlock, blocks.length); b++) add(f.root, f.path, blocks[b]);
+    for (const f of files) {
+      let t: FileTally | undefined;
+      for (let b = f.startBlock; b < Math.min(f.endBlock, blocks.length); b++) {
+        if (blocks[b] === 0) continue;
+        t ??= tally(f.root, f.path);
+        t.mass += blocks[b];
+        spreadOverLines(this.layout, b, blocks[b], (t.lines ??= new Map()));
+      }
+    }
     let question = 0;
     for (let b = this.layout.numBlocks; b < blocks.length; b++) question += blocks[b];
-    return { blocks, files: [...byFile.values()].filter((f) => f.mass > 0).sort((a, b) => b.mass - a.mass), map, question };
+    const readings: FileReading[] = [...byFile.values()]
+      .filter((f) => f.mass > 0)
+      .sort((a, b) => b.mass - a.mass)
+      .map((f) => ({ root: f.root, path: f.path, mass: f.mass, lines: lineReadings(f.lines), anchors: anchorReadings(f.anchors) }));
+    return { blocks, files: readings, map, question };
   }
 
   /**
