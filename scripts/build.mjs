@@ -1,5 +1,6 @@
 // One build for everything that ships or runs from dist/: the extension host bundle, the CLI, the index
-// worker, the webview (browser target), the benchmarks, and the .wasm files they load at run time.
+// worker, the webview (browser target), the benchmarks, the .wasm files they load at run time, and the native
+// addons built on this machine (dist/native/<platform>-<arch>/).
 // usage: node scripts/build.mjs [--watch] [--production]
 import * as esbuild from "esbuild";
 import fs from "node:fs";
@@ -56,6 +57,37 @@ function copyRuntimeAssets() {
   if (fs.existsSync(media)) fs.cpSync(media, path.join(dist, "webview"), { recursive: true });
 }
 
+// The native addons this machine has built → dist/native/<platform>-<arch>/ (the folder the loaders look in first
+// after their env override: kernels/native-addon.ts bundledAddonPath), so the VSIX carries them. Every .node a
+// build folder holds is copied (several ISA variants, if a build ever makes them). None built is not an error:
+// the TypeScript kernels stay the fallback. The CUDA addon links cudart statically; a large one stays out.
+const NATIVE_BUILDS = ["kernels/cpu/build/Release", "model-runtime/src/engine/native/build/Release", "kernels/cuda/build/Release"];
+const NATIVE_MAX_BYTES = 10 * 1024 * 1024;
+function copyNativeAddons() {
+  const platformDir = `${process.platform}-${process.arch}`;
+  const out = path.join(dist, "native", platformDir);
+  fs.rmSync(out, { recursive: true, force: true }); // an addon removed from its build must not linger in the VSIX
+  const copied = [];
+  const skipped = [];
+  for (const rel of NATIVE_BUILDS) {
+    const dir = path.join(root, rel);
+    if (!fs.existsSync(dir)) continue;
+    for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".node")).sort()) {
+      const size = fs.statSync(path.join(dir, name)).size;
+      const mb = (size / 1048576).toFixed(1);
+      if (size > NATIVE_MAX_BYTES) {
+        skipped.push(`${name} (${mb} MB > ${NATIVE_MAX_BYTES / 1048576} MB)`);
+        continue;
+      }
+      fs.mkdirSync(out, { recursive: true });
+      fs.copyFileSync(path.join(dir, name), path.join(out, name));
+      copied.push(`${name} (${mb} MB)`);
+    }
+  }
+  const note = copied.length ? `${path.relative(root, out)}: ${copied.join(", ")}` : "none built (TypeScript kernels only)";
+  console.log(`native addons → ${note}${skipped.length ? `; skipped ${skipped.join(", ")}` : ""}`);
+}
+
 const builds = [
   ...nodeEntries
     .filter(([src]) => fs.existsSync(path.join(root, src)))
@@ -80,6 +112,7 @@ const builds = [
 
 fs.mkdirSync(dist, { recursive: true });
 copyRuntimeAssets();
+copyNativeAddons();
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
   console.log("watching…");

@@ -9,6 +9,10 @@ export interface LongviewSettings {
   maxContextTokens: number;
   /** Most tokens the model writes for one chat answer. */
   maxAnswerTokens: number;
+  /** Most memory for the model's KV cache, in MB (it bounds the context). */
+  maxModelMemoryMB: number;
+  /** Most disk for the KV cache files, in MB. */
+  maxKvCacheDiskMB: number;
   indexThreads: number;
 }
 
@@ -19,6 +23,9 @@ export function readSettings(): LongviewSettings {
     modelPath: c.get("modelPath", ""),
     maxContextTokens: c.get("maxContextTokens", 1 << 20),
     maxAnswerTokens: Math.max(16, Math.min(3072, c.get("maxAnswerTokens", 512))),
+    // The schema's minimums, enforced here too (settings.json is not validated before we read it).
+    maxModelMemoryMB: Math.max(256, c.get("maxModelMemoryMB", 2048)),
+    maxKvCacheDiskMB: Math.max(0, c.get("maxKvCacheDiskMB", 4096)),
     indexThreads: c.get("indexThreads", 0),
   };
 }

@@ -71,7 +71,7 @@ export class ModelController implements vscode.Disposable, ModelAccess {
         if (s.kind === "ready" && index.index && index.index !== this.openedIndex) this.reopen("the index was built");
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (["longview.modelPath", "longview.backend", "longview.maxContextTokens"].some((k) => e.affectsConfiguration(k))) this.reopen("settings changed");
+        if (["longview.modelPath", "longview.backend", "longview.maxContextTokens", "longview.maxModelMemoryMB", "longview.maxKvCacheDiskMB"].some((k) => e.affectsConfiguration(k))) this.reopen("settings changed");
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.reopen("the workspace is trusted now")),
       this.emitter,
@@ -163,13 +163,16 @@ export class ModelController implements vscode.Disposable, ModelAccess {
         backend: settings.backend as ModelBackendChoice,
         allowNative: true,
         maxContextTokens: settings.maxContextTokens,
+        maxModelMemoryMB: settings.maxModelMemoryMB,
+        maxKvCacheDiskMB: settings.maxKvCacheDiskMB,
         kvCacheDir: path.join(storage.fsPath, "kv-cache"),
         prefill: false,
       });
       if (generation !== this.generation) return;
       this.log(
         `loaded ${status.modelName ?? "model"} in ${Date.now() - t0} ms: ${status.contextTokens} tokens of ${status.files} files ` +
-          `(${status.omittedFiles} left out), attention ${status.backend}, dense ${status.dense}${status.notices.length ? `; ${status.notices.join("; ")}` : ""}`,
+          `(${status.omittedFiles} left out), attention ${status.backend}, dense ${status.dense}${status.notices.length ? `; ${status.notices.join("; ")}` : ""}` +
+          `${status.contextNotice ? `. ${status.contextNotice}` : ""}`,
       );
       this.current = { phase: { kind: "loading" }, status };
       await this.read(generation);

@@ -71,8 +71,21 @@ function tokensOf(s: ModelSnapshot): string {
   return t ? `${formatCount(t)} tokens` : "";
 }
 
+/** The memory cap cut the repository short: said in the strip and the notification (the context limits that are
+ * not a Longview setting the user tuned for memory stay in Show Index Status's details). */
+function memoryNotice(s: ModelSnapshot): string | undefined {
+  return s.status?.contextLimitedBy === "memory" ? s.status.contextNotice : undefined;
+}
+
 /** The chat panel's model strip. */
 export function modelView(s: ModelSnapshot): ModelView {
+  const view = stripView(s);
+  const notice = memoryNotice(s);
+  // Only where the model reads (or has read) the repository: off/unavailable/loading have nothing laid out.
+  return notice && ["reading", "paused", "ready", "updating"].includes(view.kind) ? { ...view, notice } : view;
+}
+
+function stripView(s: ModelSnapshot): ModelView {
   const p = s.phase;
   switch (p.kind) {
     case "off":
@@ -174,6 +187,7 @@ export function modelStatusLines(s: ModelSnapshot): string[] {
   if (st.backend) lines.push(`model backend in use: attention ${st.backend}, dense ${st.dense ?? "?"}${st.notices.length ? ` — ${st.notices.join("; ")}` : ""}`);
   // A model that never laid the repository out (missing, corrupt) has nothing more to say than its error.
   if (st.contextTokens > 0) pushContextLines(lines, st);
+  if (st.contextTokens > 0 && st.contextNotice) lines.push(`model context limit: ${st.contextNotice}`);
   if (st.error) lines.push(`model error: ${st.error}`);
   return lines;
 }
@@ -194,5 +208,6 @@ export function modelStatusSentence(s: ModelSnapshot): string {
   const bits = [`Model: ${s.phase.kind === "off" || s.phase.kind === "unavailable" ? state(s) : s.phase.kind}`];
   if (st?.contextTokens && modelCanAnswer(s)) bits.push(`${formatCount(st.contextTokens)} tokens`);
   if (st?.lastPrefillMs !== undefined && modelCanAnswer(s)) bits.push(`last prefill ${(st.lastPrefillMs / 1000).toFixed(1)} s`);
-  return `${bits.join(", ")}.`;
+  const notice = modelCanAnswer(s) ? memoryNotice(s) : undefined;
+  return `${bits.join(", ")}.${notice ? ` ${notice}` : ""}`;
 }

@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../api";
-import { loadAddonFrom, uniquePaths } from "../native-addon";
+import { bundledAddonPath, loadAddonFrom, moduleDir, uniquePaths } from "../native-addon";
 
 export type CpuIsa = "avx512" | "avx2" | "generic";
 
@@ -40,12 +40,16 @@ export class CpuBackendUnavailableError extends Error {
 
 export const ADDON_FILE = "longview_cpu.node";
 
-/** Where the addon may live: an explicit path (only that), else $LONGVIEW_CPU_ADDON, next to the sources (dev, tests), or next to a bundle in dist/. */
-export function addonCandidates(explicit?: string): string[] {
+/**
+ * Where the addon may live: an explicit path (only that), else $LONGVIEW_CPU_ADDON, else the copy the VSIX carries
+ * (dist/native/<platform>-<arch>/, beside the bundle), else the build folder of a checkout (dev, tests).
+ * `here` is the running module's folder (dist/ in a bundle); tests pass another.
+ */
+export function addonCandidates(explicit?: string, here: string = moduleDir()): string[] {
   if (explicit) return [explicit];
-  const here = typeof __dirname === "string" ? __dirname : process.cwd();
   const list = [
     process.env.LONGVIEW_CPU_ADDON,
+    bundledAddonPath(here, ADDON_FILE),
     path.join(here, "build/Release", ADDON_FILE),
     path.join(here, ADDON_FILE),
     path.join(here, "../kernels/cpu/build/Release", ADDON_FILE),

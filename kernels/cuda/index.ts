@@ -14,6 +14,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../api";
+import { bundledAddonPath } from "../native-addon";
 
 /** No usable CUDA backend: the addon is not built, or there is no driver or GPU. */
 export class CudaUnavailableError extends Error {
@@ -58,10 +59,14 @@ interface Addon {
 
 const ADDON_FILE = "longview_cuda.node";
 
-/** Where the addon is looked for: LONGVIEW_CUDA_ADDON, then the build folder, then beside the bundle. */
+/**
+ * Where the addon is looked for: LONGVIEW_CUDA_ADDON, then the copy the VSIX carries (dist/native/<platform>-<arch>/,
+ * beside the bundle), then the build folder, then beside the bundle.
+ */
 export function addonCandidates(): string[] {
   const list: string[] = [];
   if (process.env.LONGVIEW_CUDA_ADDON) list.push(process.env.LONGVIEW_CUDA_ADDON);
+  if (typeof __dirname === "string") list.push(bundledAddonPath(__dirname, ADDON_FILE));
   list.push(path.join(process.cwd(), "kernels/cuda/build/Release", ADDON_FILE));
   if (typeof __dirname === "string") {
     list.push(path.join(__dirname, "build/Release", ADDON_FILE), path.join(__dirname, ADDON_FILE));

@@ -66,17 +66,17 @@ test("--index-only answers from the index without trying a model", () => {
   assert.match(r.stdout, /^\(index results\)/);
 });
 
-test("with a model: the answer streams, then the files it read; --json gives the structured answer", () => {
+test("with a model: the answer streams, then the files it read, then the index's answer; --json gives the structured answer", () => {
   const r = ask("--model", model, "--backend", "cpu", "--max-new-tokens", "6");
   assert.equal(r.status, 0, r.stderr);
-  assert.doesNotMatch(r.stdout, /index results/);
-  assert.match(r.stdout, /files read \(share of the answer's attention\):\n\s+\d+\.\d%\s+\S+/);
+  assert.match(r.stdout, /files read \(share of the answer's attention\):\n\s+\d+\.\d%\s+\S+[\s\S]*\n\(index results\)\n\n### `Ledger`/);
   assert.match(r.stderr, /\(model model, cpu attention \+ \S+ dense: \d+ tokens of \d+ files in context/);
   assert.match(r.stderr, /first token after [\d.]+ s; \d+ tokens at \d+ tokens\/s/);
   const j = ask("--model", model, "--backend", "js", "--max-new-tokens", "3", "--json");
   assert.equal(j.status, 0, j.stderr);
-  const out = JSON.parse(j.stdout) as { source: string; answer: { readMap: unknown[]; timings: object }; status: { backend: string; dense: string } };
+  const out = JSON.parse(j.stdout) as { source: string; answer: { readMap: unknown[]; timings: object }; status: { backend: string; dense: string }; index: { citations: unknown[] } };
   assert.equal(out.source, "model");
+  assert.ok(out.index.citations.length > 0, "the index's answer comes with the model's");
   assert.equal(out.status.backend, "js");
   assert.equal(out.status.dense, "typescript");
   assert.ok(out.answer.readMap.length > 0 && out.answer.timings);

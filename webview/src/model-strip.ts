@@ -10,6 +10,7 @@ export class ModelStrip {
   private readonly bar = document.createElement("div");
   private readonly fill = document.createElement("div");
   private readonly button = document.createElement("button");
+  private readonly notice = document.createElement("div");
   private action: ModelView["action"];
 
   constructor(
@@ -32,7 +33,9 @@ export class ModelStrip {
     const line = document.createElement("div");
     line.className = "model-line";
     line.append(this.text, this.button);
-    root.append(line, this.bar);
+    this.notice.className = "model-notice";
+    this.notice.hidden = true;
+    root.append(line, this.notice, this.bar);
     root.hidden = true;
   }
 
@@ -40,6 +43,8 @@ export class ModelStrip {
     this.root.hidden = false;
     this.root.dataset.kind = m.kind;
     this.text.textContent = m.text;
+    this.notice.textContent = m.notice ?? "";
+    this.notice.hidden = !m.notice;
     const reading = m.percent !== undefined && (m.kind === "reading" || m.kind === "updating");
     this.bar.hidden = !reading;
     if (reading) {

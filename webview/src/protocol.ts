@@ -74,6 +74,8 @@ export interface ModelView {
   percent?: number;
   /** The reading can be stopped (reading, updating) or resumed (paused). */
   action?: "cancel" | "resume";
+  /** A second, quieter line: the memory cap cut the repository short ("The model reads 180k of 420k tokens: …"). */
+  notice?: string;
 }
 
 /** One question and its answer, as the conversation history keeps them. */

@@ -41,6 +41,13 @@ export interface ModelOpenOptions {
   maxContextTokens?: number;
   /** Where KV caches persist (one file per model and layout version); undefined: not persisted. */
   kvCacheDir?: string;
+  /** Most memory for the KV cache, in MB (longview.maxModelMemoryMB; default 2048): it bounds the context too. */
+  maxModelMemoryMB?: number;
+  /** Most disk for the KV cache files in kvCacheDir, in MB (longview.maxKvCacheDiskMB; default 4096): least recently
+   * used files are deleted past it, and a cache larger than it alone is not saved. */
+  maxKvCacheDiskMB?: number;
+  /** How the context notice names the memory and context knobs (default: the extension's settings). */
+  limitNames?: { memory: string; context: string };
   /** Threads for the native kernels (default: the addons' choice). */
   threads?: number;
   /** Start prefilling the repository right after loading (default true). */
@@ -67,6 +74,12 @@ export interface ModelStatus {
   omittedFiles: number;
   /** Bytes of the KV cache (allocated). */
   kvCacheBytes: number;
+  /** Tokens the whole repository would take (context + files left out over the budget); set once laid out. */
+  repositoryTokens?: number;
+  /** When the repository did not fit: which limit cut it (maxContextTokens, the model's positions, the memory cap). */
+  contextLimitedBy?: "setting" | "model" | "memory";
+  /** The same for people: "The model reads 180k of 420k tokens: longview.maxModelMemoryMB (2048 MB) limits its KV cache." */
+  contextNotice?: string;
   /** The last repository prefill (full, resumed or refresh): duration, tokens and rate. */
   lastPrefillMs?: number;
   lastPrefillTokens?: number;

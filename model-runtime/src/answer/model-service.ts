@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Engine, EngineCancelledError } from "../engine/engine";
-import { KvCacheFileError, kvCacheFileName, type KvCacheKey } from "../engine/kv-store";
+import { KvCacheFileError, evictKvCacheFiles, kvCacheFileBytes, kvCacheFileName, type KvCacheKey, touchKvCacheFile } from "../engine/kv-store";
 import { RepoSession } from "../engine/repo-session";
 import type { FileRecord } from "../index/types";
 import { WorkspaceIndex } from "../index/workspace-index";
@@ -21,6 +21,7 @@ import { EncodingCache } from "../layout/tokens";
 import { CONFIG_FILE, type LoadedModel, ModelLoadError, WEIGHTS_FILE, loadModel, resolveTokenizer } from "../model/model-folder";
 import { CodeTokenizer, defaultTokenizerPath } from "../tokenizer";
 import { decodeText } from "../workspace/file-content";
+import { type ContextBudget, DEFAULT_MAX_KV_CACHE_DISK_MB, contextBudget, contextLimitNotice, kvBytesPerToken } from "./context-budget";
 import type { PathTrie } from "./grounded-citations";
 import { answerWithModel, citationTrie } from "./model-answer";
 import {
@@ -88,6 +89,7 @@ interface Loaded {
   trie: PathTrie;
   opts: ModelOpenOptions;
   encodings: EncodingCache;
+  budget: ContextBudget;
 }
 
 function readSource(rootPaths: Map<string, string>, record: FileRecord): LayoutSource | undefined {
@@ -122,7 +124,13 @@ export class ModelService {
       this.current.prefilledTokens = l.session.prefilledTokens;
       this.current.kvCacheBytes = l.session.cache.bytes;
       this.current.files = l.layout.fileBlocks().length;
-      this.current.omittedFiles = l.layout.stats().omittedFiles.length;
+      const omitted = l.layout.stats().omittedFiles;
+      this.current.omittedFiles = omitted.length;
+      const cut = omitted.filter((f) => f.reason === "budget").reduce((a, f) => a + f.tokens, 0);
+      this.current.repositoryTokens = l.layout.numTokens + cut;
+      const notice = contextLimitNotice(l.budget, l.layout.numTokens, this.current.repositoryTokens, l.opts.limitNames);
+      this.current.contextNotice = notice;
+      this.current.contextLimitedBy = notice ? l.budget.limitedBy : undefined;
     }
     this.events.status(this.status());
   }
@@ -156,17 +164,23 @@ export class ModelService {
       const index = new WorkspaceIndex();
       for (const f of opts.files) index.upsert(f);
       const encodings = new EncodingCache();
+      const budget = contextBudget({ maxContextTokens: opts.maxContextTokens, maxPositions: model.config.maxPositions, maxModelMemoryMB: opts.maxModelMemoryMB, bytesPerToken: kvBytesPerToken(model.config) });
+      if (budget.limitedBy === "memory") {
+        const least = model.config.blockSize * 8 + ANSWER_ROOM; // buildLayout's smallest layout, plus the answer room
+        const over = budget.maxTokens < least ? `; below the smallest context (${least} tokens), which is used anyway` : "";
+        this.events.log?.(`context: ${budget.maxTokens} tokens (${budget.maxModelMemoryMB} MB for the KV cache at ${budget.bytesPerToken} bytes per token${over})`);
+      }
       let layout: RepoLayout;
       let opened: Awaited<ReturnType<ModelService["openSession"]>>;
       try {
-        layout = this.buildLayout(index, opts, model, tokenizer, encodings);
+        layout = this.buildLayout(index, opts, model, tokenizer, encodings, budget);
         opened = await this.openSession(engine, layout, model, tokenizer, opts);
       } catch (e) {
         engine.dispose();
         throw e;
       }
       const { session, source } = opened;
-      this.loaded = { model, tokenizer, engine, index, layout, session, trie: citationTrie(layout, tokenizer), opts, encodings };
+      this.loaded = { model, tokenizer, engine, index, layout, session, trie: citationTrie(layout, tokenizer), opts, encodings, budget };
       this.setStatus({ state: "prefilling", backend: engine.attentionKind, dense: engine.dense.name, notices: engine.notices, kvCacheSource: source });
       if (session.prefilledTokens >= layout.numTokens) this.setStatus({ state: "ready" });
       else if (opts.prefill !== false) void this.startPrefill().catch(() => {});
@@ -178,8 +192,9 @@ export class ModelService {
     }
   }
 
-  private buildLayout(index: WorkspaceIndex, opts: ModelOpenOptions, model: LoadedModel, tokenizer: CodeTokenizer, encodings: EncodingCache): RepoLayout {
-    const maxContext = Math.min(opts.maxContextTokens ?? 1 << 20, model.config.maxPositions);
+  private buildLayout(index: WorkspaceIndex, opts: ModelOpenOptions, model: LoadedModel, tokenizer: CodeTokenizer, encodings: EncodingCache, budget: ContextBudget): RepoLayout {
+    // The session's KV cache holds the layout plus ANSWER_ROOM positions: together within the budget.
+    const maxContext = budget.maxTokens;
     const sources = readLayoutSources(index, opts.roots, this.events.log);
     return RepoLayout.build(sources, tokenizer, { blockSize: model.config.blockSize, maxTokens: Math.max(model.config.blockSize * 8, maxContext - ANSWER_ROOM) }, encodings);
   }
@@ -208,6 +223,7 @@ export class ModelService {
         });
         progress.finish(reprefilledTokens);
         this.dirty = staleBlocks > 0;
+        this.touch(file);
         return { session, source: "disk" };
       } catch (e) {
         if (!(e instanceof KvCacheFileError)) this.events.log?.(`KV cache ${file}: ${(e as Error).message}`);
@@ -372,7 +388,7 @@ export class ModelService {
       const before = l.session.prefilledTokens;
       if (update.needsRebuild) {
         // The map outgrew its slot or holes piled up: lay everything out again, as at open.
-        l.layout = this.buildLayout(l.index, l.opts, l.model, l.tokenizer, l.encodings);
+        l.layout = this.buildLayout(l.index, l.opts, l.model, l.tokenizer, l.encodings, l.budget);
         l.session = RepoSession.create(l.engine, l.layout, { answerRoom: ANSWER_ROOM });
       }
       l.trie = citationTrie(l.layout, l.tokenizer);
@@ -392,16 +408,43 @@ export class ModelService {
     });
   }
 
+  /** A restored cache file is the most recently used one (the disk cap evicts by mtime). */
+  private touch(file: string): void {
+    try {
+      touchKvCacheFile(file);
+    } catch (e) {
+      this.events.log?.(`KV cache ${file}: could not mark it used (${(e as Error).message})`);
+    }
+  }
+
   private async saveCache(): Promise<void> {
     const l = this.loaded;
     const file = l && this.kvFile(l);
     if (!l || !file || !this.dirty || l.session.prefilledTokens < l.layout.numTokens) return;
+    const key = this.kvKey(l.model, l.tokenizer, l.opts, l.layout);
+    const capMB = l.opts.maxKvCacheDiskMB ?? DEFAULT_MAX_KV_CACHE_DISK_MB;
+    const capBytes = capMB * 1024 * 1024;
+    // The session saves its prefilled repository positions (RepoSession.save), not the question's.
+    const { numLayers, numKvHeads, headDim } = l.session.cache;
+    const bytes = kvCacheFileBytes({ numLayers, numKvHeads, headDim, length: l.session.prefilledTokens }, key);
+    if (bytes > capBytes) {
+      this.events.log?.(`KV cache not saved: ${(bytes / 1024 / 1024).toFixed(0)} MB is more than the disk cap of ${capMB} MB (longview.maxKvCacheDiskMB)`);
+      this.dirty = false;
+      return;
+    }
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      await l.session.save(file, this.kvKey(l.model, l.tokenizer, l.opts, l.layout));
+      await l.session.save(file, key);
       this.dirty = false;
     } catch (e) {
       this.events.log?.(`could not save the KV cache to ${file}: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      const evicted = evictKvCacheFiles(file, capBytes);
+      if (evicted.length) this.events.log?.(`KV cache disk cap (${capMB} MB): deleted ${evicted.length} least recently used cache file(s)`);
+    } catch (e) {
+      this.events.log?.(`KV cache disk cap: could not list ${path.dirname(file)}: ${(e as Error).message}`);
     }
   }
 

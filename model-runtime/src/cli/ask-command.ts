@@ -21,6 +21,8 @@ export interface AskOptions extends CommonOptions {
   backend?: ModelBackendChoice;
   /** Most tokens of the repository in the model's context. */
   maxContext: number;
+  /** Most memory for the model's KV cache, in MB (default 2048): it bounds the context too. */
+  maxModelMemoryMB?: number;
   maxNewTokens: number;
 }
 
@@ -32,6 +34,14 @@ export function parseBackend(value: string | undefined): ModelBackendChoice | un
   if (value === undefined) return undefined;
   if (!BACKENDS.includes(value as ModelBackendChoice)) throw new Error(`--backend must be one of ${BACKENDS.join(", ")}`);
   return value as ModelBackendChoice;
+}
+
+/** --max-model-memory MB: a positive number, or undefined for the default. */
+export function parseMemoryMB(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const mb = Number(value);
+  if (!Number.isFinite(mb) || mb <= 0) throw new Error(`--max-model-memory must be a positive number of MB, got ${JSON.stringify(value)}`);
+  return mb;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -83,6 +93,8 @@ async function answerWithModel(dir: string, question: string, index: WorkspaceIn
       modelFolder: opts.model ?? bundledModelFolder(),
       backend: opts.backend,
       maxContextTokens: opts.maxContext,
+      maxModelMemoryMB: opts.maxModelMemoryMB,
+      limitNames: { memory: "--max-model-memory", context: "--max-context" },
       kvCacheDir: kvCacheDir([dir], opts),
     });
     // The ask waits for the prefill inside the worker (so the KV cache is saved after the answer, not before it).
@@ -93,13 +105,20 @@ async function answerWithModel(dir: string, question: string, index: WorkspaceIn
         status = client.status();
         if (interactive) process.stderr.write("\n");
         if (!opts.json) console.error(describeContext(status));
+        if (!opts.json && status.contextNotice) console.error(status.contextNotice);
       }
       if (ev.kind === "token" && !opts.json) process.stdout.write(ev.text);
       else if (ev.kind === "done") answer = ev.answer;
     }
     if (!answer) throw new Error("the model ended without an answer");
-    if (opts.json) console.log(JSON.stringify({ source: "model", answer, status }, null, 1));
-    else printAnswerDetails(answer);
+    // As in the chat: the index's answer to the same question follows the model's (exact lookups; the bundled
+    // model is small and often wrong, docs/benchmarks/eval-model.md).
+    const facts = answerFromIndex(index, question);
+    if (opts.json) console.log(JSON.stringify({ source: "model", answer, status, index: facts }, null, 1));
+    else {
+      printAnswerDetails(answer);
+      console.log(`\n(index results)\n\n${facts.markdown}`);
+    }
     return 0;
   } finally {
     stopProgress();

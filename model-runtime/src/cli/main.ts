@@ -7,7 +7,8 @@
  *   longview layout <dir>          the repository as one sparse-attention sequence: stats + mask picture
  */
 import { parseArgs } from "node:util";
-import { CLI_DEFAULT_MAX_CONTEXT, commandAsk, parseBackend } from "./ask-command";
+import { DEFAULT_MAX_MODEL_MEMORY_MB } from "../answer/context-budget";
+import { CLI_DEFAULT_MAX_CONTEXT, commandAsk, parseBackend, parseMemoryMB } from "./ask-command";
 import { commandFind, commandIndex, commandRefs } from "./commands";
 import { commandLayout } from "./layout-command";
 
@@ -16,7 +17,7 @@ const USAGE = `usage:
   longview find <symbol> [--dir DIR] [--json]
   longview refs <symbol> [--dir DIR] [--json]
   longview ask <dir> "question" [--index-only] [--model DIR] [--backend auto|cpu|js|webgpu|cuda]
-                [--max-context N] [--max-new-tokens N] [--json]
+                [--max-context N] [--max-model-memory MB] [--max-new-tokens N] [--json]
   longview layout <dir> [--block 64] [--heads 8] [--budget 128] [--max-tokens N] [--png FILE] [--json]
 options:
   --store DIR     where the index is kept (default: $XDG_CACHE_HOME/longview/<hash of the folder>)
@@ -27,6 +28,7 @@ ask:
   --model DIR     a model folder (default: the bundled model); without a usable model the index answers
   --backend B     attention backend: auto (default), cpu, js (TypeScript only), webgpu, cuda
   --max-context N tokens of the repository in the model's context (default ${CLI_DEFAULT_MAX_CONTEXT}; the extension: longview.maxContextTokens)
+  --max-model-memory MB  most memory for the model's KV cache (default ${DEFAULT_MAX_MODEL_MEMORY_MB}; it bounds the context too)
   --max-new-tokens N  longest answer in tokens (default 256)`;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       model: { type: "string" },
       backend: { type: "string" },
       "max-context": { type: "string" },
+      "max-model-memory": { type: "string" },
       "max-new-tokens": { type: "string" },
     },
   });
@@ -91,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
         model: values.model,
         backend: parseBackend(values.backend),
         maxContext: Number(values["max-context"] ?? CLI_DEFAULT_MAX_CONTEXT),
+        maxModelMemoryMB: parseMemoryMB(values["max-model-memory"]),
         maxNewTokens: Number(values["max-new-tokens"] ?? 256),
       });
     default:

@@ -50,6 +50,54 @@ export function kvCacheFileName(key: KvCacheKey): string {
   return `${key.modelHash.slice(0, 16)}-${v}.lvkv`;
 }
 
+/** Bytes of the file saveKvCache would write for these positions (header included): known before writing it. */
+export function kvCacheFileBytes(cache: Pick<KvCache, "numLayers" | "numKvHeads" | "headDim" | "length">, key: KvCacheKey): number {
+  // The header's variable parts have fixed lengths (SHA-256 hex, ISO time): a placeholder header sizes the real one.
+  const header = encodeHeader({ ...key, numLayers: cache.numLayers, numKvHeads: cache.numKvHeads, headDim: cache.headDim, length: cache.length, dtype: "f32", sha256: "0".repeat(64), createdAt: new Date(0).toISOString() });
+  return header.length + cache.length * 4 * (1 + 2 * cache.numLayers * cache.numKvHeads * cache.headDim);
+}
+
+/** Marks a cache file as just used (its mtime), so the least recently used files are the ones evicted. */
+export function touchKvCacheFile(file: string): void {
+  const now = new Date();
+  fs.utimesSync(file, now, now);
+}
+
+/**
+ * Deletes the least recently used (oldest mtime) other `.lvkv` files in `keep`'s folder until the folder's cache files
+ * total at most `capBytes`. `keep` (the file just written) is never deleted, even if it alone exceeds the cap.
+ * Returns the deleted paths. Temp files of writes in progress are neither counted nor touched.
+ */
+export function evictKvCacheFiles(keep: string, capBytes: number): string[] {
+  const dir = path.dirname(keep);
+  const files: Array<{ file: string; bytes: number; mtimeMs: number }> = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.endsWith(".lvkv")) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = fs.statSync(file);
+      if (st.isFile()) files.push({ file, bytes: st.size, mtimeMs: st.mtimeMs });
+    } catch {
+      // removed meanwhile (another window)
+    }
+  }
+  let total = files.reduce((a, f) => a + f.bytes, 0);
+  const evicted: string[] = [];
+  const keepResolved = path.resolve(keep);
+  for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+    if (total <= capBytes) break;
+    if (path.resolve(f.file) === keepResolved) continue;
+    try {
+      fs.rmSync(f.file, { force: true });
+      evicted.push(f.file);
+      total -= f.bytes;
+    } catch {
+      // not ours to delete (permissions): the next older file goes instead
+    }
+  }
+  return evicted;
+}
+
 /** Views of the payload in file order (no copies). */
 function* payloadViews(cache: KvCache, tokens: Int32Array): Generator<Uint8Array> {
   yield new Uint8Array(tokens.buffer, tokens.byteOffset, cache.length * 4);

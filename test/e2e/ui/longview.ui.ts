@@ -33,8 +33,8 @@ import { sleep, until, Workbench } from "../lib/workbench";
 const ANSWER_TIMEOUT_MS = Number(process.env.LONGVIEW_UI_ANSWER_TIMEOUT_MS ?? 120_000);
 const SHOTS = path.join(screenshotsDir, "ui");
 const CODE_FILE = /\.(ts|tsx|js|py|go|rs|java|c|h|cpp|hpp)$/;
-/** The native CPU kernels, when built (npm run build:native): trusted workspaces may load them. */
-const CPU_ADDON = path.join(repoRoot, "kernels/cpu/build/Release/longview_cpu.node");
+/** The native CPU kernels, when the VSIX carries them (the build copies them when `npm run build:native` built them): trusted workspaces load them. */
+const VSIX_CPU_ADDON = `extension/dist/native/${process.platform}-${process.arch}/longview_cpu.node`;
 
 let server: CodeServer;
 let browser: Browser;
@@ -110,7 +110,7 @@ describe("Longview in VS Code (UI)", () => {
     server = await startCodeServer({
       vsix: [vsixPath],
       nodeArgs: ["--require", guardPreload],
-      env: { LONGVIEW_GUARD_LOG: guardLog, ...(fs.existsSync(CPU_ADDON) ? { LONGVIEW_CPU_ADDON: CPU_ADDON } : {}) },
+      env: { LONGVIEW_GUARD_LOG: guardLog },
       // This suite tests the index's answers (and the fallback when the model is missing or corrupt): it pins a
       // model folder that does not exist, so a bundled model cannot turn its answers into model answers.
       // The model's answers are tested by ui/model.ui.ts.
@@ -497,7 +497,7 @@ describe("Longview in VS Code (UI)", () => {
     await wb.pickQuickItem(/^cpu$/);
     const cpu = await toastText("Longview backend: cpu");
     await until("longview.backend = cpu in the user settings", async () => userSettings()["longview.backend"] === "cpu", 10_000);
-    if (fs.existsSync(CPU_ADDON)) {
+    if (vsixEntries(vsixPath).includes(VSIX_CPU_ADDON)) {
       assert.match(cpu, /cpu → native CPU \(cpu-/, cpu);
       // Positive control for the Restricted Mode suite: a trusted workspace does load the native kernels.
       const loaded = readGuardLog(guardLog).filter((e) => e.event === "dlopen" && e.target.endsWith("longview_cpu.node"));

@@ -22,7 +22,7 @@ import { ChatPanel, citation, describeCitations } from "../lib/chat";
 import { launchChromium, startCodeServer, type CodeServer } from "../lib/code-server";
 import { copyFixture } from "../lib/fixture";
 import { makeRandomDefaultModel, writeBulkSources } from "../lib/generated";
-import { byLongview, describeEntry, guardPreload, readGuardLog, unguardedExtensionHosts } from "../lib/guard";
+import { byLongview, describeEntry, type GuardEntry, guardPreload, LONGVIEW_CODE, readGuardLog, unguardedExtensionHosts } from "../lib/guard";
 import { lineOf } from "../lib/lines";
 import { extensionId, repoRoot, screenshotsDir, vsixPath } from "../lib/paths";
 import { selectModelFolder } from "../lib/select-model";
@@ -33,8 +33,14 @@ import { sleep, until, Workbench } from "../lib/workbench";
 
 const ANSWER_TIMEOUT_MS = Number(process.env.LONGVIEW_UI_ANSWER_TIMEOUT_MS ?? 120_000);
 const SHOTS = path.join(screenshotsDir, "model");
+// The native addons come from the installed VSIX alone (dist/native/<platform>-<arch>/, copied there by the build
+// when they are built): no environment variable points at the source tree, so a "native" result proves the
+// installed extension runs natively on its own.
 const CPU_ADDON = path.join(repoRoot, "kernels/cpu/build/Release/longview_cpu.node");
 const DENSE_ADDON = path.join(repoRoot, "model-runtime/src/engine/native/build/Release/longview_dense.node");
+const VSIX_NATIVE = `extension/dist/native/${process.platform}-${process.arch}/`;
+/** The VSIX carries this native addon (read once, in `before`). */
+let vsixCarries: (file: string) => boolean = () => false;
 /** Generated modules next to the fixture: ~49k tokens in all, ~20-30 s of reading on two cores. */
 const BULK_FILES = Number(process.env.LONGVIEW_UI_MODEL_BULK_FILES ?? 42);
 // On by default since the trained model is bundled; LONGVIEW_E2E_MODEL_STRICT=0 drops the checks on its words (a
@@ -86,14 +92,12 @@ describe("Longview's model in VS Code (UI)", () => {
     modelNote = chosen.note;
     randomModel = chosen.random;
     console.log(`model under test: ${modelNote}${STRICT ? " (strict)" : ""}`);
+    const entries = new Set(vsixEntries(vsixPath));
+    vsixCarries = (file) => entries.has(VSIX_NATIVE + file);
     server = await startCodeServer({
       vsix: [vsixPath],
       nodeArgs: ["--require", guardPreload],
-      env: {
-        LONGVIEW_GUARD_LOG: guardLog,
-        ...(fs.existsSync(CPU_ADDON) ? { LONGVIEW_CPU_ADDON: CPU_ADDON } : {}),
-        ...(fs.existsSync(DENSE_ADDON) ? { LONGVIEW_DENSE_ADDON: DENSE_ADDON } : {}),
-      },
+      env: { LONGVIEW_GUARD_LOG: guardLog },
       settings: { "longview.modelPath": chosen.modelPath },
     });
     browser = await launchChromium();
@@ -181,7 +185,7 @@ describe("Longview's model in VS Code (UI)", () => {
       /KV cache: [\d.]+ MiB \(computed\)/,
       /last prefill: [\d.]+ s for \d+ tokens \([\d.,k]+ tokens\/s\)/,
     ]) assert.match(output, expected);
-    if (fs.existsSync(DENSE_ADDON) && fs.existsSync(CPU_ADDON)) assert.match(output, /attention cpu, dense native/, "the native kernels run the model in a trusted workspace");
+    if (vsixCarries("longview_dense.node") && vsixCarries("longview_cpu.node")) assert.match(output, /attention cpu, dense native/, "the VSIX's native kernels run the model in a trusted workspace");
   });
 
   step("a model answer streams, then shows what it read (ranked files) and the index results under it", async () => {
@@ -338,14 +342,19 @@ describe("Longview's model in VS Code (UI)", () => {
     await finishedModelAnswer(next);
   }, { timeout: 2 * ANSWER_TIMEOUT_MS + 120_000 });
 
-  step("the model ran natively in its worker; Longview attempted no connection", async () => {
+  step("the model ran natively in its worker (the VSIX's own addons); Longview attempted no connection", async () => {
     const entries = readGuardLog(guardLog);
     assert.deepEqual(unguardedExtensionHosts(server.dir, entries), [], "extension hosts that ran without the guard");
     const network = entries.filter((e) => (e.event === "blocked" || e.event === "attempt") && byLongview(e));
     assert.deepEqual(network.map(describeEntry), [], "network attempts by Longview");
-    if (fs.existsSync(DENSE_ADDON)) {
-      const dense = entries.filter((e) => e.event === "dlopen" && e.target.endsWith("longview_dense.node"));
-      assert.ok(dense.length > 0 && dense.every(byLongview), "the engine's native dense addon was loaded, by Longview");
+    // A checkout that built an addon must ship it: the build copies it, .vscodeignore lets it in.
+    for (const built of [CPU_ADDON, DENSE_ADDON].filter((f) => fs.existsSync(f))) assert.ok(vsixCarries(path.basename(built)), `${built} is built but the VSIX lacks ${VSIX_NATIVE}${path.basename(built)} (npm run package)`);
+    for (const file of ["longview_dense.node", "longview_cpu.node"].filter((f) => vsixCarries(f))) {
+      const loaded = entries.filter((e) => e.event === "dlopen" && e.target.endsWith(file));
+      assert.ok(loaded.length > 0 && loaded.every(byLongview), `${file} was loaded, by Longview`);
+      // From the installed extension's dist/native/<platform>-<arch>/, not from the source tree.
+      const fromVsix = (e: GuardEntry) => LONGVIEW_CODE.test(e.target) && e.target.replaceAll("\\", "/").endsWith(`/dist/native/${process.platform}-${process.arch}/${file}`);
+      assert.ok(loaded.every(fromVsix), `${file} loaded from the VSIX: ${loaded.map((e) => e.target).join(", ")}`);
     }
     console.log(`model under test: ${modelNote}`);
   });

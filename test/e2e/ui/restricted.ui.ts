@@ -1,9 +1,9 @@
 // UI end-to-end test of Restricted Mode, and of stopping an answer: the packaged VSIX in a real VS Code
 // (code-server) with workspace trust ON, opening a folder it does not trust. Longview declares "limited" support:
 // it must still index and answer from its index, but load no native code. The extension host runs under
-// test/e2e/lib/guard-preload.cjs, which records every native addon loaded (and blocks the network), and the CPU
-// kernels' addon is offered through LONGVIEW_CPU_ADDON: a trusted workspace would load it (the main UI suite
-// checks that), this one must not.
+// test/e2e/lib/guard-preload.cjs, which records every native addon loaded (and blocks the network), and the VSIX
+// carries the native addons (dist/native/<platform>-<arch>/, when they were built): a trusted workspace loads them
+// (the main UI and model suites check that), this one must not.
 //
 // The folder is the polyglot fixture plus a few thousand generated files, so that a full index build takes
 // seconds: a question asked during a rebuild waits for the index, and Escape / the Stop button cancel it.
@@ -28,7 +28,6 @@ import { sleep, until, Workbench } from "../lib/workbench";
 
 const ANSWER_TIMEOUT_MS = Number(process.env.LONGVIEW_UI_ANSWER_TIMEOUT_MS ?? 120_000);
 const SHOTS = path.join(screenshotsDir, "restricted");
-const CPU_ADDON = path.join(repoRoot, "kernels/cpu/build/Release/longview_cpu.node");
 /** Enough generated files that a full build takes a few seconds on two cores (about 3 s per 3000 here). */
 const BULK_FILES = Number(process.env.LONGVIEW_UI_BULK_FILES ?? 3000);
 
@@ -84,7 +83,7 @@ describe("Longview in Restricted Mode (UI)", () => {
       vsix: [vsixPath],
       workspaceTrust: true,
       nodeArgs: ["--require", guardPreload],
-      env: { LONGVIEW_GUARD_LOG: guardLog, ...(fs.existsSync(CPU_ADDON) ? { LONGVIEW_CPU_ADDON: CPU_ADDON } : {}) },
+      env: { LONGVIEW_GUARD_LOG: guardLog },
     });
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import type { AttentionShape, BlockSparseLayout } from "../../../../kernels/api";
-import { loadAddonFrom, uniquePaths } from "../../../../kernels/native-addon";
+import { bundledAddonPath, loadAddonFrom, moduleDir, uniquePaths } from "../../../../kernels/native-addon";
 
 export const DENSE_ADDON_FILE = "longview_dense.node";
 
@@ -72,11 +72,16 @@ export class DenseAddonUnavailableError extends Error {
   }
 }
 
-export function denseAddonCandidates(explicit?: string): string[] {
+/**
+ * Where the addon may live: an explicit path (only that), else $LONGVIEW_DENSE_ADDON, else the copy the VSIX carries
+ * (dist/native/<platform>-<arch>/, beside the bundle), else the build folder of a checkout (dev, tests).
+ * `here` is the running module's folder (dist/ in a bundle); tests pass another.
+ */
+export function denseAddonCandidates(explicit?: string, here: string = moduleDir()): string[] {
   if (explicit) return [explicit];
-  const here = typeof __dirname === "string" ? __dirname : process.cwd();
   const list = [
     process.env.LONGVIEW_DENSE_ADDON,
+    bundledAddonPath(here, DENSE_ADDON_FILE), // dist/native/<platform>-<arch>/ in a VSIX (or after `npm run build`)
     path.join(here, "build/Release", DENSE_ADDON_FILE), // model-runtime/src/engine/native/index.ts (tsx)
     path.join(here, "native/build/Release", DENSE_ADDON_FILE), // model-runtime/src/engine/*.ts
     path.join(here, DENSE_ADDON_FILE), // a copy next to a bundle in dist/
