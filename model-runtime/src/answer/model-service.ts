@@ -54,6 +54,11 @@ export function bundledModelFolder(): string {
   return candidates.find((c) => fs.existsSync(path.join(c, CONFIG_FILE))) ?? candidates[0];
 }
 
+/** The name shown for a model: "longview-default" for the bundled one, else its folder's name. */
+export function modelDisplayName(folder: string): string {
+  return path.resolve(folder) === path.resolve(bundledModelFolder()) ? "longview-default" : path.basename(folder);
+}
+
 /** Loads a model folder, turning every failure into ModelUnavailableError ("missing" or "invalid"). */
 export function loadModelFolder(folder: string): { model: LoadedModel; tokenizer: CodeTokenizer } {
   for (const f of [CONFIG_FILE, WEIGHTS_FILE]) {
@@ -145,7 +150,7 @@ export class ModelService {
   async open(opts: ModelOpenOptions): Promise<ModelStatus> {
     if (this.loaded || this.current.state === "loading") throw new Error("the model service is already open");
     const folder = path.resolve(opts.modelFolder ?? bundledModelFolder());
-    this.setStatus({ state: "loading", modelFolder: folder, modelName: path.basename(folder), error: undefined });
+    this.setStatus({ state: "loading", modelFolder: folder, modelName: modelDisplayName(folder), error: undefined });
     try {
       const { model, tokenizer } = loadModelFolder(folder);
       let engine: Engine;
