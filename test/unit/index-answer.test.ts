@@ -102,3 +102,16 @@ test("the full-text search follows index updates file by file", async () => {
   await ix.dispose();
   removeTree(local);
 });
+
+test("the answer leads with what the question asks: uses for who-uses, callees for what-it-calls", async () => {
+  const index = await indexed();
+  const uses = answerFromIndex(index, "Who uses `computeInvoiceTotal`?");
+  assert.deepEqual([uses.citations[0].path, uses.citations[0].line], ["app/main.py", 4], "first citation: a use");
+  assert.ok(uses.markdown.indexOf("Used in") < uses.markdown.indexOf("**function**"));
+  const calls = answerFromIndex(index, "What does `computeInvoiceTotal` call?");
+  assert.deepEqual([calls.citations[0].path, calls.citations[0].line], ["src/rates.ts", 1], "first citation: a callee");
+  assert.match(calls.markdown, /^### `computeInvoiceTotal`\n\n\*\*Calls:\*\* `rate` src\/rates.ts:1/);
+  assert.equal((calls.markdown.match(/`rate` src\/rates.ts:1/g) ?? []).length, 1, "callees are not repeated");
+  const both = answerFromIndex(index, "Where is computeInvoiceTotal defined and who uses it?");
+  assert.equal(both.citations[0].path, "src/billing.ts", "a definition question keeps the definition first");
+});

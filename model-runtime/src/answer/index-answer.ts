@@ -93,7 +93,7 @@ const CONTAINER_KINDS = new Set(["class", "interface", "enum", "module", "type"]
 
 /** One definition: kind, where (a citation), its signature as code, its doc comment and, for a class-like
  * definition, its outline (members), as separate blocks. */
-function describeDefinition(index: WorkspaceIndex, hit: SymbolHit, citations: Citation[], multiRoot: boolean): string {
+function describeDefinition(index: WorkspaceIndex, hit: SymbolHit, citations: Citation[], multiRoot: boolean, withCallees = true): string {
   const d: Definition = hit.definition;
   const where = cite(citations, hit.root, hit.path, d.nameLine, d.endLine);
   const owner = d.container ? ` of \`${d.container}\`` : "";
@@ -109,7 +109,7 @@ function describeDefinition(index: WorkspaceIndex, hit: SymbolHit, citations: Ci
       const shown = members.slice(0, 12).map((m) => `\`${m.name}\` ${cite(citations, hit.root, hit.path, m.nameLine)}`);
       blocks.push(`**Members:** ${shown.join(", ")}${members.length > 12 ? `, … (${members.length - 12} more)` : ""}`);
     }
-  } else if (!d.declarationOnly && (d.kind === "function" || d.kind === "method")) {
+  } else if (withCallees && !d.declarationOnly && (d.kind === "function" || d.kind === "method")) {
     const callees = index.callees(hit.root, hit.path, d, 10);
     if (callees.length) {
       const shown = callees.map((c) => `\`${c.definition.name}\` ${cite(citations, c.root, c.path, c.definition.nameLine)}`);
@@ -137,6 +137,18 @@ function describeReferences(refs: ReferenceHit[], citations: Citation[], max: nu
   return out.join("\n");
 }
 
+/**
+ * What a question asks of the symbols it names, so the answer leads with it: "who uses X" / "what calls X" → the
+ * uses first; "what does X call" → its callees first; anything else (and "where is X defined and who uses it")
+ * → the definition first.
+ */
+export function questionIntent(question: string): "uses" | "calls" | "definition" {
+  if (/\bdefin(?:ed|ition)\b|\bdeclared\b/i.test(question)) return "definition";
+  if (/\bwhat (?:does|do) [\w$.:`'"]+ (?:call|use|invoke|depend on)\b|\bcallees\b/i.test(question)) return "calls";
+  if (/\bwho (?:uses|calls|references)\b|\bwhat calls\b|\bwhere (?:is|are) .+ used\b|\bcallers?\b|\bused by\b|\busages?\b|\buses of\b|\breferences? to\b/i.test(question)) return "uses";
+  return "definition";
+}
+
 /** Answer a free-form question from the index. */
 export function answerFromIndex(index: WorkspaceIndex, question: string, opts: { maxSymbols?: number } = {}): IndexAnswer {
   const citations: Citation[] = [];
@@ -147,16 +159,22 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   // A short question ("explain refill") is all symbol; in a sentence, a plain word ("handle", "timeout") names a
   // symbol only next to one the question names as code (RateLimiter … refill: a member, or in the same file).
   const shortQuestion = candidates.length <= 2;
+  const intent = questionIntent(question);
   const answerSymbol = (name: string, hits: SymbolHit[]) => {
     symbols.push(name);
     found.push(...hits);
     const parts = [`### \`${name}\``];
-    if (hits.length > 1) parts.push(`Defined in ${hits.length} places.`);
-    for (const h of hits) parts.push(describeDefinition(index, h, citations, multiRoot));
     const refs = index.references(name, 200);
     const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
-    if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
-    else parts.push("No uses found elsewhere in the index.");
+    // Parts are written in display order: citations are collected as they are written.
+    const usedIn = () => (refs.length ? [`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6)] : ["No uses found elsewhere in the index."]);
+    const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
+    const callees = intent === "calls" && fn ? index.callees(fn.root, fn.path, fn.definition, 10) : [];
+    if (intent === "uses") parts.push(...usedIn());
+    if (callees.length) parts.push(`**Calls:** ${callees.map((c) => `\`${c.definition.name}\` ${cite(citations, c.root, c.path, c.definition.nameLine)}`).join(", ")}`);
+    if (hits.length > 1) parts.push(`Defined in ${hits.length} places.`);
+    for (const h of hits) parts.push(describeDefinition(index, h, citations, multiRoot, callees.length === 0));
+    if (intent !== "uses") parts.push(...usedIn());
     sections.push(parts.join("\n\n"));
   };
   const found: SymbolHit[] = [];
