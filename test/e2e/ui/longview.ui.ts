@@ -27,6 +27,7 @@ import { extensionId, repoRoot, screenshotsDir, vsixPath } from "../lib/paths";
 import { selectModelFolder } from "../lib/select-model";
 import { showIndexStatus } from "../lib/status";
 import { createSteps } from "../lib/steps";
+import { tearDownUiSuite } from "../lib/teardown";
 import { vsixEntries } from "../lib/vsix";
 import { sleep, until, Workbench } from "../lib/workbench";
 
@@ -129,19 +130,7 @@ describe("Longview in VS Code (UI)", () => {
     await page.goto(server.url(workspace));
   }, { timeout: 180_000 });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    if (server) {
-      const logs = server.saveLogs("ui");
-      if (guardLog && fs.existsSync(guardLog)) fs.copyFileSync(guardLog, path.join(logs, "network-guard.jsonl"));
-      console.log(`logs: ${path.relative(repoRoot, logs)}; screenshots: ${path.relative(repoRoot, SHOTS)}`);
-      await server.stop();
-    }
-    if (!process.env.KEEP) {
-      if (workspace) fs.rmSync(path.dirname(workspace), { recursive: true, force: true });
-      if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownUiSuite({ browser, server, logsName: "ui", guardLog, screenshots: SHOTS, temporary: [workspace && path.dirname(workspace), scratch] }));
 
   step("the VSIX holds what runs and nothing else", async () => {
     const entries = vsixEntries(vsixPath);

@@ -24,6 +24,7 @@ import { lineOf } from "../lib/lines";
 import { extensionId, repoRoot, screenshotsDir, vsixPath } from "../lib/paths";
 import { showIndexStatus } from "../lib/status";
 import { createSteps } from "../lib/steps";
+import { tearDownUiSuite } from "../lib/teardown";
 import { sleep, until, Workbench } from "../lib/workbench";
 
 const ANSWER_TIMEOUT_MS = Number(process.env.LONGVIEW_UI_ANSWER_TIMEOUT_MS ?? 120_000);
@@ -92,19 +93,7 @@ describe("Longview in Restricted Mode (UI)", () => {
     await page.goto(server.url(workspace));
   }, { timeout: 180_000 });
 
-  after(async () => {
-    await browser?.close().catch(() => undefined);
-    if (server) {
-      const logs = server.saveLogs("restricted");
-      if (guardLog && fs.existsSync(guardLog)) fs.copyFileSync(guardLog, path.join(logs, "network-guard.jsonl"));
-      console.log(`logs: ${path.relative(repoRoot, logs)}; screenshots: ${path.relative(repoRoot, SHOTS)}`);
-      await server.stop();
-    }
-    if (!process.env.KEEP) {
-      if (workspace) fs.rmSync(path.dirname(workspace), { recursive: true, force: true });
-      if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
-    }
-  });
+  after(() => tearDownUiSuite({ browser, server, logsName: "restricted", guardLog, screenshots: SHOTS, temporary: [workspace && path.dirname(workspace), scratch] }));
 
   step("the untrusted folder opens in Restricted Mode and Longview still activates", async () => {
     await wb.waitReady();
