@@ -119,6 +119,18 @@ function definitionsNamed(rec: FileRecord, label: { name: string; container?: st
   return defs.sort((a, b) => Number(!!a.declarationOnly) - Number(!!b.declarationOnly) || a.nameLine - b.nameLine);
 }
 
+/** The bare name the question is about ("Ledger.record" → "record"). */
+function focusName(focus: QuestionFocus): string | undefined {
+  return focus.symbol ? (labelName(focus.symbol)?.name ?? focus.symbol) : undefined;
+}
+
+/** 0-based lines of `rec` that use `symbol`, its own definitions' name lines excluded. */
+function usesIn(rec: FileRecord, symbol: string): number[] {
+  if (!Object.hasOwn(rec.references, symbol)) return [];
+  const own = new Set(rec.definitions.filter((d) => d.name === symbol).map((d) => d.nameLine));
+  return rec.references[symbol].filter((l) => !own.has(l));
+}
+
 /** The innermost definition of `rec` enclosing a 0-based line. */
 function enclosing(rec: FileRecord, line: number): Definition | undefined {
   let best: Definition | undefined;
@@ -150,12 +162,8 @@ export function resolveCitationLine(
     return { root: r.root, path: r.path, line: line0 + 1 };
   };
   const name = labelName(label);
-  const symbol = focus.symbol ? (labelName(focus.symbol)?.name ?? focus.symbol) : undefined;
-  const usesOf = (r: FileRecord) => {
-    if (!symbol || !Object.hasOwn(r.references, symbol)) return [];
-    const own = new Set(r.definitions.filter((d) => d.name === symbol).map((d) => d.nameLine));
-    return r.references[symbol].filter((l) => !own.has(l));
-  };
+  const symbol = focusName(focus);
+  const usesOf = (r: FileRecord) => (symbol ? usesIn(r, symbol) : []);
   if (focus.kind === "uses" && symbol) {
     for (const r of records) {
       const uses = usesOf(r);
@@ -256,14 +264,11 @@ export class GroundedDecoder {
   private candidatePaths(label: string): PathTrie | undefined {
     const name = labelName(label);
     if (!name) return undefined;
-    const symbol = this.focus.symbol ? (labelName(this.focus.symbol)?.name ?? this.focus.symbol) : undefined;
+    const symbol = focusName(this.focus);
     const accepts = (f: CitationTarget): boolean => {
       const rec = this.opts.index.get(f.root, f.path);
       if (!rec) return false;
-      if (this.focus.kind === "uses" && symbol) {
-        const uses = rec.references[symbol] ?? [];
-        return Object.hasOwn(rec.references, symbol) && uses.some((l) => enclosing(rec, l)?.name === name.name);
-      }
+      if (this.focus.kind === "uses" && symbol) return usesIn(rec, symbol).some((l) => enclosing(rec, l)?.name === name.name);
       return definitionsNamed(rec, name).length > 0;
     };
     return this.opts.trie.restrictedTo(accepts);
