@@ -11,7 +11,7 @@ import { modelHeadSpecs } from "../../model-runtime/src/engine/repo-session";
 import { Engine } from "../../model-runtime/src/engine/engine";
 import { loadModel } from "../../model-runtime/src/model/model-folder";
 import { buildPatterns } from "../../model-runtime/src/patterns";
-import { type Matrix, type ModelWeights, matrixToFloat32 } from "../../model-runtime/src/model/weights";
+import { dequantizeWeights } from "../../model-runtime/src/model/weights";
 
 const root = path.resolve(__dirname, "../..");
 const modelDir = process.env.LONGVIEW_REFERENCE_MODEL ?? path.join(root, "model-runtime/assets/model");
@@ -32,16 +32,6 @@ const cases = [
   { name: "int8, as shipped", float: false, bound: (range: number) => 0.03 * range },
 ];
 
-function asFloat32(w: ModelWeights): ModelWeights {
-  const f = (m: Matrix): Matrix => ({ kind: "f32", n: m.n, k: m.k, data: matrixToFloat32(m) });
-  return {
-    ...w,
-    embedding: f(w.embedding),
-    lmHead: w.lmHead && f(w.lmHead),
-    layers: w.layers.map((l) => ({ ...l, q: f(l.q), k: f(l.k), v: f(l.v), o: f(l.o), gate: f(l.gate), up: f(l.up), down: f(l.down) })),
-  };
-}
-
 for (const c of cases) {
   test(`engine logits match the PyTorch model's for the shipped weights (${c.name})`, { skip: !fs.existsSync(refFile) && "no reference logits" }, async () => {
     const ref = JSON.parse(fs.readFileSync(refFile, "utf8")) as Reference;
@@ -55,7 +45,7 @@ for (const c of cases) {
       sinkBlocks: ref.facts.sinkBlocks,
     };
     const layout = buildPatterns(facts, modelHeadSpecs(model.config)).layout;
-    const engine = await Engine.create(c.float ? { config: model.config, weights: asFloat32(model.weights) } : model, { backend: "auto" });
+    const engine = await Engine.create(c.float ? { config: model.config, weights: dequantizeWeights(model.weights) } : model, { backend: "auto" });
     try {
       const ids = Int32Array.from(ref.tokens);
       const got = await engine.prefill(engine.newCache(ids.length), ids, layout, { logitsRows: ref.positions });

@@ -78,24 +78,34 @@ export function matrixToFloat32(m: Matrix): Float32Array {
   return out;
 }
 
-/** Every matrix (embedding and LM head included) quantized to int8; norms stay float. */
-export function quantizeWeights(w: ModelWeights): ModelWeights {
+/** The same weights with `f` applied to every matrix (embedding and LM head included); norms stay as they are. */
+function mapMatrices(w: ModelWeights, f: (m: Matrix) => Matrix): ModelWeights {
   return {
-    embedding: quantizeMatrix(w.embedding),
+    embedding: f(w.embedding),
     finalNorm: w.finalNorm,
-    lmHead: w.lmHead && quantizeMatrix(w.lmHead),
+    lmHead: w.lmHead && f(w.lmHead),
     layers: w.layers.map((l) => ({
       attnNorm: l.attnNorm,
       mlpNorm: l.mlpNorm,
-      q: quantizeMatrix(l.q),
-      k: quantizeMatrix(l.k),
-      v: quantizeMatrix(l.v),
-      o: quantizeMatrix(l.o),
-      gate: quantizeMatrix(l.gate),
-      up: quantizeMatrix(l.up),
-      down: quantizeMatrix(l.down),
+      q: f(l.q),
+      k: f(l.k),
+      v: f(l.v),
+      o: f(l.o),
+      gate: f(l.gate),
+      up: f(l.up),
+      down: f(l.down),
     })),
   };
+}
+
+/** Every matrix quantized to int8; norms stay float. */
+export function quantizeWeights(w: ModelWeights): ModelWeights {
+  return mapMatrices(w, quantizeMatrix);
+}
+
+/** Every matrix as float32 (int8 ones dequantized: the values the int8 weights stand for). */
+export function dequantizeWeights(w: ModelWeights): ModelWeights {
+  return mapMatrices(w, (m) => ({ kind: "f32", n: m.n, k: m.k, data: matrixToFloat32(m) }));
 }
 
 /** Rows of several matrices stacked (same k and kind): the fused q|k|v and gate|up projections. */
