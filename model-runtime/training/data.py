@@ -103,25 +103,33 @@ def read_pack(path: str) -> tuple[dict, list[PackedSample]]:
 # ------------------------------------------------------------------------------------------- attention masks
 
 
-def kv_blocks(sample: PackedSample, head_specs: list, num_heads: int, padded_blocks: int) -> tuple[np.ndarray, ...]:
-    """FlexAttention block lists for one sample, one row list per query head, padded to `padded_blocks` rows.
+def head_rows(sample: PackedSample, head_specs: list, num_heads: int) -> list[list[list[int]]]:
+    """Kept column blocks of every row, per query head (head h uses layout h % num_layouts), ascending: the
+    runtime's CSR (build_csr, the Python port of the pattern library) as lists."""
+    csr = shards.build_csr(sample.as_shard_sample(num_heads), head_specs)
+    rows = []
+    for h in range(num_heads):
+        layout = h % csr["num_layouts"]
+        ptr, cols = csr["row_ptr"][layout], csr["col_idx"][layout]
+        rows.append([cols[ptr[r] : ptr[r + 1]] for r in range(sample.num_blocks)])
+    return rows
+
+
+def kv_blocks(rows: list[list[list[int]]], padded_blocks: int) -> tuple[np.ndarray, ...]:
+    """FlexAttention block lists from head_rows, padded to `padded_blocks` rows.
 
     Query token i sees key j iff block(j) is kept in row block(i) and j <= i (kernels/api.ts): the diagonal block
     is the only partial one (causal mask_mod), every other kept block is full. Padding rows see only themselves.
     Returns (partial_num [H,R], partial_idx [H,R,R], full_num [H,R], full_idx [H,R,R]) as int32.
     """
-    csr = shards.build_csr(sample.as_shard_sample(num_heads), head_specs)
-    R = padded_blocks
-    pn = np.ones((num_heads, R), np.int32)
-    pi = np.zeros((num_heads, R, R), np.int32)
+    H, R = len(rows), padded_blocks
+    pn = np.ones((H, R), np.int32)
+    pi = np.zeros((H, R, R), np.int32)
     pi[:, :, 0] = np.arange(R)
-    fn = np.zeros((num_heads, R), np.int32)
-    fi = np.zeros((num_heads, R, R), np.int32)
-    for h in range(num_heads):
-        layout = h % csr["num_layouts"]
-        ptr, cols = csr["row_ptr"][layout], csr["col_idx"][layout]
-        for r in range(sample.num_blocks):
-            row = cols[ptr[r] : ptr[r + 1]]
+    fn = np.zeros((H, R), np.int32)
+    fi = np.zeros((H, R, R), np.int32)
+    for h, head in enumerate(rows):
+        for r, row in enumerate(head):
             assert row[-1] == r, "the diagonal block is the last kept column"
             full = row[:-1]
             fn[h, r] = len(full)

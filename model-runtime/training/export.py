@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import data as D
-from model import FLEX_KERNEL_OPTIONS, LongviewLM, causal, dense_attend, dense_mask
+from model import LongviewLM, causal, dense_attend, dense_mask, flex_attend
 
 PART_LIMIT = 16 * 2**20 - 4096
 
@@ -82,6 +82,22 @@ def export_int8(model: LongviewLM, folder: str) -> list[str]:
     return names
 
 
+def read_int8_state(parts: list[str]) -> dict:
+    """A state dict from export_int8's parts: int8 matrices dequantized with their per-row scales, vectors as stored."""
+    tensors = {}
+    for path in parts:
+        buf = open(path, "rb").read()
+        (n,) = np.frombuffer(buf, "<u8", 1)
+        header = json.loads(buf[8 : 8 + n])
+        for name, meta in header.items():
+            if name == "__metadata__":
+                continue
+            a, b = meta["data_offsets"]
+            dt = np.dtype({"I8": np.int8, "F32": "<f4"}[meta["dtype"]])
+            tensors[name] = np.frombuffer(buf, dt, (b - a) // dt.itemsize, 8 + int(n) + a).reshape(meta["shape"])
+    return {name: dequantize(t, tensors[name + "_scale"]) if name + "_scale" in tensors else torch.from_numpy(t.copy()) for name, t in tensors.items() if not name.endswith("_scale")}
+
+
 def dequantized_copy(model: LongviewLM) -> LongviewLM:
     m = copy.deepcopy(model).float()
     with torch.no_grad():
@@ -95,11 +111,7 @@ def write_reference(model: LongviewLM, sample: D.PackedSample, head_specs: list,
     c = model.c
     dev = next(model.parameters()).device
     T = len(sample.tokens)
-    csr = D.shards.build_csr(sample.as_shard_sample(c.num_heads), head_specs)
-    rows = []
-    for h in range(c.num_heads):
-        ptr, cols = csr["row_ptr"][h % csr["num_layouts"]], csr["col_idx"][h % csr["num_layouts"]]
-        rows.append([cols[ptr[r] : ptr[r + 1]] for r in range(sample.num_blocks)])
+    rows = D.head_rows(sample, head_specs, c.num_heads)
     ids = torch.from_numpy(sample.tokens.astype(np.int64))[None].to(dev)
     positions = sorted({T // 8 - 1, T // 2 - 1, (3 * T) // 4 - 1, T - 65, T - 2, T - 1})
     mq = dequantized_copy(model)
@@ -112,10 +124,10 @@ def write_reference(model: LongviewLM, sample: D.PackedSample, head_specs: list,
             from torch.nn.attention.flex_attention import BlockMask
 
             R = sample.num_blocks
-            pn, pi, fn, fi = (torch.from_numpy(a)[None].to(dev) for a in D.kv_blocks(sample, head_specs, c.num_heads, R))
+            pn, pi, fn, fi = (torch.from_numpy(a)[None].to(dev) for a in D.kv_blocks(rows, R))
             bm = BlockMask.from_kv_blocks(pn, pi, fn, fi, BLOCK_SIZE=c.block_size, mask_mod=causal)
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                hf = mq.hidden(ids, lambda q, k, v: flex(q, k, v, block_mask=bm, enable_gqa=True, kernel_options=FLEX_KERNEL_OPTIONS))
+                hf = mq.hidden(ids, flex_attend(bm, flex))
             lf = mq.logits(hf[0, positions].float()).float().cpu()
             report["flex_bf16_vs_dense_f32_max_abs"] = float((lf - logits).abs().max())
             report["flex_bf16_vs_dense_f32_argmax_agree"] = float((lf.argmax(-1) == logits.argmax(-1)).float().mean())

@@ -181,12 +181,18 @@ def dense_mask(row_cols: list[list[list[int]]], T: int, block: int, device) -> t
 
 
 def dense_attend(mask: torch.Tensor, num_heads: int, num_kv_heads: int):
-    """SDPA with an explicit boolean mask [H, T, T] (float32 check path)."""
+    """SDPA with an explicit boolean mask, [H, T, T] for every sample or [B, H, T, T] (float32 check path)."""
     rep = num_heads // num_kv_heads
+    batched = mask if mask.dim() == 4 else mask[None]
 
     def attend(q, k, v):
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask[None])
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=batched)
 
     return attend
+
+
+def flex_attend(block_mask, flex):
+    """FlexAttention over `block_mask` with grouped-query heads and 64-token tiles."""
+    return lambda q, k, v: flex(q, k, v, block_mask=block_mask, enable_gqa=True, kernel_options=FLEX_KERNEL_OPTIONS)

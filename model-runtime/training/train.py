@@ -32,8 +32,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as D  # noqa: E402
-from export import export_int8, write_reference  # noqa: E402
-from model import FLEX_KERNEL_OPTIONS, Config, LongviewLM, allow_64_token_blocks_in_flex_backward, causal  # noqa: E402
+from export import export_int8, read_int8_state, write_reference  # noqa: E402
+from model import Config, LongviewLM, allow_64_token_blocks_in_flex_backward, causal, dense_attend, dense_mask, flex_attend  # noqa: E402
 
 LOSS_CLASSES = ["none", "code", "whereDefined", "whatCalls", "whoUses", "needle", "explain"]
 
@@ -99,31 +99,11 @@ def make_batch(plan):
         T = len(s.tokens)
         ids[j, :T] = s.tokens
         cls[j, : T - 1] = s.loss_classes()[1:]  # position t predicts token t+1
-        masks.append(D.kv_blocks(s, W["head_specs"], W["num_heads"], R))
+        masks.append(D.kv_blocks(D.head_rows(s, W["head_specs"], W["num_heads"]), R))
     return ids, cls, [np.stack(m) for m in zip(*masks)]
 
 
 # ------------------------------------------------------------------------------------------------ training
-
-
-def load_int8_parts(model, parts):
-    """Weights from export_int8's safetensors parts (int8 matrices × per-row scales, float32 vectors)."""
-    tensors = {}
-    for path in parts:
-        buf = open(path, "rb").read()
-        (n,) = np.frombuffer(buf, "<u8", 1)
-        header = json.loads(buf[8 : 8 + n])
-        for name, meta in header.items():
-            if name == "__metadata__":
-                continue
-            a, b = meta["data_offsets"]
-            dt = {"I8": np.int8, "F32": "<f4"}[meta["dtype"]]
-            tensors[name] = np.frombuffer(buf, dt, (b - a) // np.dtype(dt).itemsize, 8 + n + a).reshape(meta["shape"])
-    state = {}
-    for name, p in model.state_dict().items():
-        t = tensors[name]
-        state[name] = torch.from_numpy(t.astype(np.float32) * tensors[name + "_scale"][:, None]) if p.dim() == 2 else torch.from_numpy(t.copy())
-    model.load_state_dict(state)
 
 
 def lr_at(args, t):
@@ -136,20 +116,8 @@ def lr_at(args, t):
 def dense_attend_batch(full_num, full_idx, L, cfg):
     """Dense boolean-mask attention with the meaning of the block lists (CPU smoke tests only)."""
     B, H, R = full_num.shape
-    bm = np.zeros((B, H, R, R), bool)
-    for b in range(B):
-        for h in range(H):
-            for r in range(R):
-                bm[b, h, r, full_idx[b, h, r, : full_num[b, h, r]]] = True
-                bm[b, h, r, r] = True
-    m = torch.from_numpy(bm).repeat_interleave(cfg.block_size, 2).repeat_interleave(cfg.block_size, 3)
-    m &= torch.ones(L, L, dtype=torch.bool).tril()
-    rep = cfg.num_heads // cfg.num_kv_heads
-    return lambda q, k, v: F.scaled_dot_product_attention(q, k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1), attn_mask=m)
-
-
-def make_attend(block_mask, flex):
-    return lambda q, k, v: flex(q, k, v, block_mask=block_mask, enable_gqa=True, kernel_options=FLEX_KERNEL_OPTIONS)
+    rows = lambda b: [[[*full_idx[b, h, r, : full_num[b, h, r]], r] for r in range(R)] for h in range(H)]  # noqa: E731
+    return dense_attend(torch.stack([dense_mask(rows(b), L, cfg.block_size, "cpu") for b in range(B)]), cfg.num_heads, cfg.num_kv_heads)
 
 
 def main(argv=None):
@@ -185,7 +153,7 @@ def main(argv=None):
         state = saved["state"]
         print(f"resumed at step {state['step']} after {state['trained_seconds']:.0f} s of training", flush=True)
     elif args.init:
-        load_int8_parts(model, args.init)
+        model.load_state_dict(read_int8_state(args.init))
         print(f"initialized from {len(args.init)} int8 part(s)", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters, device {dev}", flush=True)
@@ -229,7 +197,7 @@ def main(argv=None):
                 for g in opt.param_groups:
                     g["lr"] = lr
                 # FlexAttention has no backward on the CPU: a local smoke test uses the same mask, dense.
-                attend = make_attend(bm, flex) if dev == "cuda" else dense_attend_batch(fn, fi, ids.shape[1], cfg)
+                attend = flex_attend(bm, flex) if dev == "cuda" else dense_attend_batch(fn, fi, ids.shape[1], cfg)
                 with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == "cuda"):
                     h = model.hidden(ids, attend)
                 sel = cls.view(-1) != 0
