@@ -2,20 +2,16 @@
 // controller needs VS Code) around a real index.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type * as vscode from "vscode";
 import { type AnswerPart, IndexAnswerer } from "../../extension/src/answerer";
 import type { IndexController, IndexState } from "../../extension/src/index-controller";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
+import { FakeCancellationToken as Token, RATE_LIMITER_FILES } from "../helpers/extension-fakes";
 import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
-const files = {
-  "src/limiter.ts": "/** Token bucket. */\nexport class RateLimiter {\n  refill(): void {}\n}\n",
-  "src/api.ts": 'import { RateLimiter } from "./limiter";\nconst limiter = new RateLimiter();\n',
-};
 let dir: string;
 let index: WorkspaceIndex;
 before(async () => {
-  dir = makeTree(files);
+  dir = makeTree(RATE_LIMITER_FILES);
   index = await indexFolder(dir);
 });
 after(() => removeTree(dir));
@@ -48,21 +44,6 @@ class FakeController {
   }
 }
 
-class Token {
-  isCancellationRequested = false;
-  private listeners = new Set<() => void>();
-  onCancellationRequested(listener: () => void): { dispose(): void } {
-    this.listeners.add(listener);
-    return { dispose: () => this.listeners.delete(listener) };
-  }
-  cancel(): void {
-    this.isCancellationRequested = true;
-    for (const l of this.listeners) l();
-  }
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
-}
 
 async function collect(parts: AsyncIterable<AnswerPart>): Promise<AnswerPart[]> {
   const out: AnswerPart[] = [];
@@ -75,7 +56,7 @@ test("a question asked while the index builds waits (reporting progress), then a
   const answerer = new IndexAnswerer(controller as unknown as IndexController);
   const statuses: string[] = [];
   const token = new Token();
-  const pending = collect(answerer.answer({ question: "Where is RateLimiter defined?", onStatus: (s) => statuses.push(s) }, token as unknown as vscode.CancellationToken));
+  const pending = collect(answerer.answer({ question: "Where is RateLimiter defined?", onStatus: (s) => statuses.push(s) }, token.token));
   await new Promise((r) => setTimeout(r, 250));
   controller.progress(7);
   await new Promise((r) => setTimeout(r, 10));
@@ -94,7 +75,7 @@ test("cancelling a waiting question ends it at once, with no answer, although th
   const controller = new FakeController(index);
   const answerer = new IndexAnswerer(controller as unknown as IndexController);
   const token = new Token();
-  const pending = collect(answerer.answer({ question: "Where is RateLimiter defined?" }, token as unknown as vscode.CancellationToken));
+  const pending = collect(answerer.answer({ question: "Where is RateLimiter defined?" }, token.token));
   await new Promise((r) => setTimeout(r, 20));
   const t0 = Date.now();
   token.cancel();
@@ -111,9 +92,9 @@ test("a question cancelled before it starts yields nothing; an idle index answer
   const answerer = new IndexAnswerer(controller as unknown as IndexController);
   const cancelled = new Token();
   cancelled.cancel();
-  assert.deepEqual(await collect(answerer.answer({ question: "RateLimiter" }, cancelled as unknown as vscode.CancellationToken)), []);
+  assert.deepEqual(await collect(answerer.answer({ question: "RateLimiter" }, cancelled.token)), []);
   const statuses: string[] = [];
-  const parts = await collect(answerer.answer({ question: "@src/limiter.ts", onStatus: (s) => statuses.push(s) }, new Token() as unknown as vscode.CancellationToken));
+  const parts = await collect(answerer.answer({ question: "@src/limiter.ts", onStatus: (s) => statuses.push(s) }, new Token().token));
   assert.deepEqual(statuses, [], "no waiting status when the index is ready");
   assert.match(parts[0].markdown, /Scoped to `src\/limiter.ts`/);
 });
@@ -123,7 +104,7 @@ test("Ask About Selection cites the selection first, then what it uses", async (
   controller.done();
   const answerer = new IndexAnswerer(controller as unknown as IndexController);
   const selection = { root: "ws", path: "src/api.ts", startLine: 2, endLine: 2, text: "const limiter = new RateLimiter();" };
-  const [part] = await collect(answerer.answer({ question: "Explain this code", selection }, new Token() as unknown as vscode.CancellationToken));
+  const [part] = await collect(answerer.answer({ question: "Explain this code", selection }, new Token().token));
   assert.deepEqual(part.citations[0], { root: "ws", path: "src/api.ts", line: 2, endLine: 2 });
   assert.ok(part.citations.some((c) => c.path === "src/limiter.ts" && c.line === 2));
   assert.match(part.markdown, /^\*\*Selection\*\* src\/api.ts:2 uses `RateLimiter`\./);

@@ -3,7 +3,6 @@
 // file version, budget, cancellation) and the one-at-a-time work queue. The model is a fake ModelClient-like stream.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type * as vscode from "vscode";
 import type { ModelAnswer, ModelAnswerEvent, ModelAskOptions, ModelStatus } from "../../model-runtime/src/answer/model-client";
 import { ModelUnavailableError } from "../../model-runtime/src/answer/model-client";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
@@ -22,33 +21,17 @@ import {
   statusBarView,
 } from "../../extension/src/model-view";
 import { WorkQueue } from "../../extension/src/work-queue";
+import { FakeCancellationToken as Token, RATE_LIMITER_FILES } from "../helpers/extension-fakes";
 import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
-const files = {
-  "src/limiter.ts": "/** Token bucket. */\nexport class RateLimiter {\n  refill(): void {}\n}\n",
-  "src/api.ts": 'import { RateLimiter } from "./limiter";\nconst limiter = new RateLimiter();\n',
-};
 let dir: string;
 let index: WorkspaceIndex;
 before(async () => {
-  dir = makeTree(files);
+  dir = makeTree(RATE_LIMITER_FILES);
   index = await indexFolder(dir);
 });
 after(() => removeTree(dir));
 
-class Token {
-  isCancellationRequested = false;
-  private listeners = new Set<() => void>();
-  onCancellationRequested(listener: () => void): { dispose(): void } {
-    this.listeners.add(listener);
-    return { dispose: () => this.listeners.delete(listener) };
-  }
-  cancel(): void {
-    this.isCancellationRequested = true;
-    for (const l of this.listeners) l();
-  }
-}
-const tokenOf = (t: Token) => t as unknown as vscode.CancellationToken;
 
 const STATUS: ModelStatus = {
   state: "ready",
@@ -208,7 +191,7 @@ test("a ready model streams its answer, then the final part has grounded citatio
   const facts = new FakeIndexAnswerer();
   const statuses: string[] = [];
   const answerer = new ModelAnswerer(model, facts, workspace);
-  const parts = await collect(answerer.answer({ question: "Where is RateLimiter?", onStatus: (s) => statuses.push(s) }, tokenOf(new Token())));
+  const parts = await collect(answerer.answer({ question: "Where is RateLimiter?", onStatus: (s) => statuses.push(s) }, new Token().token));
   assert.equal(model.asked[0].question, "Where is RateLimiter?");
   assert.ok(parts.length >= 2, `streamed parts: ${parts.length}`);
   assert.ok(parts.slice(0, -1).every((p) => !p.done && p.source === "model"), "parts before the last are in progress");
@@ -229,14 +212,14 @@ test("a ready model streams its answer, then the final part has grounded citatio
 test("while the model reads the repository the index answers at once, saying why; the model is not asked", async () => {
   const model = new FakeModel(["x"], ANSWER);
   model.snap = reading;
-  const parts = await collect(new ModelAnswerer(model, new FakeIndexAnswerer(), workspace).answer({ question: "Where is RateLimiter?" }, tokenOf(new Token())));
+  const parts = await collect(new ModelAnswerer(model, new FakeIndexAnswerer(), workspace).answer({ question: "Where is RateLimiter?" }, new Token().token));
   assert.equal(parts.length, 1);
   assert.equal(parts[0].source, "index");
   assert.match(parts[0].notice!, /still reading the repository \(42%\)/);
   assert.equal(model.asked.length, 0);
   for (const snap of [{ phase: { kind: "unavailable", reason: "no model found (/x)" } }, { phase: { kind: "off", reason: "Restricted Mode" } }, { phase: { kind: "paused" } }] as ModelSnapshot[]) {
     model.snap = snap;
-    const [p] = await collect(new ModelAnswerer(model, new FakeIndexAnswerer(), workspace).answer({ question: "q" }, tokenOf(new Token())));
+    const [p] = await collect(new ModelAnswerer(model, new FakeIndexAnswerer(), workspace).answer({ question: "q" }, new Token().token));
     assert.equal(p.source, "index");
     assert.ok(p.notice && p.notice.startsWith("Answered from the index"), p.notice);
   }
@@ -248,7 +231,7 @@ test("Stop aborts the model's answer: its signal fires and no part follows", asy
   const token = new Token();
   const seen: AnswerPart[] = [];
   const run = (async () => {
-    for await (const p of new ModelAnswerer(model, new FakeIndexAnswerer(), workspace).answer({ question: "q" }, tokenOf(token))) {
+    for await (const p of new ModelAnswerer(model, new FakeIndexAnswerer(), workspace).answer({ question: "q" }, token.token)) {
       seen.push(p);
       if (seen.length === 1) token.cancel();
     }
@@ -263,7 +246,7 @@ test("a model that fails mid-answer falls back to the index results, with a noti
   const model = new FakeModel(["partial"], ANSWER);
   model.failWith = new ModelUnavailableError("the model worker exited", "runtime");
   const logs: string[] = [];
-  const parts = await collect(new ModelAnswerer(model, new FakeIndexAnswerer(), workspace, (m) => logs.push(m)).answer({ question: "q" }, tokenOf(new Token())));
+  const parts = await collect(new ModelAnswerer(model, new FakeIndexAnswerer(), workspace, (m) => logs.push(m)).answer({ question: "q" }, new Token().token));
   const last = parts[parts.length - 1];
   assert.equal(last.source, "index");
   assert.equal(last.done, true);
