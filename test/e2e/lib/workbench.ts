@@ -129,6 +129,21 @@ export class Workbench {
    * Opens a workspace file through Quick Open, as a person would, and waits for its editor. Tries twice: a hover
    * or a notification that still has the focus can swallow the first Ctrl+P.
    */
+  /**
+   * Types `line` as a new last line of `relativePath` in the editor, as a person would, saves, and waits until the
+   * file on disk (under `workspace`) holds it.
+   */
+  async appendLineAndSave(workspace: string, relativePath: string, line: string): Promise<void> {
+    await this.openFile(relativePath);
+    const editor = this.page.locator(".editor-group-container.active .monaco-editor .view-lines").first();
+    await editor.click();
+    await this.page.keyboard.press("Control+End");
+    await this.page.keyboard.press("Enter");
+    await this.page.keyboard.type(line);
+    await this.page.keyboard.press("Control+S");
+    await until(`${relativePath} saved with ${line}`, async () => fs.readFileSync(path.join(workspace, relativePath), "utf8").includes(line), 15_000);
+  }
+
   async openFile(relativePath: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       await this.page.mouse.move(1, 1); // away from any hover

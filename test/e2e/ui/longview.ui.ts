@@ -293,15 +293,7 @@ describe("Longview in VS Code (UI)", () => {
 
   step("an edit saved in the editor reaches the index and the chat", async () => {
     const file = "src/currency.ts";
-    await wb.openFile(file);
-    const editor = wb.page.locator(".editor-group-container.active .monaco-editor .view-lines").first();
-    await editor.click();
-    await wb.page.keyboard.press("Control+End");
-    await wb.page.keyboard.press("Enter");
-    await wb.page.keyboard.type("export function freshlyAddedHelper() {}");
-    await wb.page.keyboard.press("Control+S");
-    await until(`${file} saved with freshlyAddedHelper`, async () =>
-      fs.readFileSync(path.join(workspace, file), "utf8").includes("export function freshlyAddedHelper() {}"), 15_000);
+    await wb.appendLineAndSave(workspace, file, "export function freshlyAddedHelper() {}");
     const line = lineOf(workspace, file, "export function freshlyAddedHelper") + 1;
     // The index updates asynchronously: ask again until the answer cites the new definition.
     const deadline = Date.now() + ANSWER_TIMEOUT_MS;

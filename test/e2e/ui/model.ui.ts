@@ -276,14 +276,7 @@ describe("Longview's model in VS Code (UI)", () => {
 
   step("an edit reaches the model in the background (only changed blocks re-read); a later answer sees it", async () => {
     const file = "src/currency.ts";
-    await wb.openFile(file);
-    const editor = wb.page.locator(".editor-group-container.active .monaco-editor .view-lines").first();
-    await editor.click();
-    await wb.page.keyboard.press("Control+End");
-    await wb.page.keyboard.press("Enter");
-    await wb.page.keyboard.type("export function freshlyAddedHelper() {}");
-    await wb.page.keyboard.press("Control+S");
-    await until(`${file} saved`, async () => fs.readFileSync(path.join(workspace, file), "utf8").includes("export function freshlyAddedHelper() {}"), 15_000);
+    await wb.appendLineAndSave(workspace, file, "export function freshlyAddedHelper() {}");
     const line = lineOf(workspace, file, "export function freshlyAddedHelper") + 1;
     // The model re-read only what changed: its last prefill is a refresh, much shorter than the repository.
     const refreshed = await until("the model to re-read the edited file", async () => {
