@@ -67,13 +67,13 @@ export async function commandAsk(dir: string | undefined, question: string, opts
       console.error(notice);
       const answer = answerFromIndex(index, question);
       if (opts.json) console.log(JSON.stringify({ source: "index", notice, ...answer }, null, 1));
-      else console.log(`(index results)\n\n${answer.markdown}`);
+      else console.log(indexResultsText(answer));
       return 0;
     }
   }
   const answer = answerFromIndex(index, question);
   if (opts.json) console.log(JSON.stringify(answer, null, 1));
-  else console.log(`(index results)\n\n${answer.markdown}`);
+  else console.log(indexResultsText(answer));
   return 0;
 }
 
@@ -117,13 +117,18 @@ async function answerWithModel(dir: string, question: string, index: WorkspaceIn
     if (opts.json) console.log(JSON.stringify({ source: "model", answer, status, index: facts }, null, 1));
     else {
       printAnswerDetails(answer);
-      console.log(`\n(index results)\n\n${facts.markdown}`);
+      console.log(`\n${indexResultsText(facts)}`);
     }
     return 0;
   } finally {
     stopProgress();
     await client.close();
   }
+}
+
+/** The index's answer as the CLI prints it, labelled so it is never mistaken for the model's. */
+function indexResultsText(answer: { markdown: string }): string {
+  return `(index results)\n\n${answer.markdown}`;
 }
 
 function describeContext(s: ModelStatus): string {
