@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { GroundedDecoder, PathTrie, questionFocus, resolveCitationLine } from "../../model-runtime/src/answer/grounded-citations";
+import { DefinedNames, editDistance } from "../../model-runtime/src/answer/grounded-labels";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
@@ -49,12 +50,13 @@ const trieOf = (paths: string[]) => PathTrie.build(paths.map((p) => ({ root: "ws
  * decoder may override it (masking, forced coordinates); when it closes a citation, the plan skips to after its own
  * <|endcite|>, so a plan that wants a wrong line ("999") stays in step.
  */
-function decode(question: string, plan: number[], paths = Object.keys(FILES), vocab = tok.vocabSize): { text: string; decoder: GroundedDecoder; chosen: number[] } {
+function decode(question: string, plan: number[], paths = Object.keys(FILES), vocab = tok.vocabSize, names?: DefinedNames): { text: string; decoder: GroundedDecoder; chosen: number[] } {
   const decoder = new GroundedDecoder({
     trie: trieOf(paths),
     index,
     question,
     ids,
+    names,
     encode: (s) => tok.encode(s),
     decodeBytes: (x) => tok.decodeBytes(x),
   });
@@ -179,4 +181,43 @@ test("PathTrie.restrictedTo keeps exactly the accepted files' branches", () => {
   const sub = trie.restrictedTo((f) => f.path !== "src/a.ts")!;
   assert.equal(sub.size, 2);
   assert.equal(trie.restrictedTo(() => false), undefined);
+});
+
+/** The fixture's defined names, as the model service collects them from the laid-out files. */
+const fixtureNames = () => new DefinedNames(Object.keys(FILES).flatMap((p) => index.get("ws", p)?.definitions.map((d) => d.name) ?? []));
+
+test("DefinedNames.nearest: a defined name, else the one name within 1 edit (≤ 8 chars) or 2, else nothing", () => {
+  const names = new DefinedNames(["is_pep695", "is_pep593", "computeTotal", "rate", "Ledger", "record", "recorder", "parse_args"]);
+  assert.equal(names.nearest("computeTotal"), "computeTotal");
+  assert.equal(names.nearest("computeTotl"), "computeTotal", "a dropped letter");
+  assert.equal(names.nearest("compuetTotal"), "computeTotal", "two neighbours swapped count one edit");
+  assert.equal(names.nearest("is_pep696"), "is_pep695");
+  assert.equal(names.nearest("recordd"), "record", "one edit from record, two from recorder");
+  assert.equal(names.nearest("Ledgr"), "Ledger");
+  assert.equal(names.nearest("rat"), undefined, "short names are not guessed");
+  assert.equal(names.nearest("Leddgrr"), undefined, "too far");
+  assert.equal(names.nearest("parse_argz"), "parse_args");
+  const tied = new DefinedNames(["handleA", "handleB"]);
+  assert.equal(tied.nearest("handleC"), undefined, "two names equally near: no guess");
+  assert.equal(editDistance("kitten", "sitting"), 3);
+  assert.equal(editDistance("ab", "ba"), 1);
+  assert.equal(editDistance("abcdef", "uvwxyz", 2), 2, "the cap returns early");
+});
+
+test("a misspelt label is read as the nearest defined name: the citation stands on it, the text stays the model's", () => {
+  const plan = [...text("computeTotl "), ...cite("src/rates.ts", "1"), ids.endAnswer];
+  const repaired = decode("Where is `computeTotal` defined?", plan, undefined, undefined, fixtureNames());
+  assert.deepEqual(repaired.decoder.citations, [{ root: "ws", path: "src/billing.ts", line: 3, label: "computeTotal" }]);
+  assert.ok(repaired.text.startsWith("computeTotl "), repaired.text);
+  // Without repair the label names nothing: every path stays open and the model's wrong file is cited at line 1.
+  const free = decode("Where is `computeTotal` defined?", plan);
+  assert.deepEqual(free.decoder.citations.map((c) => `${c.path}:${c.line}`), ["src/rates.ts:1"]);
+  // A qualified label keeps its container; who-uses labels (enclosers) are repaired too.
+  const member = decode("Where is `record` defined?", [...text("Ledger.recrod "), ...cite("src/rates.ts", "1"), ids.endAnswer], undefined, undefined, fixtureNames());
+  assert.deepEqual(member.decoder.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["Ledger.record src/billing.ts:10"]);
+  const uses = decode("Who uses `rate`?", [...text("Ledger.recrd "), ...cite("src/rates.ts", "1"), ids.endAnswer], undefined, undefined, fixtureNames());
+  assert.deepEqual(uses.decoder.citations.map((c) => `${c.path}:${c.line}`), ["src/billing.ts:11"]);
+  // A label far from every name is left alone.
+  const far = decode("Where is `computeTotal` defined?", [...text("somethingElse "), ...cite("src/rates.ts", "1"), ids.endAnswer], undefined, undefined, fixtureNames());
+  assert.deepEqual(far.decoder.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["somethingElse src/rates.ts:1"]);
 });

@@ -12,6 +12,8 @@
  */
 import type { Definition, FileRecord } from "../index/types";
 import type { SampledToken } from "../engine/sampling";
+import { plainContainer } from "../training-data/questions";
+import type { DefinedNames } from "./grounded-labels";
 import type { ModelCitation } from "./model-client";
 
 export interface CitationTarget {
@@ -114,7 +116,8 @@ function labelName(label: string): { name: string; container?: string } | undefi
 }
 
 function definitionsNamed(rec: FileRecord, label: { name: string; container?: string }): Definition[] {
-  const defs = rec.definitions.filter((d) => d.name === label.name && (!label.container || !d.container || d.container.endsWith(label.container)));
+  // Containers as labels write them: `LinkedList<T>` → `LinkedList` (questions.ts plainContainer).
+  const defs = rec.definitions.filter((d) => d.name === label.name && (!label.container || !d.container || (plainContainer(d.container) ?? d.container).endsWith(label.container)));
   // Full definitions before bare declarations, then in file order.
   return defs.sort((a, b) => Number(!!a.declarationOnly) - Number(!!b.declarationOnly) || a.nameLine - b.nameLine);
 }
@@ -202,6 +205,8 @@ export interface GroundedDecoderOptions {
   decodeBytes: (ids: ArrayLike<number>) => Uint8Array;
   /** Special-token ids never allowed inside an answer's text (besides the markers handled here). */
   forbidden?: readonly number[];
+  /** The layout's defined names, to read a misspelt label as the nearest one (grounded-labels.ts); absent: no repair. */
+  names?: DefinedNames;
 }
 
 type State = { kind: "text" } | { kind: "path"; node: TrieNode; ids: number[] } | { kind: "forced"; queue: number[] };
@@ -250,7 +255,7 @@ export class GroundedDecoder {
     if (this.opts.trie.size === 0) logits[cite] = -Infinity;
     for (const f of this.opts.forbidden ?? []) logits[f] = -Infinity;
     const t = sample(logits);
-    if (t.id === cite) this.state = { kind: "path", node: (this.candidatePaths(this.label()) ?? this.opts.trie).root, ids: [] };
+    if (t.id === cite) this.state = { kind: "path", node: (this.candidatePaths(this.groundedLabel()) ?? this.opts.trie).root, ids: [] };
     else this.addText(t.id);
     return t;
   }
@@ -286,10 +291,19 @@ export class GroundedDecoder {
     return this.textDecoder.decode(Uint8Array.from(this.lineBytes)).trim();
   }
 
+  /** The label as the citation stands on it: a name the layout does not define read as the nearest defined one. */
+  private groundedLabel(): string {
+    const label = this.label();
+    const parsed = labelName(label);
+    const near = parsed && this.opts.names?.nearest(parsed.name);
+    if (!parsed || !near || near === parsed.name) return label;
+    return parsed.container ? `${parsed.container}.${near}` : near;
+  }
+
   private pending?: ModelCitation;
 
   private writeLine(files: CitationTarget[]): void {
-    const label = this.label();
+    const label = this.groundedLabel();
     const at = resolveCitationLine(this.opts.index, files, label, this.focus, this.citations);
     const lineIds = Array.from(this.opts.encode(`:${at.line}`));
     // The ":" was just chosen; the digits and <|endcite|> follow, forced.

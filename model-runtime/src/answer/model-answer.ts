@@ -10,6 +10,7 @@ import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie } from "./grounded-citations";
+import { DefinedNames } from "./grounded-labels";
 import type { ModelAnswer, ModelAnswerEvent, ModelFileRead } from "./model-client";
 
 export interface ModelAnswerOptions {
@@ -19,13 +20,25 @@ export interface ModelAnswerOptions {
   signal?: AbortSignal;
   /** Grounded citations (default true); false samples paths and lines freely (to measure what grounding buys). */
   grounded?: boolean;
-  /** The trie of the layout's paths (build once per layout: citationTrie). */
-  trie?: PathTrie;
+  /** What citations may name in this layout (build once per layout: citationGrounding). */
+  grounding?: CitationGrounding;
+  /** Misspelt labels read as the nearest defined name (default true with `grounded`); false: an ablation. */
+  repairLabels?: boolean;
 }
 
-/** Files the model can cite: the laid-out ones, paths encoded as the layout encodes them. */
-export function citationTrie(layout: RepoLayout, tokenizer: Pick<CodeTokenizer, "encode">): PathTrie {
-  return PathTrie.build(layout.fileBlocks(), (p) => tokenizer.encode(p));
+/** What a citation may name: the laid-out files' paths and their definitions' names. */
+export interface CitationGrounding {
+  trie: PathTrie;
+  names: DefinedNames;
+}
+
+/** Files the model can cite (paths encoded as the layout encodes them) and the names they define. */
+export function citationGrounding(layout: RepoLayout, tokenizer: Pick<CodeTokenizer, "encode">, index: GroundingIndex): CitationGrounding {
+  const files = layout.fileBlocks();
+  return {
+    trie: PathTrie.build(files, (p) => tokenizer.encode(p)),
+    names: new DefinedNames(files.flatMap((f) => (index.get(f.root, f.path)?.definitions ?? []).map((d) => d.name))),
+  };
 }
 
 const MIN_SHARE = 0.005;
@@ -41,9 +54,11 @@ export async function* answerWithModel(
   const special = new Set(SPECIAL_TOKENS.map((t) => tokenizer.specialTokenId(t)));
   const id = (t: (typeof SPECIAL_TOKENS)[number]) => tokenizer.specialTokenId(t);
   const grounded = opts.grounded !== false;
-  const decoder = grounded
+  const grounding = grounded ? (opts.grounding ?? citationGrounding(session.layout, tokenizer, index)) : undefined;
+  const decoder = grounding
     ? new GroundedDecoder({
-        trie: opts.trie ?? citationTrie(session.layout, tokenizer),
+        trie: grounding.trie,
+        names: opts.repairLabels === false ? undefined : grounding.names,
         index,
         question,
         ids: { cite: id("<|cite|>"), endCite: id("<|endcite|>"), colon: tokenizer.encode(":")[0] },

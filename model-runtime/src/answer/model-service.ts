@@ -22,8 +22,7 @@ import { CONFIG_FILE, type LoadedModel, ModelLoadError, WEIGHTS_FILE, loadModel,
 import { CodeTokenizer, defaultTokenizerPath } from "../tokenizer";
 import { decodeText } from "../workspace/file-content";
 import { type ContextBudget, DEFAULT_MAX_KV_CACHE_DISK_MB, contextBudget, contextLimitNotice, kvBytesPerToken } from "./context-budget";
-import type { PathTrie } from "./grounded-citations";
-import { answerWithModel, citationTrie } from "./model-answer";
+import { type CitationGrounding, answerWithModel, citationGrounding } from "./model-answer";
 import {
   type FileRemoval,
   type ModelAnswerEvent,
@@ -91,7 +90,7 @@ interface Loaded {
   index: WorkspaceIndex;
   layout: RepoLayout;
   session: RepoSession;
-  trie: PathTrie;
+  grounding: CitationGrounding;
   opts: ModelOpenOptions;
   encodings: EncodingCache;
   budget: ContextBudget;
@@ -185,7 +184,7 @@ export class ModelService {
         throw e;
       }
       const { session, source } = opened;
-      this.loaded = { model, tokenizer, engine, index, layout, session, trie: citationTrie(layout, tokenizer), opts, encodings, budget };
+      this.loaded = { model, tokenizer, engine, index, layout, session, grounding: citationGrounding(layout, tokenizer, index), opts, encodings, budget };
       this.setStatus({ state: "prefilling", backend: engine.attentionKind, dense: engine.dense.name, notices: engine.notices, kvCacheSource: source });
       if (session.prefilledTokens >= layout.numTokens) this.setStatus({ state: "ready" });
       else if (opts.prefill !== false) void this.startPrefill().catch(() => {});
@@ -339,7 +338,7 @@ export class ModelService {
         maxNewTokens: opts.maxNewTokens ?? (opts.explain ? 96 : 256),
         temperature: opts.temperature,
         signal: opts.signal,
-        trie: l.trie,
+        grounding: l.grounding,
       });
       for await (const ev of gen) {
         events.push(ev);
@@ -396,7 +395,7 @@ export class ModelService {
         l.layout = this.buildLayout(l.index, l.opts, l.model, l.tokenizer, l.encodings, l.budget);
         l.session = RepoSession.create(l.engine, l.layout, { answerRoom: ANSWER_ROOM });
       }
-      l.trie = citationTrie(l.layout, l.tokenizer);
+      l.grounding = citationGrounding(l.layout, l.tokenizer, l.index);
       this.setStatus({ state: "prefilling" });
       const progress = this.progressReporter("refresh");
       try {

@@ -7,7 +7,8 @@
  *   columns, and the repository map's anchors);
  * - `model-window`: the same weights reading through a plain sliding window of the same budget per row (no anchor,
  *   sink or map primitive), so the table shows what the anchors buy;
- * - `model-ungrounded` (optional): the model's patterns, citations sampled freely (what grounding buys).
+ * - `model-ungrounded` (optional): the model's patterns, citations sampled freely (what grounding buys);
+ * - `model-free-labels` (optional): grounded paths and lines, misspelt labels not repaired (what the repair buys).
  *
  * Each context (a layout) is prefilled once per variant; prefill and decode speeds are recorded per answerer.
  */
@@ -19,8 +20,7 @@ import type { HeadPatternSpec } from "../patterns/types";
 import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
-import { answerWithModel, citationTrie } from "../answer/model-answer";
-import type { PathTrie } from "../answer/grounded-citations";
+import { type CitationGrounding, answerWithModel, citationGrounding } from "../answer/model-answer";
 import type { AnswerContext, Answerer } from "./answerer";
 
 /** Every head: the `budget` most recent blocks, nothing else (no anchors, sinks or file headers). */
@@ -45,7 +45,7 @@ export class ModelAnswerer implements Answerer {
   readonly speed: ModelSpeed;
   private session?: RepoSession;
   private layout?: RepoLayout;
-  private trie?: PathTrie;
+  private grounding?: CitationGrounding;
 
   constructor(
     readonly name: string,
@@ -54,6 +54,7 @@ export class ModelAnswerer implements Answerer {
     private readonly headSpecs: HeadPatternSpec[] | undefined,
     private readonly maxNewTokens: number,
     private readonly grounded = true,
+    private readonly repairLabels = true,
   ) {
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
   }
@@ -64,7 +65,7 @@ export class ModelAnswerer implements Answerer {
       this.session = undefined;
       this.layout = layout;
       this.session = RepoSession.create(this.engine, layout, { answerRoom: this.maxNewTokens + 1024, headSpecs: this.headSpecs });
-      this.trie = citationTrie(layout, this.tokenizer);
+      this.grounding = undefined;
       const t0 = performance.now();
       await this.session.prefillRepository();
       this.speed.contexts++;
@@ -72,7 +73,8 @@ export class ModelAnswerer implements Answerer {
       this.speed.prefillMs += performance.now() - t0;
     }
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
-    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, trie: this.trie, grounded: this.grounded });
+    this.grounding ??= citationGrounding(layout, this.tokenizer, index);
+    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, grounding: this.grounding, grounded: this.grounded, repairLabels: this.repairLabels });
     while (true) {
       const r = await gen.next();
       if (r.done) {
@@ -98,6 +100,8 @@ export interface ModelAnswererOptions {
   window?: boolean;
   /** Also the model without grounded citations (paths and lines sampled freely), to measure what grounding buys. */
   ungrounded?: boolean;
+  /** Also the model with grounded paths and lines but no label repair, to measure what the repair buys. */
+  freeLabels?: boolean;
   maxNewTokens?: number;
   log?: (message: string) => void;
 }
@@ -112,6 +116,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   const answerers = [new ModelAnswerer(`model${suffix}`, engine, tokenizer, undefined, maxNew)];
   if (opts.window !== false) answerers.push(new ModelAnswerer(`model-window${suffix}`, engine, tokenizer, slidingWindowHeadSpecs(model.config), maxNew));
   if (opts.ungrounded) answerers.push(new ModelAnswerer(`model-ungrounded${suffix}`, engine, tokenizer, undefined, maxNew, false));
+  if (opts.freeLabels) answerers.push(new ModelAnswerer(`model-free-labels${suffix}`, engine, tokenizer, undefined, maxNew, true, false));
   return { answerers, tokenizer, dispose: () => engine.dispose() };
 }
 
