@@ -50,6 +50,10 @@ export interface QuestionResult {
   top5?: number;
   rougeL?: number;
   millis: number;
+  /** For reading failures in the --json output: the question, the answer's text (cut) and the expected citations. */
+  question?: string;
+  answer?: string;
+  truth?: string[];
 }
 
 export interface ContextInfo {
@@ -119,12 +123,13 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
           if (a.tasks && !a.tasks.includes(item.task)) continue;
           const q0 = performance.now();
           const text = await a.answer(ctx.layout, item.question, ctx);
-          const r: QuestionResult = { unit: unit.id, bucket: L, task: item.task, answerer: a.name, millis: performance.now() - q0 };
+          const r: QuestionResult = { unit: unit.id, bucket: L, task: item.task, answerer: a.name, millis: performance.now() - q0, question: item.question, answer: text.slice(0, 600) };
           if (CITATION_TASKS.has(item.task)) {
             const cited = parseCitations(text);
             const mode = item.task === "whatCalls" || item.task === "whoUses" ? "precision" : "hit";
             r.top1 = topK(cited, item.truth, 1, mode);
             r.top5 = topK(cited, item.truth, 5, mode);
+            r.truth = item.truth.slice(0, 5).map((t) => `${t.path}:${t.line}`);
           } else {
             r.rougeL = rougeL(answerProse(text), item.reference ?? "").f1;
           }
