@@ -48,10 +48,14 @@ class RMSNorm(nn.Module):
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.float()).to(x.dtype)
 
 
-def rope_tables(c: Config, T: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_tables(c: Config, T: int, device, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin [T, hd/2] for positions 0..T-1, or [B, 1, T, hd/2] for explicit per-sample `positions` [B, T]."""
     half = c.head_dim // 2
     inv = c.rope_theta ** (-2.0 * torch.arange(half, dtype=torch.float64, device=device) / c.head_dim)
-    ang = torch.arange(T, dtype=torch.float64, device=device)[:, None] * inv[None, :]
+    if positions is None:
+        ang = torch.arange(T, dtype=torch.float64, device=device)[:, None] * inv[None, :]
+    else:
+        ang = (positions.to(device=device, dtype=torch.float64)[..., None] * inv)[:, None]
     return torch.cos(ang).float(), torch.sin(ang).float()
 
 
@@ -128,10 +132,11 @@ class LongviewLM(nn.Module):
                 std = 0.02 / math.sqrt(2 * self.c.num_layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
                 nn.init.normal_(p, 0.0, std)
 
-    def hidden(self, ids, attend):
-        """Final-normed hidden states [B, T, d]; `attend(q, k, v)` is the attention (sparse or dense)."""
+    def hidden(self, ids, attend, positions=None):
+        """Final-normed hidden states [B, T, d]; `attend(q, k, v)` is the attention (sparse or dense); `positions`
+        [B, T] replaces 0..T-1 for RoPE (training with stretched positions; the runtime always uses 0..T-1)."""
         T = ids.shape[1]
-        cos, sin = rope_tables(self.c, T, ids.device)
+        cos, sin = rope_tables(self.c, T, ids.device, positions)
         x = self.model.embed_tokens(ids)
         for layer in self.model.layers:
             x = layer(x, cos, sin, attend)

@@ -7,7 +7,7 @@ TRAINING TIME (--total-seconds), not steps, so it ends where the planned budget 
 
 Attention is FlexAttention (compiled) with the runtime's exact block layout: each sample's CSR from the Python
 port of the pattern library with the model's head specs (data.kv_blocks). Samples are padded to a length bucket
-(8k / 16k / 32k tokens) so the compiled kernels see three shapes; padding sits after the sample, so with causal
+(--buckets, 8k … 128k tokens) so the compiled kernels see one shape per bucket; padding sits after the sample, so with causal
 attention it changes nothing before it. Loss: next-token cross-entropy on tokens with a loss class ≠ 0; answer
 classes (2–6) weigh --answer-weight times a code token (they are ~4% of the tokens and the point of the model).
 
@@ -58,6 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--init", nargs="+", help="start from exported int8 safetensors parts (fine-tuning: fresh optimizer)")
     p.add_argument("--tiny", action="store_true", help="tiny model + CPU-friendly settings (a local smoke test)")
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--stretch-to", type=int, default=0, help="train some samples with RoPE positions stretched up to this many (0: off)")
+    p.add_argument("--stretch-prob", type=float, default=0.5, help="share of samples whose positions are stretched")
     return p.parse_args(argv)
 
 
@@ -65,7 +67,8 @@ def parse_args(argv=None):
 
 
 def plan_batches(samples, buckets, batch_tokens, rng):
-    """One epoch: samples shuffled within their length bucket, cut into batches of batch_tokens, batches shuffled."""
+    """One epoch: samples shuffled within their length bucket, cut into batches of batch_tokens, batches shuffled.
+    Each batch carries its own seed (for its stretched positions), so a resumed epoch rebuilds the same batches."""
     by = {b: [] for b in buckets}
     for i, s in enumerate(samples):
         by[D.bucket_of(len(s.tokens), buckets)].append(i)
@@ -73,7 +76,7 @@ def plan_batches(samples, buckets, batch_tokens, rng):
     for b, idx in by.items():
         rng.shuffle(idx)
         per = max(1, batch_tokens // b)
-        out += [(b, idx[k : k + per]) for k in range(0, len(idx) - per + 1, per)]
+        out += [(b, idx[k : k + per], rng.randrange(2**31)) for k in range(0, len(idx) - per + 1, per)]
     rng.shuffle(out)
     return out
 
@@ -81,26 +84,51 @@ def plan_batches(samples, buckets, batch_tokens, rng):
 _WORKER = {}
 
 
-def _init_worker(packs, head_specs, num_heads, block):
+def _init_worker(packs, head_specs, num_heads, block, stretch_to=0, stretch_prob=0.0):
     _WORKER["samples"] = [s for p in packs for s in D.read_pack(p)[1]]
-    _WORKER.update(head_specs=head_specs, num_heads=num_heads, block=block)
+    _WORKER.update(head_specs=head_specs, num_heads=num_heads, block=block, stretch_to=stretch_to, stretch_prob=stretch_prob)
+
+
+def stretched_positions(L: int, repo_blocks: int, block: int, stretch_to: int, rng: random.Random) -> np.ndarray:
+    """RoPE positions 0..L-1 with 1–3 forward jumps at block boundaries inside the repository region (PoSE, Zhu et
+    al. 2023): the attention mask is unchanged, but the distances between a question and the anchors, strided links
+    and sinks it attends to become those of a repository up to `stretch_to` tokens — lengths no sample has. The jump
+    total is log-uniform, so every scale of distance is seen."""
+    pos = np.arange(L, dtype=np.int64)
+    room = stretch_to - L
+    if room <= L or repo_blocks < 2:
+        return pos
+    total = int(math.exp(rng.uniform(math.log(L), math.log(room))))
+    cuts = sorted(rng.sample(range(1, repo_blocks), min(rng.randint(1, 3), repo_blocks - 1)))
+    shares = [rng.random() for _ in cuts]
+    for cut, share in zip(cuts, shares):
+        pos[cut * block :] += int(total * share / sum(shares))
+    return pos
 
 
 def make_batch(plan):
-    """Host arrays of one batch: ids, loss classes of each position's TARGET, and the FlexAttention block lists."""
-    L, idx = plan
+    """Host arrays of one batch: ids, loss classes of each position's TARGET, RoPE positions and the FlexAttention
+    block lists."""
+    L, idx, seed = plan
     W = _WORKER
+    rng = random.Random(seed)
     B, R = len(idx), L // W["block"]
     ids = np.zeros((B, L), np.int64)
     cls = np.zeros((B, L), np.uint8)
+    pos = np.tile(np.arange(L, dtype=np.int64), (B, 1))
     masks = []
     for j, i in enumerate(idx):
         s = W["samples"][i]
         T = len(s.tokens)
         ids[j, :T] = s.tokens
         cls[j, : T - 1] = s.loss_classes()[1:]  # position t predicts token t+1
+        if W["stretch_to"] and rng.random() < W["stretch_prob"]:
+            pos[j] = stretched_positions(L, s.question_start // W["block"], W["block"], W["stretch_to"], rng)
         masks.append(D.kv_blocks(D.head_rows(s, W["head_specs"], W["num_heads"]), R))
-    return ids, cls, [np.stack(m) for m in zip(*masks)]
+    pn, pi, fn, fi = (np.stack(m) for m in zip(*masks))
+    # Only the first `num` entries of each index row count: cut the rows to the longest (a row keeps ~100–300 of
+    # R blocks) so that a 128k-token batch crosses the process boundary in 10 MB, not 200; the GPU pads them back.
+    return ids, cls, pos, (pn, pi[..., : max(1, int(pn.max()))], fn, fi[..., : max(1, int(fn.max()))])
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -173,7 +201,7 @@ def main(argv=None):
             raise SystemExit("FlexAttention disagrees with the dense reference mask: not training")
 
     class_w = torch.tensor([0.0, 1.0] + [args.answer_weight] * 5, device=dev)
-    pool = ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(packs, head_specs, cfg.num_heads, cfg.block_size))
+    pool = ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(packs, head_specs, cfg.num_heads, cfg.block_size, args.stretch_to, args.stretch_prob))
     deadline = time.time() + args.seconds
     sums = torch.zeros(len(LOSS_CLASSES), device=dev)
     counts = torch.zeros(len(LOSS_CLASSES), device=dev)
@@ -186,20 +214,24 @@ def main(argv=None):
             nxt = state["batch"] + len(futures)
             while futures and time.time() < deadline and state["trained_seconds"] < args.total_seconds:
                 t0 = time.time()
-                ids_np, cls_np, (pn, pi, fn, fi) = futures.pop(0).result()
+                ids_np, cls_np, pos_np, (pn, pi, fn, fi) = futures.pop(0).result()
                 if nxt < len(plans):
                     futures.append(pool.submit(make_batch, plans[nxt]))
                     nxt += 1
                 ids = torch.from_numpy(ids_np).to(dev, non_blocking=True)
                 cls = torch.from_numpy(cls_np).to(dev).long()
-                bm = BlockMask.from_kv_blocks(*(torch.from_numpy(a).to(dev) for a in (pn, pi, fn, fi)), BLOCK_SIZE=cfg.block_size, mask_mod=causal)
+                positions = torch.from_numpy(pos_np).to(dev) if args.stretch_to else None
+                R = ids.shape[1] // cfg.block_size
+                pn, pi, fn, fi = (torch.from_numpy(a).to(dev) for a in (pn, pi, fn, fi))
+                pi, fi = (F.pad(t, (0, R - t.shape[-1])) for t in (pi, fi))
+                bm = BlockMask.from_kv_blocks(pn, pi, fn, fi, BLOCK_SIZE=cfg.block_size, mask_mod=causal)
                 lr = lr_at(args, state["trained_seconds"])
                 for g in opt.param_groups:
                     g["lr"] = lr
                 # FlexAttention has no backward on the CPU: a local smoke test uses the same mask, dense.
-                attend = flex_attend(bm, flex) if dev == "cuda" else dense_attend_batch(fn, fi, ids.shape[1], cfg)
+                attend = flex_attend(bm, flex) if dev == "cuda" else dense_attend_batch(fn.cpu().numpy(), fi.cpu().numpy(), ids.shape[1], cfg)
                 with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == "cuda"):
-                    h = model.hidden(ids, attend)
+                    h = model.hidden(ids, attend, positions)
                 sel = cls.view(-1) != 0
                 hs = h.reshape(-1, h.shape[-1])[sel]
                 tgt = ids.view(-1)[1:]  # target of position t is token t+1
