@@ -9,7 +9,12 @@
  * cache grown in place) runs at every length for both. ORT's output is checked against ours at every prefill
  * shape it runs (ours is checked against the float64 reference by the unit tests).
  *
- * usage: npm run bench:kernels [-- --quick] [--max-length N] [--ort-max N] [--threads N]
+ * Precision: ORT's CPU SparseAttention computes in float32, and so do our main columns. Where the CPU has
+ * AVX512-BF16, our prefill is also timed with the opt-in bf16 kernels (Q, K, V and the softmax weights rounded
+ * to bfloat16, float32 accumulation) in separate "bf16" columns, so a bf16-vs-float32 ratio is never shown as
+ * a like-for-like one; its output is checked against our float32 output.
+ *
+ * usage: npm run bench:kernels [-- --quick] [--max-length N] [--ort-max N] [--threads N] [--no-bf16]
  */
 import os from "node:os";
 import type { AttentionShape, BlockSparseLayout } from "../kernels/api";
@@ -29,6 +34,7 @@ const quick = flag("--quick");
 const maxLength = option("--max-length", quick ? 8192 : 131072);
 const ortMax = option("--ort-max", quick ? 8192 : 32768);
 const threads = option("--threads", os.availableParallelism());
+const skipBf16 = flag("--no-bf16");
 const BLOCK = 64;
 const HEADS = 8;
 const LENGTHS = [4096, 8192, 16384, 32768, 65536, 131072].filter((l) => l <= maxLength);
@@ -116,6 +122,8 @@ interface Row {
   density: number;
   ours: Timing;
   gflops: number;
+  /** Our bf16 kernels (prefill only, where the CPU has them). */
+  bf16?: Timing;
   ort?: Timing;
   ortNote?: string;
 }
@@ -128,25 +136,44 @@ function printRow(r: Row): void {
   const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(1)}×` : "—");
   const perToken = r.mode === "prefill" ? ((r.ours.wall * 1000) / r.tokens).toFixed(2) : "";
   const ort = r.ort ? `${fmtMs(r.ort.wall)} | ${fmtMs(r.ort.cpu)}` : `${r.ortNote ?? "—"} | —`;
+  const bf16 = r.bf16 ? `${fmtMs(r.bf16.wall)} | ${fmtMs(r.bf16.cpu)} | ${ratio(r.ort?.wall, r.bf16.wall)} | ${ratio(r.ort?.cpu, r.bf16.cpu)}` : "— | — | — | —";
   console.log(
-    `| ${r.mode} | ${r.tokens.toLocaleString("en-US")} | ${r.headDim} | ${r.pattern} | ${r.keysPerRow.toFixed(0)} | ${(r.density * 100).toFixed(2)}% | ${fmtMs(r.ours.wall)} | ${fmtMs(r.ours.cpu)} | ${perToken} | ${r.gflops.toFixed(1)} | ${ort} | ${ratio(r.ort?.wall, r.ours.wall)} | ${ratio(r.ort?.cpu, r.ours.cpu)} |`,
+    `| ${r.mode} | ${r.tokens.toLocaleString("en-US")} | ${r.headDim} | ${r.pattern} | ${r.keysPerRow.toFixed(0)} | ${(r.density * 100).toFixed(2)}% | ${fmtMs(r.ours.wall)} | ${fmtMs(r.ours.cpu)} | ${perToken} | ${r.gflops.toFixed(1)} | ${ort} | ${ratio(r.ort?.wall, r.ours.wall)} | ${ratio(r.ort?.cpu, r.ours.cpu)} | ${bf16} |`,
   );
+}
+
+/** max |a − b| / max |b| */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let maxRef = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < b.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(b[i]));
+    maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  }
+  return maxDiff / maxRef;
 }
 
 async function main(): Promise<void> {
   const cpu = createCpuBackend({ threads });
   const info = cpu.info();
+  // Our bf16 kernels, run through the same addon instance: each timing below sets the precision it measures.
+  const withBf16 = !skipBf16 && info.supportedPrecisions.includes("bf16");
+  const usePrecision = (precision: "fp32" | "bf16") => createCpuBackend({ threads, precision });
   const ortVersion = (require("onnxruntime-node/package.json") as { version: string }).version;
   console.log(`machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} logical CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load avg ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   console.log(`ours: cpu addon, ${info.isa} kernels, ${info.threads} threads | peer: onnxruntime-node ${ortVersion} CPU EP, SparseAttention, intraOpNumThreads ${threads}`);
-  console.log(`float32, ${HEADS} heads (MHA), block ${BLOCK}; prefill = all rows from 0; decode = 1 new token, cache capacity length+64`);
-  console.log("wall ms = fastest repetition; CPU ms = median CPU time of the process per call (all threads); GFLOP/s on the kept blocks at the wall time");
+  console.log(`${HEADS} heads (MHA), block ${BLOCK}; prefill = all rows from 0; decode = 1 new token, cache capacity length+64`);
+  console.log(
+    `precision: ORT float32; ours float32 in the "ours" columns${withBf16 ? "; ours bf16 (Q, K, V, softmax weights in bfloat16, float32 accumulation; prefill only) in the \"bf16\" columns, its ratios against ORT's float32" : "; bf16 not run" + (skipBf16 ? " (--no-bf16)" : " (this CPU has no AVX512-BF16)")}`,
+  );
+  console.log("wall ms = fastest repetition; CPU ms = median CPU time of the process per call (all threads); GFLOP/s on the kept blocks at the wall time (float32)");
   console.log("");
-  console.log("| mode | tokens | d | pattern | keys/row | density | ours wall ms | ours CPU ms | µs/token | GFLOP/s | ORT wall ms | ORT CPU ms | × ORT (wall) | × ORT (CPU) |");
-  console.log("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| mode | tokens | d | pattern | keys/row | density | ours wall ms | ours CPU ms | µs/token | GFLOP/s | ORT wall ms | ORT CPU ms | × ORT (wall) | × ORT (CPU) | bf16 wall ms | bf16 CPU ms | bf16 × ORT (wall) | bf16 × ORT (CPU) |");
+  console.log("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const rng = new Rng(12345);
   const rows: Row[] = [];
   const checks: number[] = [];
+  const bf16Checks: number[] = [];
   for (const D of HEAD_DIMS) {
     const maxL = Math.max(...LENGTHS);
     const capMax = maxL + BLOCK;
@@ -173,10 +200,22 @@ async function main(): Promise<void> {
           const inputs = { q: q.subarray(0, HEADS * L * D), k: k.subarray(0, HEADS * L * D), v: v.subarray(0, HEADS * L * D) };
           const outputs = { out: out.subarray(0, HEADS * L * D), lse: lse.subarray(0, HEADS * L) };
           const { flops, keysPerRow } = keptFlops(shape, layout);
-          cpu.attention(shape, layout, inputs, outputs); // warm-up
           const reps = L <= 16384 ? 7 : L <= 65536 ? 4 : 3;
+          let bf16: Timing | undefined;
+          if (withBf16) {
+            const bf16Cpu = usePrecision("bf16");
+            const bf16Out = { out: new Float32Array(HEADS * L * D) };
+            bf16Cpu.attention(shape, layout, inputs, bf16Out); // warm-up
+            bf16 = await time(reps, () => bf16Cpu.attention(shape, layout, inputs, bf16Out));
+            usePrecision("fp32");
+            cpu.attention(shape, layout, inputs, outputs);
+            const err = relativeError(bf16Out.out, outputs.out);
+            bf16Checks.push(err);
+            if (!(err < 1e-2)) throw new Error(`bf16 and fp32 disagree at ${L} d${D} ${pattern.name}: ${err}`);
+          }
+          cpu.attention(shape, layout, inputs, outputs); // warm-up
           const ours = await time(reps, () => cpu.attention(shape, layout, inputs, outputs));
-          const row: Row = { mode: "prefill", tokens: L, headDim: D, pattern: pattern.name, keysPerRow, density: (flops / (4 * HEADS * D * BLOCK * BLOCK)) / causalBlocks, ours, gflops: flops / ours.wall / 1e6 };
+          const row: Row = { mode: "prefill", tokens: L, headDim: D, pattern: pattern.name, keysPerRow, density: (flops / (4 * HEADS * D * BLOCK * BLOCK)) / causalBlocks, ours, gflops: flops / ours.wall / 1e6, bf16 };
           // ORT's CPU kernel holds a queries × keys × heads score matrix: run its prefill in chunks of
           // ORT_CHUNK queries (each chunk attends to the cache the earlier chunks filled), as one would.
           const needBytes = HEADS * Math.min(ORT_CHUNK, L) * L * 4 * 1.3 + 4 * HEADS * L * D * 4;
@@ -204,14 +243,9 @@ async function main(): Promise<void> {
             };
             if (L <= 8192) await runAll(); // warm-up where it is cheap
             row.ort = await time(L <= 8192 ? 3 : 1, runAll);
-            let maxRef = 0;
-            let maxDiff = 0;
-            for (let i = 0; i < ortOut.length; i++) {
-              maxRef = Math.max(maxRef, Math.abs(outputs.out[i]));
-              maxDiff = Math.max(maxDiff, Math.abs(outputs.out[i] - ortOut[i]));
-            }
-            checks.push(maxDiff / maxRef);
-            if (!(maxDiff / maxRef < 1e-4)) throw new Error(`ORT and ours disagree at ${L} d${D} ${pattern.name}: ${maxDiff / maxRef}`);
+            const err = relativeError(ortOut, outputs.out);
+            checks.push(err);
+            if (!(err < 1e-4)) throw new Error(`ORT and ours disagree at ${L} d${D} ${pattern.name}: ${err}`);
           }
           rows.push(row);
           printRow(row);
@@ -237,16 +271,18 @@ async function main(): Promise<void> {
     await peer.dispose();
   }
   console.log("");
-  if (checks.length > 0) console.log(`ORT's prefill output vs ours on the same inputs: max |ours − ORT| / max |ours| ≤ ${Math.max(...checks).toExponential(1)} over ${checks.length} shapes`);
-  for (const mode of ["prefill", "decode"]) {
-    const withOrt = rows.filter((r) => r.ort !== undefined && r.mode === mode);
-    if (withOrt.length === 0) continue;
-    const wall = withOrt.map((r) => (r.ort as Timing).wall / r.ours.wall);
-    const cpuRatio = withOrt.map((r) => (r.ort as Timing).cpu / r.ours.cpu);
+  if (checks.length > 0) console.log(`ORT's prefill output vs ours (float32) on the same inputs: max |ours − ORT| / max |ours| ≤ ${Math.max(...checks).toExponential(1)} over ${checks.length} shapes`);
+  if (bf16Checks.length > 0) console.log(`our bf16 prefill output vs our float32 output: max |bf16 − fp32| / max |fp32| ≤ ${Math.max(...bf16Checks).toExponential(1)} over ${bf16Checks.length} shapes`);
+  const summary = (label: string, withOrt: Row[], ours: (r: Row) => Timing) => {
+    if (withOrt.length === 0) return;
+    const wall = withOrt.map((r) => (r.ort as Timing).wall / ours(r).wall);
+    const cpuRatio = withOrt.map((r) => (r.ort as Timing).cpu / ours(r).cpu);
     console.log(
-      `${mode} vs ORT SparseAttention: ${Math.min(...wall).toFixed(1)}×–${Math.max(...wall).toFixed(1)}× (wall), ${Math.min(...cpuRatio).toFixed(1)}×–${Math.max(...cpuRatio).toFixed(1)}× (CPU) over ${withOrt.length} shapes up to ${Math.max(...withOrt.map((r) => r.tokens)).toLocaleString("en-US")} tokens`,
+      `${label}: ${Math.min(...wall).toFixed(1)}×–${Math.max(...wall).toFixed(1)}× (wall), ${Math.min(...cpuRatio).toFixed(1)}×–${Math.max(...cpuRatio).toFixed(1)}× (CPU) over ${withOrt.length} shapes up to ${Math.max(...withOrt.map((r) => r.tokens)).toLocaleString("en-US")} tokens`,
     );
-  }
+  };
+  for (const mode of ["prefill", "decode"]) summary(`${mode} vs ORT SparseAttention (both float32)`, rows.filter((r) => r.ort !== undefined && r.mode === mode), (r) => r.ours);
+  summary("prefill, our bf16 vs ORT's float32", rows.filter((r) => r.ort !== undefined && r.bf16 !== undefined), (r) => r.bf16 as Timing);
 }
 
 main().catch((err) => {

@@ -19,7 +19,7 @@
       "conditions": [
         ["target_arch == 'x64'", {
           "defines": ["LV_X86_KERNELS"],
-          "dependencies": ["longview_kernels_avx2", "longview_kernels_avx512"]
+          "dependencies": ["longview_kernels_avx2", "longview_kernels_avx512", "longview_kernels_avx512_bf16"]
         }],
         ["OS == 'linux'", { "libraries": ["-lpthread"] }]
       ]
@@ -40,6 +40,16 @@
       "defines": ["LV_X86_KERNELS"],
       "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-mavx512f", "-mfma", "-Wno-maybe-uninitialized"],
       "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mfma"] },
+      "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/std:c++17", "/O2", "/arch:AVX512"] } }
+    },
+    {
+      # Opt-in bf16 prefill kernels (precision "bf16"), run only where CPUID reports AVX512-BF16.
+      "target_name": "longview_kernels_avx512_bf16",
+      "type": "static_library",
+      "sources": ["src/kernel_avx512_bf16.cc"],
+      "defines": ["LV_X86_KERNELS"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-mavx512f", "-mavx512bw", "-mavx512bf16", "-mfma", "-Wno-maybe-uninitialized"],
+      "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "OTHER_CPLUSPLUSFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512bf16", "-mfma"] },
       "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/std:c++17", "/O2", "/arch:AVX512"] } }
     }
   ]

@@ -12,13 +12,26 @@ import { bundledAddonPath, loadAddonFrom, moduleDir, uniquePaths } from "../nati
 
 export type CpuIsa = "avx512" | "avx2" | "generic";
 
+/**
+ * Arithmetic of the prefill (row-parallel) path. "fp32", the default: float32 products and sums. "bf16", only on
+ * request and only with the avx512 kernels on a CPU with AVX512-BF16: Q, K, V and the softmax weights are
+ * rounded to bfloat16 and multiplied with float32 accumulation (vdpbf16ps, twice the FMA rate); the softmax, its
+ * running max and sum, and the few-rows (decode) path stay float32. The shared suite checks it against the
+ * "bf16" bounds of kernels/testing/precision.ts.
+ */
+export type CpuPrecision = "fp32" | "bf16";
+
 export interface CpuAddonInfo {
   /** Kernels in use. */
   isa: CpuIsa;
+  /** Their arithmetic. */
+  precision: CpuPrecision;
   /** Threads per call, the calling thread included. */
   threads: number;
-  /** Kernels this CPU can run, best first. */
+  /** Kernels this CPU can run, best first (float32). */
   supportedIsas: CpuIsa[];
+  /** Precisions the kernels in use offer on this CPU. */
+  supportedPrecisions: CpuPrecision[];
 }
 
 /** The raw addon (argument checks happen in C++; see kernels/cpu/src/addon.cc). */
@@ -26,7 +39,7 @@ interface CpuAddon {
   attention(shape: AttentionShape, layout: BlockSparseLayout, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse?: Float32Array): void;
   attentionAsync(shape: AttentionShape, layout: BlockSparseLayout, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse?: Float32Array): Promise<void>;
   info(): CpuAddonInfo;
-  configure(options: { threads?: number; isa?: CpuIsa | "best" }): CpuAddonInfo;
+  configure(options: { threads?: number; isa?: CpuIsa | "best"; precision?: CpuPrecision }): CpuAddonInfo;
 }
 
 /** Thrown when the native addon is not built or cannot be loaded on this machine. */
@@ -85,6 +98,8 @@ export interface CpuBackendOptions {
   threads?: number;
   /** Force a kernel build (tests use this to cover every path the CPU supports). */
   isa?: CpuIsa | "best";
+  /** "fp32" (default) or "bf16" (opt-in; see CpuPrecision). Unsupported combinations throw a RangeError. */
+  precision?: CpuPrecision;
   /** Explicit path of longview_cpu.node. */
   addonPath?: string;
 }
@@ -99,12 +114,14 @@ export class CpuSparseAttentionBackend implements SparseAttentionBackend {
 
   constructor(options: CpuBackendOptions = {}) {
     this.addon = loadCpuAddon(options.addonPath);
-    if (options.threads !== undefined || options.isa !== undefined) this.addon.configure({ threads: options.threads, isa: options.isa });
+    // The precision is always set, so that a backend created without asking for bf16 computes in float32.
+    this.addon.configure({ threads: options.threads, isa: options.isa, precision: options.precision ?? "fp32" });
   }
 
-  /** "cpu-<isa>". Threads and kernels are per process (one addon instance), so the last configure wins. */
+  /** "cpu-<isa>", "-bf16" added for bf16. Threads and kernels are per process (one addon instance), so the last configure wins. */
   get name(): string {
-    return `cpu-${this.addon.info().isa}`;
+    const info = this.addon.info();
+    return `cpu-${info.isa}${info.precision === "bf16" ? "-bf16" : ""}`;
   }
 
   /** Kernels and threads in use. */

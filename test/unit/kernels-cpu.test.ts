@@ -6,7 +6,7 @@ import path from "node:path";
 import { test } from "node:test";
 import type { AttentionInputs, AttentionShape, SparseAttentionBackend } from "../../kernels/api";
 import { CpuBackendUnavailableError, type CpuSparseAttentionBackend, createCpuBackend, isCpuBackendAvailable } from "../../kernels/cpu/index";
-import { Rng, globalLayout, localLayout, runSeed, runSharedSuite } from "../../kernels/testing";
+import { Rng, type SuiteCase, formatResult, globalLayout, localLayout, runCase, runSeed, runSharedSuite } from "../../kernels/testing";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -46,6 +46,7 @@ test("shared suite (full) on the best kernels, sync entry", opts, async () => {
   const b = backend();
   const info = b.info();
   assert.equal(info.isa, info.supportedIsas[0], "the best supported kernels are picked by default");
+  assert.equal(info.precision, "fp32", "float32 unless bf16 is asked for");
   const report = await runSharedSuite(b, { seed });
   assert.ok(report.results.length >= 90);
   console.log(`kernels-cpu: full suite on ${b.name} (${info.threads} threads): ${report.results.length} cases in ${(report.ms / 1000).toFixed(1)} s`);
@@ -67,6 +68,111 @@ test("shared suite (quick) on every other kernel build this CPU runs", opts, asy
 
 test("shared suite (quick) through the async entry", opts, async () => {
   await runSharedSuite(asyncView(backend()), { quick: true, seed });
+});
+
+// Head dims that are not a multiple of the vector width or of the bf16 pair (the suite uses 64 and 128): the
+// transposes' and conversions' tails. Prefill and chunked, block 64 (full tiles) and 16, GQA.
+const ODD_HEAD_DIM_CASES: SuiteCase[] = [40, 33, 72].flatMap((headDim, i): SuiteCase[] => [
+  { name: `odd-d/prefill/d${headDim}`, mode: "prefill", numHeads: 4, numKvHeads: 2, headDim, blockSize: i === 1 ? 16 : 64, pattern: "global", length: [150, 420] },
+  { name: `odd-d/chunked/d${headDim}`, mode: "chunked", numHeads: 4, numKvHeads: 4, headDim, blockSize: 64, pattern: "local", length: [200, 500] },
+]);
+
+async function runOddHeadDims(b: CpuSparseAttentionBackend, precision: "fp32" | "bf16"): Promise<void> {
+  for (const c of ODD_HEAD_DIM_CASES) {
+    const r = await runCase(b, c, seed, precision);
+    assert.ok(r.ok, `${b.name}: ${formatResult(r)}`);
+  }
+}
+
+test("head dims off the vector width, on every kernel build this CPU runs", opts, async () => {
+  try {
+    for (const isa of backend().info().supportedIsas) await runOddHeadDims(backend({ isa }), "fp32");
+  } finally {
+    backend({ isa: "best" });
+  }
+});
+
+const bf16Skip = setup.skip ?? setup.buildError ?? (backend().info().supportedPrecisions.includes("bf16") ? undefined : "this CPU has no AVX512-BF16");
+
+test("bf16 is opt-in and refused where the CPU lacks it", opts, () => {
+  const info = backend().info();
+  assert.equal(info.precision, "fp32");
+  if (!info.supportedPrecisions.includes("bf16")) {
+    assert.throws(() => backend({ precision: "bf16" }), /AVX512-BF16/);
+    return;
+  }
+  try {
+    const b = backend({ precision: "bf16" });
+    assert.equal(b.name, `cpu-${info.isa}-bf16`);
+    assert.equal(backend().info().precision, "fp32", "a backend created without asking for bf16 goes back to float32");
+    assert.throws(() => backend({ isa: "generic", precision: "bf16" }), /no bf16 'generic' kernels/);
+  } finally {
+    backend();
+  }
+});
+
+test("bf16: the shared suite (full) within the bf16 bounds, and head dims off the vector width", { skip: bf16Skip }, async () => {
+  try {
+    const b = backend({ precision: "bf16" });
+    const report = await runSharedSuite(b, { seed, precision: "bf16" });
+    assert.ok(report.results.length >= 90);
+    await runOddHeadDims(b, "bf16");
+  } finally {
+    backend();
+  }
+});
+
+test("bf16 without the per-call block cache (blocks converted per use): quick suite, same result bit for bit", { skip: bf16Skip }, async () => {
+  const rng = new Rng(seed + 6);
+  const { shape, layout, inputs, n } = bigProblem(rng, 1500);
+  const saved = process.env.LONGVIEW_CPU_BLOCK_CACHE_MB;
+  try {
+    const b = backend({ precision: "bf16" });
+    const cached = new Float32Array(n);
+    b.attention(shape, layout, inputs, { out: cached });
+    process.env.LONGVIEW_CPU_BLOCK_CACHE_MB = "0";
+    const uncached = new Float32Array(n);
+    b.attention(shape, layout, inputs, { out: uncached });
+    assert.deepEqual(uncached, cached);
+    await runSharedSuite(b, { quick: true, seed, precision: "bf16" });
+  } finally {
+    if (saved === undefined) delete process.env.LONGVIEW_CPU_BLOCK_CACHE_MB;
+    else process.env.LONGVIEW_CPU_BLOCK_CACHE_MB = saved;
+    backend();
+  }
+});
+
+test("bf16 rounds the prefill products (differs from fp32 by more than float rounding) and leaves decode in fp32", { skip: bf16Skip }, () => {
+  try {
+    const rng = new Rng(seed + 5);
+    const { shape, layout, inputs, n } = bigProblem(rng, 700);
+    const fp32 = backend();
+    const want = new Float32Array(n);
+    fp32.attention(shape, layout, inputs, { out: want });
+    const decode: AttentionShape = { ...shape, queryStart: 699, queryLength: 1 };
+    const decodeInputs = { ...inputs, q: inputs.q.subarray(0, 8 * 64) };
+    const decodeWant = new Float32Array(8 * 64);
+    fp32.attention(decode, layout, decodeInputs, { out: decodeWant });
+
+    const bf16 = backend({ precision: "bf16" });
+    const got = new Float32Array(n);
+    bf16.attention(shape, layout, inputs, { out: got });
+    let maxRef = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < n; i++) {
+      maxRef = Math.max(maxRef, Math.abs(want[i]));
+      maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    }
+    const rel = maxDiff / maxRef;
+    console.log(`kernels-cpu: bf16 vs fp32 prefill (700 tokens, unrounded inputs): max |diff| / max |out| = ${rel.toExponential(2)}`);
+    assert.ok(rel > 1e-4, `bf16 output is as close to fp32 as float rounding (${rel}): the bf16 kernels did not run`);
+    assert.ok(rel < 1e-2, `bf16 output is off by ${rel}`);
+    const decodeGot = new Float32Array(8 * 64);
+    bf16.attention(decode, layout, decodeInputs, { out: decodeGot });
+    assert.deepEqual(decodeGot, decodeWant);
+  } finally {
+    backend();
+  }
 });
 
 function bigProblem(rng: Rng, tokens: number) {

@@ -26,9 +26,9 @@ int default_threads() {
 
 // Per-instance state (one per Node environment / worker thread that loads the addon).
 struct Context {
-  std::mutex call_mutex;  // one call at a time: the pool and the scratch buffers are shared
+  std::mutex call_mutex;  // one call at a time: the pool and the workspace are shared
   std::unique_ptr<ThreadPool> pool;
-  std::vector<Scratch> scratch;
+  Workspace workspace;
   const IsaKernels* isa = &best_kernels();
   int threads = default_threads();
 
@@ -38,7 +38,7 @@ struct Context {
   }
   void run(const Problem& p) {
     std::lock_guard<std::mutex> lock(call_mutex);
-    run_attention(p, *isa, get_pool(), scratch);
+    run_attention(p, *isa, get_pool(), workspace);
   }
 };
 
@@ -185,21 +185,47 @@ class Addon : public Napi::Addon<Addon> {
     const Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     o.Set("isa", ctx_.isa->name);
+    o.Set("precision", ctx_.isa->precision);
     o.Set("threads", ctx_.threads);
     Napi::Array isas = Napi::Array::New(env);
     uint32_t n = 0;
     for (const char* name : {"avx512", "avx2", "generic"})
       if (kernels_by_name(name)) isas.Set(n++, name);
     o.Set("supportedIsas", isas);
+    Napi::Array precisions = Napi::Array::New(env);
+    n = 0;
+    for (const char* precision : {"fp32", "bf16"})
+      if (kernels_by_name(ctx_.isa->name, precision)) precisions.Set(n++, precision);
+    o.Set("supportedPrecisions", precisions);
     return o;
   }
 
-  // configure({ threads?, isa? }): takes effect from the next call (waits for a running one).
+  // configure({ threads?, isa?, precision? }): takes effect from the next call (waits for a running one).
+  // isa and precision each keep their current value when not given; "best" is the best float32 build.
   Napi::Value Configure(const Napi::CallbackInfo& info) {
     const Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "configure expects an object");
     const Napi::Object o = info[0].As<Napi::Object>();
     std::lock_guard<std::mutex> lock(ctx_.call_mutex);
+    std::string name = ctx_.isa->name;
+    std::string precision = ctx_.isa->precision;
+    if (o.Has("isa") && !o.Get("isa").IsUndefined()) {
+      const Napi::Value v = o.Get("isa");
+      if (!v.IsString()) throw Napi::TypeError::New(env, "isa must be a string");
+      name = v.As<Napi::String>();
+      if (name == "best") name = best_kernels().name;
+      if (!kernels_by_name(name)) throw Napi::RangeError::New(env, "this CPU cannot run the '" + name + "' kernels");
+    }
+    if (o.Has("precision") && !o.Get("precision").IsUndefined()) {
+      const Napi::Value v = o.Get("precision");
+      if (!v.IsString()) throw Napi::TypeError::New(env, "precision must be a string");
+      precision = v.As<Napi::String>();
+      if (precision != "fp32" && precision != "bf16") throw Napi::RangeError::New(env, "precision must be 'fp32' or 'bf16'");
+    }
+    const IsaKernels* k = kernels_by_name(name, precision);
+    if (!k) {
+      throw Napi::RangeError::New(env, "no " + precision + " '" + name + "' kernels on this CPU (bf16 needs the avx512 kernels and a CPU with AVX512-BF16)");
+    }
     if (o.Has("threads") && !o.Get("threads").IsUndefined()) {
       const int t = get_int(o, "threads", "options");
       if (t < 1 || t > 1024) throw Napi::RangeError::New(env, "threads must be in [1, 1024]");
@@ -208,14 +234,7 @@ class Addon : public Napi::Addon<Addon> {
         ctx_.threads = t;
       }
     }
-    if (o.Has("isa") && !o.Get("isa").IsUndefined()) {
-      const Napi::Value v = o.Get("isa");
-      if (!v.IsString()) throw Napi::TypeError::New(env, "isa must be a string");
-      const std::string name = v.As<Napi::String>();
-      const IsaKernels* k = name == "best" ? &best_kernels() : kernels_by_name(name);
-      if (!k) throw Napi::RangeError::New(env, "this CPU cannot run the '" + name + "' kernels");
-      ctx_.isa = k;
-    }
+    ctx_.isa = k;
     return Info(info);
   }
 

@@ -2,6 +2,7 @@
 // merge. Independent of the instruction set: the kernels themselves live in kernel_impl.inc.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <new>
 
 #include "attention.h"
@@ -111,6 +112,15 @@ void union_columns(const Problem& p, int kvHead, int G, int blockRow, std::vecto
   }
 }
 
+size_t block_cache_limit() {
+  if (const char* env = std::getenv("LONGVIEW_CPU_BLOCK_CACHE_MB")) {
+    char* end = nullptr;
+    const unsigned long long mb = std::strtoull(env, &end, 10);
+    if (end != env && *end == '\0') return static_cast<size_t>(mb) << 20;
+  }
+  return kMaxBlockCacheBytes;
+}
+
 // Below this many multiply-adds a call runs on the calling thread: waking workers costs more.
 constexpr double kInlineWork = 4e5;
 
@@ -143,7 +153,8 @@ void merge_tile(const Problem& p, const Plan& plan, const Tile& t) {
 
 }  // namespace
 
-void run_attention(const Problem& p, const IsaKernels& isa, ThreadPool& pool, std::vector<Scratch>& scratch) {
+void run_attention(const Problem& p, const IsaKernels& isa, ThreadPool& pool, Workspace& workspace) {
+  std::vector<Scratch>& scratch = workspace.workers;
   if (p.queryLength == 0) return;
   const int B = p.blockSize;
   const int G = p.numHeads / p.numKvHeads;
@@ -153,12 +164,14 @@ void run_attention(const Problem& p, const IsaKernels& isa, ThreadPool& pool, st
   plan.group = G;
   std::vector<std::pair<int32_t, uint64_t>> tmp;
   double work = 0;
-  // Later block rows first: in causal layouts they keep more blocks, and the longest items should start first.
-  for (int br = lastRow; br >= firstRow; --br) {
-    const int lo = std::max(br * B, p.queryStart) - p.queryStart;
-    const int hi = std::min((br + 1) * B, p.kvLength) - p.queryStart;
-    const int parts = (hi - lo + kTileRows - 1) / kTileRows;
-    for (int kvh = 0; kvh < p.numKvHeads; ++kvh) {
+  // One KV head after another, so that neighbouring items (which the threads take in order) share the key and
+  // value blocks of their local windows and anchors while those are still in cache; within a head, later block
+  // rows first: in causal layouts they keep more blocks, and the longest items should start first.
+  for (int kvh = 0; kvh < p.numKvHeads; ++kvh) {
+    for (int br = lastRow; br >= firstRow; --br) {
+      const int lo = std::max(br * B, p.queryStart) - p.queryStart;
+      const int hi = std::min((br + 1) * B, p.kvLength) - p.queryStart;
+      const int parts = (hi - lo + kTileRows - 1) / kTileRows;
       const int colBegin = static_cast<int>(plan.cols.size());
       union_columns(p, kvh, G, br, tmp, plan);
       const int colCount = static_cast<int>(plan.cols.size()) - colBegin;
@@ -193,6 +206,20 @@ void run_attention(const Problem& p, const IsaKernels& isa, ThreadPool& pool, st
     plan.partialO.resize(offset);
     plan.partialM.resize(offset / p.headDim);
     plan.partialL.resize(offset / p.headDim);
+  }
+  const size_t slotFloats = isa.block_cache_floats ? isa.block_cache_floats(B, p.headDim) : 0;
+  const int blocks = (p.kvLength + B - 1) / B;
+  const size_t slots = static_cast<size_t>(p.numKvHeads) * blocks;
+  if (slotFloats > 0 && slots * slotFloats * sizeof(float) <= block_cache_limit()) {
+    if (workspace.cacheStateSize < slots) {
+      workspace.cacheState.reset(new std::atomic<uint8_t>[slots]);
+      workspace.cacheStateSize = slots;
+    }
+    for (size_t i = 0; i < slots; ++i) workspace.cacheState[i].store(0, std::memory_order_relaxed);
+    plan.blockCache = workspace.blockCache.get(slots * slotFloats);
+    plan.cacheState = workspace.cacheState.get();
+    plan.cacheSlotFloats = slotFloats;
+    plan.cacheBlocks = blocks;
   }
   if (scratch.size() < static_cast<size_t>(threads)) scratch.resize(static_cast<size_t>(threads));
   const int64_t items = static_cast<int64_t>(tiles) * plan.splits;

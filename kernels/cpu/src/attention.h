@@ -2,8 +2,10 @@
 // the per-ISA kernels (kernel_*.cc) and the Node-API binding (addon.cc). Semantics: kernels/api.ts.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,13 @@ struct Plan {
   // Split-K partial results, per tile: [split][head in group][row][headDim] (+ m, l per row), log2 domain.
   // Written by concurrent items into disjoint ranges, hence mutable through the const Plan the kernels get.
   mutable std::vector<float> partialO, partialM, partialL;
+  // Kernels that convert key/value blocks (bf16) convert each block once per call into this cache when it fits
+  // (null otherwise): slot kvHead * cacheBlocks + block column, cacheSlotFloats floats each, holding the block's
+  // rows below kvLength; cacheState[slot] is 0 (empty), 1 (being filled) or 2 (ready).
+  float* blockCache = nullptr;
+  std::atomic<uint8_t>* cacheState = nullptr;
+  size_t cacheSlotFloats = 0;
+  int cacheBlocks = 0;
 };
 
 // Per-worker scratch memory, grown on demand and reused across calls.
@@ -65,22 +74,31 @@ class Scratch {
 };
 
 // One instruction-set build of the kernels; process_item runs item (tile * splits + split) of a plan.
+// precision: "fp32" (every product and sum in float32), or "bf16": the prefill (row-parallel) path rounds
+// Q, K, V and the softmax weights to bfloat16 and multiplies them with float32 accumulation; softmax, the
+// running state and the few-rows (decode) path stay float32.
 struct IsaKernels {
   const char* name;
+  const char* precision;
   void (*process_item)(const Problem& p, const Plan& plan, int64_t item, Scratch& scratch);
+  // Floats per converted key/value block in Plan::blockCache, or 0 for kernels that read K and V as given.
+  size_t (*block_cache_floats)(int blockSize, int headDim);
 };
 
 namespace generic { extern const IsaKernels kernels; }
 #if defined(LV_X86_KERNELS)
 namespace avx2 { extern const IsaKernels kernels; }
 namespace avx512 { extern const IsaKernels kernels; }
+namespace avx512_bf16 { extern const IsaKernels kernels; }
 #endif
 
-// The best kernels this CPU supports, and lookup by name ("avx512", "avx2", "generic"; null if unsupported).
+// The best float32 kernels this CPU supports, and lookup by name ("avx512", "avx2", "generic") and precision
+// ("fp32", or "bf16" for avx512 only); null if this CPU cannot run them.
 const IsaKernels& best_kernels();
-const IsaKernels* kernels_by_name(const std::string& name);
+const IsaKernels* kernels_by_name(const std::string& name, const std::string& precision = "fp32");
 bool cpu_has_avx2_fma();
 bool cpu_has_avx512f();
+bool cpu_has_avx512_bf16();
 
 // Checks shapes and the layout rows this call touches; returns an error message, or "" when valid.
 // Buffer lengths (in elements) are checked by the caller against required_lengths().
@@ -89,8 +107,21 @@ std::string validate(const Problem& p);
 struct RequiredLengths { size_t q, kv, out, lse, rowPtr, colIdx; };
 RequiredLengths required_lengths(const Problem& p);
 
+// Memory kept between calls: per-worker scratch, and the converted-block cache (see Plan::blockCache) with its
+// state flags, so that its pages are not faulted in again on every call.
+struct Workspace {
+  std::vector<Scratch> workers;
+  Scratch blockCache;
+  std::unique_ptr<std::atomic<uint8_t>[]> cacheState;
+  size_t cacheStateSize = 0;
+};
+
+// Largest converted-block cache a call sets up (LONGVIEW_CPU_BLOCK_CACHE_MB overrides it; 0 turns the cache
+// off); beyond it the kernels convert blocks per use.
+constexpr size_t kMaxBlockCacheBytes = size_t{128} << 20;
+
 class ThreadPool;
-// Plans and runs one call on the pool (the calling thread takes part). Not reentrant per pool.
-void run_attention(const Problem& p, const IsaKernels& isa, ThreadPool& pool, std::vector<Scratch>& scratch);
+// Plans and runs one call on the pool (the calling thread takes part). Not reentrant per pool or workspace.
+void run_attention(const Problem& p, const IsaKernels& isa, ThreadPool& pool, Workspace& workspace);
 
 }  // namespace lv

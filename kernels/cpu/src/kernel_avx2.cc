@@ -7,5 +7,7 @@ namespace avx2 {
 constexpr const char* kIsaName = "avx2";
 #include "simd_avx2.inc"
 #include "kernel_impl.inc"
+extern const IsaKernels kernels;
+const IsaKernels kernels = {kIsaName, Fp32Rows::kPrecision, &process_item_as<Fp32Rows>, nullptr};
 }  // namespace avx2
 }  // namespace lv

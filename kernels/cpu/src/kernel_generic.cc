@@ -7,5 +7,7 @@ namespace generic {
 constexpr const char* kIsaName = "generic";
 #include "simd_generic.inc"
 #include "kernel_impl.inc"
+extern const IsaKernels kernels;
+const IsaKernels kernels = {kIsaName, Fp32Rows::kPrecision, &process_item_as<Fp32Rows>, nullptr};
 }  // namespace generic
 }  // namespace lv
