@@ -27,11 +27,10 @@ import { loadKvCache, saveKvCache } from "../model-runtime/src/engine/kv-store";
 import { DEFAULT_MODEL_CONFIG, modelStats } from "../model-runtime/src/model/config";
 import { randomWeights } from "../model-runtime/src/model/random-init";
 import { quantizeMatrix } from "../model-runtime/src/model/weights";
-import { type BlockSparseLayout, rowColumns } from "../kernels/api";
+import type { BlockSparseLayout } from "../kernels/api";
 import { buildLayout } from "../kernels/testing/layouts";
 import { buildPatterns } from "../model-runtime/src/patterns";
-import type { BlockFacts } from "../model-runtime/src/patterns/types";
-import { ANCHOR_TIER } from "../model-runtime/src/layout/repo-layout";
+import { fmt, meanKept, mib, repoFacts as repoFactsOf, syntheticToken, timed } from "./engine-common";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -49,18 +48,6 @@ const c = DEFAULT_MODEL_CONFIG;
 const B = c.blockSize;
 const CHUNK = 2048;
 const stats = modelStats(c);
-
-const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
-const mib = (b: number) => `${fmt(b / 2 ** 20)} MiB`;
-
-async function timed<T>(fn: () => Promise<T> | T): Promise<{ ms: number; cpuMs: number; value: T }> {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const value = await fn();
-  const ms = performance.now() - t0;
-  const cu = process.cpuUsage(c0);
-  return { ms, cpuMs: (cu.user + cu.system) / 1000, value };
-}
 
 /** Fastest of `reps` runs (wall), with that run's CPU time. */
 async function best(reps: number, fn: () => Promise<unknown> | unknown): Promise<{ ms: number; cpuMs: number }> {
@@ -220,29 +207,8 @@ async function denseOps(): Promise<void> {
 
 // ------------------------------------------------------------------------------------------------ layouts
 
-/** Repository-like facts: a map of anchor blocks (1/8 of the sequence) then files of 4–40 blocks. */
-function repoFacts(tokens: number, answerRoom = 0): BlockFacts {
-  const R = Math.ceil((tokens + answerRoom) / B);
-  const mapBlocks = Math.max(1, Math.floor(tokens / B / 8));
-  const segmentStart = new Int32Array(R);
-  let start = mapBlocks;
-  let next = start + 4 + ((start * 7919) % 37);
-  for (let b = 0; b < R; b++) {
-    if (b >= mapBlocks && b >= next && b * B < tokens) {
-      start = b;
-      next = b + 4 + ((b * 7919) % 37);
-    }
-    segmentStart[b] = b < mapBlocks ? 0 : b * B >= tokens ? Math.floor(tokens / B) : start;
-  }
-  return {
-    numBlocks: R,
-    blockSize: B,
-    anchorBlocks: Int32Array.from({ length: mapBlocks }, (_, i) => i),
-    anchorTier: Uint8Array.from({ length: mapBlocks }, (_, i) => ANCHOR_TIER + (i % c.numHeads)),
-    segmentStart,
-    sinkBlocks: 1,
-  };
-}
+/** Repository-like facts (bench/engine-common.ts) for the default model. */
+const repoFacts = (tokens: number, answerRoom = 0) => repoFactsOf(c, tokens, answerRoom);
 
 /**
  * Exactly the config's budget on every row (min(row + 1, 100) blocks): the 16 most recent blocks, block 0, and the
@@ -262,19 +228,7 @@ function fullBudgetLayout(tokens: number, answerRoom = 0): BlockSparseLayout {
   });
 }
 
-function meanKept(layout: BlockSparseLayout): { mean: number; max: number } {
-  let sum = 0;
-  let max = 0;
-  for (let l = 0; l < layout.numLayouts; l++)
-    for (let r = 0; r < layout.numBlockRows; r++) {
-      const n = rowColumns(layout, l, r).length;
-      sum += n;
-      max = Math.max(max, n);
-    }
-  return { mean: sum / (layout.numLayouts * layout.numBlockRows), max };
-}
-
-const tokenAt = (i: number) => 16 + ((i * 2654435761) % (c.vocabSize - 16));
+const tokenAt = (i: number) => syntheticToken(c, i);
 
 // ------------------------------------------------------------------------------------------------ 2–4. engine
 
