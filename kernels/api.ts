@@ -69,7 +69,42 @@ export interface AttentionOutputs {
 export interface SparseAttentionBackend {
   readonly name: string;
   attention(shape: AttentionShape, layout: BlockSparseLayout, inputs: AttentionInputs, outputs: AttentionOutputs): Promise<void> | void;
+  /**
+   * Optional capability of a GPU backend: keys and values kept on the device between calls, so a caller uploads only
+   * the rows it wrote (see ResidentKvSupport). Returns undefined when the backend cannot do it (now: a wrapper whose
+   * GPU failed returns undefined from then on). A backend without it is driven through `attention()` only.
+   */
+  resident?(): ResidentKvSupport | undefined;
   dispose?(): void;
+}
+
+/**
+ * One layer's keys and values on the device: K and V [numKvHeads][capacity][headDim] (row stride = capacity, like
+ * the host cache). Its rows hold what was last written to them; rows never written hold anything.
+ */
+export interface ResidentKvCache {
+  readonly numKvHeads: number;
+  readonly capacity: number;
+  readonly headDim: number;
+  /**
+   * Copies rows [start, start + count) of every KV head from host arrays laid out [numKvHeads][hostCapacity][headDim]
+   * (the host KV cache of one layer, read in place) into the same rows here. Synchronous: when it returns, the host
+   * arrays may change.
+   */
+  write(k: Float32Array, v: Float32Array, hostCapacity: number, start: number, count: number): void;
+  /** Frees the device memory now (idempotent). */
+  dispose(): void;
+}
+
+/** What a backend with device-resident K/V offers (SparseAttentionBackend.resident). */
+export interface ResidentKvSupport {
+  /** A device cache of `capacity` rows per KV head. Throws when the device cannot hold it. */
+  createCache(numKvHeads: number, capacity: number, headDim: number): ResidentKvCache;
+  /**
+   * attention() with K/V read from `cache` (rows [0, shape.kvLength) must have been written; shape.kvCapacity must
+   * equal cache.capacity); q and the outputs are host arrays as in attention().
+   */
+  attention(shape: AttentionShape, layout: BlockSparseLayout, q: Float32Array, cache: ResidentKvCache, outputs: AttentionOutputs): Promise<void> | void;
 }
 
 /** Indices of the blocks kept in row `row` of layout `layoutIndex` (a view, not a copy). */

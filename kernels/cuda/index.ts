@@ -6,14 +6,15 @@
  * - `attention()` on host Float32Arrays (the SparseAttentionBackend form the shared test suite drives): the
  *   layout is uploaded once per layout object, K/V rows [0, kvLength) are copied into a temporary device
  *   cache, and inputs/outputs are converted to and from bf16/fp16 on the GPU.
- * - Device-resident handles for the engine: `uploadLayout()`, `createKvCache()` (a cache that grows in place:
- *   `write()` appends rows at any offset), and `attentionWithCache()`.
+ * - Device-resident handles: `uploadLayout()`, `createKvCache()` (a fixed-capacity cache; `write()` stores rows
+ *   at any offset), and `attentionWithCache()`; `resident()` offers them to the engine through the backend contract
+ *   (kernels/api.ts ResidentKvSupport), so a prefill chunk or a decode step uploads only its own K/V rows and Q.
  * Every failure to find the addon, a driver or a GPU is a CudaUnavailableError, so a caller can fall back.
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../api";
+import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, ResidentKvCache, ResidentKvSupport, SparseAttentionBackend } from "../api";
 import { bundledAddonPath } from "../native-addon";
 
 /** No usable CUDA backend: the addon is not built, or there is no driver or GPU. */
@@ -131,6 +132,80 @@ export class CudaKvCache {
   }
 }
 
+/** Floats per upload slice: bounds the host gather buffers and the addon's device staging buffer (16 MiB each). */
+const UPLOAD_SLICE_FLOATS = 4 << 20;
+
+/** Host buffers that gather strided rows for an upload; one pair per backend (the engine writes one layer at a time). */
+export class GatherBuffers {
+  k = new Float32Array(0);
+  v = new Float32Array(0);
+  take(floats: number): [Float32Array, Float32Array] {
+    if (this.k.length < floats) {
+      this.k = new Float32Array(floats);
+      this.v = new Float32Array(floats);
+    }
+    return [this.k.subarray(0, floats), this.v.subarray(0, floats)];
+  }
+}
+
+/**
+ * A CudaKvCache behind the backend contract: `write` reads rows straight from the host cache's strided layout,
+ * gathering each slice of rows into one [numKvHeads][rows][headDim] buffer (the addon's writeKv form).
+ */
+export class CudaResidentKv implements ResidentKvCache {
+  private disposed = false;
+
+  constructor(
+    readonly device: CudaKvCache,
+    private readonly gather = new GatherBuffers(),
+    /** Floats per upload slice (tests make it small). */
+    private readonly sliceFloats = UPLOAD_SLICE_FLOATS,
+  ) {}
+
+  get numKvHeads(): number {
+    return this.device.numKvHeads;
+  }
+  get capacity(): number {
+    return this.device.capacity;
+  }
+  get headDim(): number {
+    return this.device.headDim;
+  }
+
+  write(k: Float32Array, v: Float32Array, hostCapacity: number, start: number, count: number): void {
+    const { numKvHeads: H, headDim: D } = this.device;
+    if (count <= 0) return;
+    if (start < 0 || start + count > hostCapacity || start + count > this.capacity) throw new RangeError(`resident write of rows [${start}, ${start + count}) outside the host (${hostCapacity}) or device (${this.capacity}) capacity`);
+    const sliceRows = Math.max(1, Math.floor(this.sliceFloats / (H * D)));
+    for (let s = start; s < start + count; s += sliceRows) {
+      const n = Math.min(sliceRows, start + count - s);
+      const floats = H * n * D;
+      if (H === 1) {
+        // One head: the host rows are already contiguous.
+        this.device.write(k.subarray(s * D, (s + n) * D), v.subarray(s * D, (s + n) * D), s, n);
+        continue;
+      }
+      const [gk, gv] = this.gather.take(floats);
+      for (let h = 0; h < H; h++) {
+        const from = (h * hostCapacity + s) * D;
+        gk.set(k.subarray(from, from + n * D), h * n * D);
+        gv.set(v.subarray(from, from + n * D), h * n * D);
+      }
+      this.device.write(gk, gv, s, n);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    try {
+      this.device.dispose();
+    } catch {
+      // The context is already gone (the backend was disposed after a failure): the handle's finalizer frees it.
+    }
+  }
+}
+
 export interface CudaBackendOptions {
   device?: number;
   /** Storage and MMA input type on the GPU (accumulation is float32). Default bf16. */
@@ -176,12 +251,33 @@ export class CudaAttentionBackend implements SparseAttentionBackend {
     return this.ctx.attention(shape, layout.handle, q, cache.handle, out, lse ?? null, this.pathId);
   }
 
-  async attention(shape: AttentionShape, layout: BlockSparseLayout, inputs: AttentionInputs, outputs: AttentionOutputs): Promise<void> {
+  /** The device copy of a layout, uploaded once per layout object. */
+  private deviceLayout(layout: BlockSparseLayout): CudaLayout {
     let device = this.layouts.get(layout);
     if (!device) {
       device = this.uploadLayout(layout);
       this.layouts.set(layout, device);
     }
+    return device;
+  }
+
+  private residentSupport?: ResidentKvSupport;
+  private readonly gather = new GatherBuffers();
+
+  /** Device-resident K/V for the engine (kernels/api.ts ResidentKvSupport). */
+  resident(): ResidentKvSupport {
+    this.residentSupport ??= {
+      createCache: (numKvHeads, capacity, headDim) => new CudaResidentKv(this.createKvCache(numKvHeads, capacity, headDim), this.gather),
+      attention: (shape, layout, q, cache, outputs) => {
+        if (!(cache instanceof CudaResidentKv)) throw new TypeError("the resident KV cache was not made by this CUDA backend");
+        return this.attentionWithCache(shape, this.deviceLayout(layout), q, cache.device, outputs.out, outputs.lse);
+      },
+    };
+    return this.residentSupport;
+  }
+
+  async attention(shape: AttentionShape, layout: BlockSparseLayout, inputs: AttentionInputs, outputs: AttentionOutputs): Promise<void> {
+    const device = this.deviceLayout(layout);
     const { numKvHeads, kvLength, kvCapacity, headDim } = shape;
     // Only rows below kvLength travel: the rest of the host cache may hold anything.
     const rowFloats = kvLength * headDim;

@@ -5,7 +5,7 @@
  * backend that fails at run time is replaced by the CPU path for the rest of the session, and the failed call
  * is re-run there: an answer is never lost to a GPU problem, and nothing here throws past the engine.
  */
-import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../../../kernels/api";
+import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, ResidentKvCache, ResidentKvSupport, SparseAttentionBackend } from "../../../kernels/api";
 import { JsAttentionBackend } from "../../../kernels/js";
 
 export type BackendPreference = "auto" | "cpu" | "webgpu" | "cuda";
@@ -91,10 +91,15 @@ export async function openAttentionBackend(
 
 /**
  * Wraps a GPU backend: if a call fails, log it, switch to the CPU path (native, else TypeScript) for good, and
- * re-run the call there.
+ * re-run the call there. Its device-resident K/V (resident()) is offered while the GPU works and withdrawn after a
+ * failure; a failing resident call switches the same way and rethrows, for the engine to re-run on the host K/V.
  */
 export class FallbackAttention implements SparseAttentionBackend {
+  /** Set (synchronously) by the first failure; resolves to the CPU backend. */
+  private failed: Promise<SparseAttentionBackend> | undefined;
   private fallback: SparseAttentionBackend | undefined;
+  private residentView: ResidentKvSupport | undefined;
+  private readonly unwrap = new WeakMap<ResidentKvCache, ResidentKvCache>();
 
   constructor(
     private readonly primary: SparseAttentionBackend,
@@ -104,31 +109,76 @@ export class FallbackAttention implements SparseAttentionBackend {
   ) {}
 
   get name(): string {
-    return this.fallback ? `${this.fallback.name} (after ${this.primary.name} failed)` : this.primary.name;
+    if (this.fallback) return `${this.fallback.name} (after ${this.primary.name} failed)`;
+    return this.failed ? `${this.primary.name} (failed; switching to the CPU)` : this.primary.name;
   }
 
   async attention(shape: AttentionShape, layout: BlockSparseLayout, inputs: AttentionInputs, outputs: AttentionOutputs): Promise<void> {
-    if (!this.fallback) {
+    if (!this.failed) {
       try {
         await this.primary.attention(shape, layout, inputs, outputs);
         return;
       } catch (e) {
-        const note = `${this.primary.name} attention failed (${message(e)}); continuing on the CPU`;
-        this.notices.push(note);
-        this.log(note);
-        try {
-          this.fallback = await this.loaders.cpu();
-        } catch {
-          this.fallback = new JsAttentionBackend();
-        }
-        try {
-          this.primary.dispose?.();
-        } catch {
-          // a broken device may not dispose cleanly; the CPU path does not need it
-        }
+        this.failOver(e);
       }
     }
-    await this.fallback.attention(shape, layout, inputs, outputs);
+    const cpu = await this.failed!;
+    await cpu.attention(shape, layout, inputs, outputs);
+  }
+
+  /** The primary's device-resident K/V while it works; undefined once it has failed or when it has none. */
+  resident(): ResidentKvSupport | undefined {
+    if (this.failed) return undefined;
+    const inner = this.primary.resident?.();
+    if (!inner) return undefined;
+    const guard = <T>(call: () => T): T => {
+      try {
+        const r = call();
+        return r instanceof Promise ? (r.catch((e: unknown) => this.failAndRethrow(e)) as T) : r;
+      } catch (e) {
+        return this.failAndRethrow(e);
+      }
+    };
+    this.residentView ??= {
+      createCache: (numKvHeads, capacity, headDim) => {
+        const cache = guard(() => inner.createCache(numKvHeads, capacity, headDim));
+        const wrapped: ResidentKvCache = {
+          numKvHeads: cache.numKvHeads,
+          capacity: cache.capacity,
+          headDim: cache.headDim,
+          write: (k, v, hostCapacity, start, count) => guard(() => cache.write(k, v, hostCapacity, start, count)),
+          dispose: () => cache.dispose(),
+        };
+        this.unwrap.set(wrapped, cache);
+        return wrapped;
+      },
+      attention: (shape, layout, q, cache, outputs) => guard(() => inner.attention(shape, layout, q, this.unwrap.get(cache) ?? cache, outputs)),
+    };
+    return this.residentView;
+  }
+
+  private failAndRethrow(e: unknown): never {
+    this.failOver(e);
+    throw e;
+  }
+
+  /** Records why the GPU failed and starts the switch to the CPU path (native, else TypeScript), for good. */
+  private failOver(e: unknown): void {
+    if (this.failed) return;
+    const note = `${this.primary.name} attention failed (${message(e)}); continuing on the CPU`;
+    this.notices.push(note);
+    this.log(note);
+    this.residentView = undefined;
+    this.failed = this.loaders.cpu().then(
+      (b) => b,
+      () => new JsAttentionBackend(),
+    );
+    void this.failed.then((b) => (this.fallback = b));
+    try {
+      this.primary.dispose?.();
+    } catch {
+      // a broken device may not dispose cleanly; the CPU path does not need it
+    }
   }
 
   dispose(): void {

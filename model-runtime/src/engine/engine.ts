@@ -10,15 +10,22 @@
  *   streamed through an async iterator.
  * - attention mass: for chosen query rows, the softmax probability each key block received (see AttentionMass).
  *
+ * - K/V on the GPU: when the attention backend offers device-resident K/V (SparseAttentionBackend.resident: CUDA),
+ *   each layer's new rows are mirrored to a device copy right after the dense ops write them to the host cache, and
+ *   attention reads the device copy (resident-kv.ts); the host cache stays the source of truth. A failure there
+ *   drops the device copies for good and re-runs the call from the host cache (with a notice). Other backends run
+ *   exactly as before, on the host arrays.
+ *
  * The layout must cover every position the call touches (numBlockRows ≥ ⌈end / blockSize⌉), and its block size
  * must be the model's.
  */
-import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, SparseAttentionBackend } from "../../../kernels/api";
+import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, ResidentKvSupport, SparseAttentionBackend } from "../../../kernels/api";
 import type { ModelConfig } from "../model/config";
 import { type ModelWeights, quantizeWeights } from "../model/weights";
 import { type BackendKind, type BackendPreference, type DispatchOptions, openAttentionBackend } from "./attention-backend";
 import { type DenseModel, type DenseOptions, type DensePreference, SYNC_ROWS, createDenseModel } from "./dense";
 import { KvCache } from "./kv-cache";
+import { type ResidentKvStats, ResidentKvPool } from "./resident-kv";
 import { type SampledToken, Sampler, type SamplingOptions } from "./sampling";
 
 export class EngineCancelledError extends Error {
@@ -128,8 +135,20 @@ export class Engine {
   private q = new Float32Array(0);
   private attn = new Float32Array(0);
   private lse = new Float32Array(0);
+  /** Device copies of the KV caches, when the backend keeps K/V resident. */
+  private readonly resident: ResidentKvPool;
+  /** Set when a device copy failed: attention runs from the host cache from then on. */
+  private residentFailed = false;
 
-  private constructor(config: ModelConfig, attention: SparseAttentionBackend, kind: BackendKind | "given", dense: DenseModel, notices: string[], chunkTokens: number) {
+  private constructor(
+    config: ModelConfig,
+    attention: SparseAttentionBackend,
+    kind: BackendKind | "given",
+    dense: DenseModel,
+    notices: string[],
+    chunkTokens: number,
+    private readonly log?: (message: string) => void,
+  ) {
     this.config = config;
     this.attention = attention;
     this.attentionKind = kind;
@@ -137,6 +156,7 @@ export class Engine {
     this.notices = notices;
     const B = config.blockSize;
     this.chunkTokens = Math.max(B, Math.ceil(chunkTokens / B) * B);
+    this.resident = new ResidentKvPool(config.numLayers);
   }
 
   static async create(model: { config: ModelConfig; weights: ModelWeights }, options: EngineOptions = {}): Promise<Engine> {
@@ -160,7 +180,7 @@ export class Engine {
     for (const n of notices) options.log?.(n);
     // The TypeScript ops run on the event loop: smaller chunks give it a turn more often.
     const chunk = options.chunkTokens ?? (dense.dense.name === "typescript" || kind === "js" ? 256 : 2048);
-    return new Engine(model.config, attention, kind, dense.dense, notices, chunk);
+    return new Engine(model.config, attention, kind, dense.dense, notices, chunk, options.log);
   }
 
   /** A KV cache for up to `capacity` positions (it grows if needed). */
@@ -169,7 +189,62 @@ export class Engine {
   }
 
   dispose(): void {
+    this.resident.releaseAll();
     this.dense.dispose();
+  }
+
+  /**
+   * Where attention reads K/V from now: "resident" = device copies updated with each call's new rows (the backend
+   * offers resident K/V), "host" = the host cache on every call (CPU backends, or a GPU backend without it / after
+   * a failure: then a GPU backend copies what it needs on each call).
+   */
+  get kvPath(): "resident" | "host" {
+    return this.residentSupport() ? "resident" : "host";
+  }
+
+  /** Uploads to the device copies so far (rows summed over layers). */
+  get residentStats(): Readonly<ResidentKvStats> {
+    return this.resident.stats;
+  }
+
+  /**
+   * Brings the device copy of `cache` up to its `length` rows now (a cache loaded from disk or filled with values),
+   * so the next question does not pay for the upload. Returns the rows uploaded per layer; 0 on the host path. A
+   * device failure here switches to the host path (with a notice) and returns 0.
+   */
+  syncResident(cache: KvCache): number {
+    const support = this.residentSupport();
+    if (!support) return 0;
+    const before = this.resident.stats.catchUpRows;
+    const mirror = this.resident.mirrorFor(cache);
+    try {
+      for (let l = 0; l < this.config.numLayers; l++) mirror.sync(support, cache, l, cache.length, 0);
+    } catch (e) {
+      this.dropResident(e);
+      return 0;
+    }
+    return (this.resident.stats.catchUpRows - before) / this.config.numLayers;
+  }
+
+  /** Frees the device copy of `cache` (made again if the cache is used later). */
+  releaseResident(cache: KvCache): void {
+    this.resident.release(cache);
+  }
+
+  private residentSupport(): ResidentKvSupport | undefined {
+    if (this.residentFailed) return undefined;
+    const support = this.attention.resident?.();
+    // A backend that withdrew its support (its GPU failed elsewhere) no longer needs the device copies.
+    if (!support && this.resident.holdsDeviceMemory) this.resident.releaseAll();
+    return support;
+  }
+
+  private dropResident(e: unknown): void {
+    this.residentFailed = true;
+    this.resident.releaseAll();
+    const note = `K/V on the GPU failed (${e instanceof Error ? e.message : String(e)}); attention runs from the host KV cache from now on`;
+    this.notices.push(note);
+    this.log?.(note);
   }
 
   private ensureScratch(rows: number): void {
@@ -215,7 +290,14 @@ export class Engine {
     for (let s = start; s < end; s += chunk) {
       checkSignal(opts.signal);
       const e = Math.min(end, s + chunk);
-      await this.forwardChunk(cache, ids.subarray(s - start, e - start), s, layout, opts);
+      try {
+        await this.forwardChunk(cache, ids.subarray(s - start, e - start), s, layout, opts);
+      } catch (err) {
+        // A chunk stopped between layers (cancelled) left rows past the cache's length written in some layers only:
+        // the device copy forgets them, whatever happens to the host rows next.
+        this.resident.existing(cache)?.invalidateFrom(cache.length);
+        throw err;
+      }
       cache.length = Math.max(cache.length, e);
       const wanted = rows.map((r, i) => [r + start - s, i]).filter(([r]) => r >= 0 && r < e - s);
       if (wanted.length) {
@@ -251,10 +333,26 @@ export class Engine {
       kvCapacity: cache.capacity,
       scale: 1 / Math.sqrt(c.headDim),
     };
+    const resident = this.residentSupport();
+    const mirror = resident && this.resident.mirrorFor(cache);
     for (let l = 0; l < c.numLayers; l++) {
       checkSignal(opts.signal);
       await this.dense.preAttention(l, x, M, pos0, q, cache.k[l], cache.v[l], cache.capacity);
-      await this.runAttention(shape, layout, { q, k: cache.k[l], v: cache.v[l] }, { out: attn, lse: massRows > 0 ? lse : undefined });
+      const outputs: AttentionOutputs = { out: attn, lse: massRows > 0 ? lse : undefined };
+      let done = false;
+      if (mirror && !this.residentFailed) {
+        try {
+          // Only this chunk's rows (and any rows the device copy lacks) travel; then attention reads the device copy.
+          const device = mirror.sync(resident, cache, l, pos0, M);
+          await resident.attention({ ...shape, kvCapacity: mirror.capacity }, layout, q, device, outputs);
+          this.resident.stats.residentCalls++;
+          done = true;
+        } catch (e) {
+          this.dropResident(e);
+        }
+      }
+      // The host path; also the re-run of a call whose device copy failed (the host cache holds every row it needs).
+      if (!done) await this.runAttention(shape, layout, { q, k: cache.k[l], v: cache.v[l] }, outputs);
       if (massRows > 0) this.addMass(opts.mass!, shape, layout, q, cache.k[l], lse, massFrom - pos0, massRows);
       await this.dense.postAttention(l, attn, x, M);
     }

@@ -2,8 +2,17 @@
  * The KV cache: per layer, K and V as [numKvHeads][capacity][headDim] float32 (kernels/api.ts: row stride
  * kvCapacity), so appending a token writes one row per head in place. Growing past the capacity reallocates
  * (×1.5) and copies each head's rows.
+ *
+ * This host cache is the source of truth (kv-store.ts saves and loads it). A device copy (resident-kv.ts) attaches
+ * as a KvCacheMirror: the engine writes rows to both, and whoever changes rows any other way (filling values,
+ * truncating) calls `rowsChanged(from)` so the copy forgets rows from there on and re-uploads them when needed.
  */
 import type { ModelConfig } from "../model/config";
+
+/** A copy of the cache's rows kept elsewhere (the GPU): told when rows from `row` on may differ from its copy. */
+export interface KvCacheMirror {
+  invalidateFrom(row: number): void;
+}
 
 export class KvCache {
   readonly numLayers: number;
@@ -14,6 +23,7 @@ export class KvCache {
   length = 0;
   k: Float32Array[];
   v: Float32Array[];
+  private readonly mirrors = new Set<KvCacheMirror>();
 
   constructor(config: Pick<ModelConfig, "numLayers" | "numKvHeads" | "headDim">, capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`KV cache capacity must be a positive integer, got ${capacity}`);
@@ -50,5 +60,19 @@ export class KvCache {
   truncate(length: number): void {
     if (length < 0 || length > this.length) throw new RangeError(`cannot truncate a cache of ${this.length} positions to ${length}`);
     this.length = length;
+    this.rowsChanged(length);
+  }
+
+  /** Rows from `from` on were written (or dropped) other than through the engine: attached copies forget them. */
+  rowsChanged(from: number): void {
+    for (const m of this.mirrors) m.invalidateFrom(from);
+  }
+
+  attachMirror(mirror: KvCacheMirror): void {
+    this.mirrors.add(mirror);
+  }
+
+  detachMirror(mirror: KvCacheMirror): void {
+    this.mirrors.delete(mirror);
   }
 }

@@ -366,6 +366,8 @@ export class RepoSession {
     session.cache.length = Math.min(session.cache.length, Math.floor(usable / B) * B);
     session.validRepo = session.cache.length;
     const r = await session.reprefillBlocks(changed, opts);
+    // A GPU that keeps K/V resident gets the loaded rows now, so the first question does not wait for the upload.
+    engine.syncResident(session.cache);
     return { session, staleBlocks: changed.length, reprefilledTokens: r.reprefilledTokens };
   }
 }
