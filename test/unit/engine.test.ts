@@ -457,3 +457,45 @@ test("sampling: greedy is the argmax, a tiny top-p is the argmax, temperature sa
   const sorted = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
   for (let i = 0; i < 200; i++) assert.ok(sorted.slice(0, 2).includes(top2.sample(logits).id));
 });
+
+test("beforeAnswer: a probe gives the logits decoding would see after those tokens, and leaves the cache as it was", async () => {
+  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
+  const w = randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 });
+  const e = await engineFor(c, w, pairings[0], 512);
+  const layout = RepoLayout.build(Array.from({ length: 4 }, (_, i) => source(`src/p${i}.ts`, 8 + rng.int(10))), tokenizer, { blockSize: 64 });
+  const session = RepoSession.create(e, layout, { answerRoom: 256 });
+  await session.prefillRepository();
+  const forced = [rng.int(1000) + 300, rng.int(1000) + 300];
+  // Plain greedy answer, and the logits decoding sees after the forced tokens.
+  const plain: number[] = [];
+  for await (const ev of session.ask("where is p2Fn1 defined?", { maxNewTokens: 4 })) plain.push(ev.id);
+  let seen: Float32Array | undefined;
+  let step = 0;
+  for await (const ev of session.ask("where is p2Fn1 defined?", {
+    maxNewTokens: 3,
+    choose: (logits, sample) => {
+      if (step === forced.length) seen = logits.slice();
+      return step < forced.length ? { id: forced[step++], logprob: 0 } : (step++, sample(logits));
+    },
+  }))
+    void ev;
+  // The same question with probes first: the probe's logits are decoding's, and the answer is unchanged.
+  let probed: Float32Array | undefined;
+  let lengths: number[] = [];
+  const withProbe: number[] = [];
+  for await (const ev of session.ask("where is p2Fn1 defined?", {
+    maxNewTokens: 4,
+    beforeAnswer: async (first, probe) => {
+      const before = session.cache.length;
+      await probe([forced[0]]);
+      probed = (await probe(forced)).slice();
+      lengths = [before, session.cache.length];
+    },
+  }))
+    withProbe.push(ev.id);
+  assert.equal(lengths[0], lengths[1], "the cache is rewound after probes");
+  let maxDiff = 0;
+  for (let i = 0; i < seen!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(seen![i] - probed![i]));
+  assert.ok(maxDiff < 1e-3, `probe logits differ from decoding's by ${maxDiff}`);
+  assert.deepEqual(withProbe, plain, "probing changes nothing in the answer");
+});

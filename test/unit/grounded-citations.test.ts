@@ -221,3 +221,23 @@ test("a misspelt label is read as the nearest defined name: the citation stands 
   const far = decode("Where is `computeTotal` defined?", [...text("somethingElse "), ...cite("src/rates.ts", "1"), ids.endAnswer], undefined, undefined, fixtureNames());
   assert.deepEqual(far.decoder.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["somethingElse src/rates.ts:1"]);
 });
+
+test("lead: the answer starts with the searched label whatever the model's first choice, then decodes as usual", () => {
+  const decoder = new GroundedDecoder({ trie: trieOf(Object.keys(FILES)), index, question: "Where is `computeTotal` defined?", ids, encode: (x) => tok.encode(x), decodeBytes: (x) => tok.decodeBytes(x) });
+  const lead = [...tok.encode("computeTotal ")];
+  decoder.lead(lead);
+  // The model wants "rate" while the lead is written, then src/rates.ts; computeTotal's only file is billing.ts.
+  const plan = [...lead.map(() => text("rate")[0]), ...cite("src/rates.ts", "1"), ids.endAnswer];
+  const sampler = new Sampler();
+  const chosen: number[] = [];
+  for (let step = 0, k = 0; step < 60; step++) {
+    const logits = new Float32Array(tok.vocabSize);
+    logits[plan[Math.min(k, plan.length - 1)]] = 10;
+    const t = decoder.choose(logits, (l) => sampler.sample(l));
+    chosen.push(t.id);
+    k++;
+    if (t.id === ids.endAnswer) break;
+  }
+  assert.ok(tok.decode(chosen).startsWith("computeTotal "), tok.decode(chosen));
+  assert.deepEqual(decoder.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["computeTotal src/billing.ts:3"]);
+});

@@ -83,6 +83,14 @@ export interface QuestionFocus {
   kind: "uses" | "other";
 }
 
+/** The explanation templates (training-data/questions.ts) and their everyday forms: answered in prose, not a list. */
+const EXPLAIN = /^\s*(?:please\s+)?(?:explain|describe|summari[sz]e)\b|\bwhat (?:does|do) \S+ do\b|\bwhat (?:is|are) \S+ for\b|\bhow does\b/i;
+
+/** Whether a question asks for an explanation (prose) rather than citations. */
+export function asksForExplanation(question: string): boolean {
+  return EXPLAIN.test(question);
+}
+
 const IDENT = String.raw`[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*`;
 const USES = /\bwho (?:uses|calls|references)\b|\bwhere (?:is|are) .+ used\b|\breferences? to\b|\bmentions?\b|\bcallers? of\b|\bused by\b|\busages? of\b|\buses of\b/i;
 /** The training templates that name a symbol without backticks (training-data/questions.ts). */
@@ -209,7 +217,7 @@ export interface GroundedDecoderOptions {
   names?: DefinedNames;
 }
 
-type State = { kind: "text" } | { kind: "path"; node: TrieNode; ids: number[] } | { kind: "forced"; queue: number[] };
+type State = { kind: "text" } | { kind: "lead"; queue: number[] } | { kind: "path"; node: TrieNode; ids: number[] } | { kind: "forced"; queue: number[] };
 
 /** Constrained decoding of one answer (one instance per answer). */
 export class GroundedDecoder {
@@ -230,10 +238,21 @@ export class GroundedDecoder {
     return this.state.kind !== "text";
   }
 
+  /** Makes `ids` the answer's first tokens (a label found by label-search.ts), written as prose; call before decoding. */
+  lead(ids: readonly number[]): void {
+    if (ids.length) this.state = { kind: "lead", queue: [...ids] };
+  }
+
   choose(logits: Float32Array, sample: (logits: Float32Array) => SampledToken): SampledToken {
     const { cite, endCite, colon } = this.opts.ids;
     this.completed = undefined;
     const s = this.state;
+    if (s.kind === "lead") {
+      const id = s.queue.shift()!;
+      if (s.queue.length === 0) this.state = { kind: "text" };
+      this.addText(id);
+      return { id, logprob: 0 };
+    }
     if (s.kind === "forced") {
       const id = s.queue.shift()!;
       if (s.queue.length === 0) this.finishCitation();

@@ -9,9 +9,11 @@ import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { definitionReads } from "./definition-reads";
-import { GroundedDecoder, type GroundingIndex, PathTrie } from "./grounded-citations";
+import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
-import type { ModelAnswer, ModelAnswerEvent, ModelFileRead } from "./model-client";
+import { questionIntent } from "./index-answer";
+import { LabelTrie, type RankedLabel, rankLabels } from "./label-search";
+import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
 export interface ModelAnswerOptions {
   maxNewTokens?: number;
@@ -24,20 +26,40 @@ export interface ModelAnswerOptions {
   grounding?: CitationGrounding;
   /** Misspelt labels read as the nearest defined name (default true with `grounded`); false: an ablation. */
   repairLabels?: boolean;
+  /**
+   * For a question answered by one definition: search the labels the model would write first (label-search.ts),
+   * start the answer with the most probable and list the next ones as other candidates (default true with
+   * `grounded`); false: plain decoding (an ablation).
+   */
+  searchLabels?: boolean;
+}
+
+/** Labels ranked for a one-definition question, and model calls the search may spend on them. */
+const CANDIDATES = 5;
+const SEARCH_CALLS = 48;
+
+/** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
+export function asksForOneDefinition(question: string): boolean {
+  // "List what X calls.", "Which definitions does X use?": a list of callees, whatever questionIntent makes of it.
+  const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
+  return !asksForExplanation(question) && !asksForCallees && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
 }
 
 /** What a citation may name: the laid-out files' paths and their definitions' names. */
 export interface CitationGrounding {
   trie: PathTrie;
   names: DefinedNames;
+  /** The definitions' labels as token ids, for label search. */
+  labels: LabelTrie;
 }
 
 /** Files the model can cite (paths encoded as the layout encodes them) and the names they define. */
 export function citationGrounding(layout: RepoLayout, tokenizer: Pick<CodeTokenizer, "encode">, index: GroundingIndex): CitationGrounding {
-  const files = layout.fileBlocks();
+  const files = layout.fileBlocks().map((f) => ({ file: { root: f.root, path: f.path }, definitions: index.get(f.root, f.path)?.definitions ?? [] }));
   return {
-    trie: PathTrie.build(files, (p) => tokenizer.encode(p)),
-    names: new DefinedNames(files.flatMap((f) => (index.get(f.root, f.path)?.definitions ?? []).map((d) => d.name))),
+    trie: PathTrie.build(files.map((f) => f.file), (p) => tokenizer.encode(p)),
+    names: new DefinedNames(files.flatMap((f) => f.definitions.map((d) => d.name))),
+    labels: LabelTrie.build(files, (t) => tokenizer.encode(t)),
   };
 }
 
@@ -68,6 +90,14 @@ export async function* answerWithModel(
         forbidden: SPECIAL_TOKENS.filter((t) => !["<|endanswer|>", "<|eos|>", "<|cite|>", "<|endcite|>"].includes(t)).map(id),
       })
     : undefined;
+  let ranked: RankedLabel[] = [];
+  const beforeAnswer =
+    decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)
+      ? async (firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => {
+          ranked = await rankLabels(grounding.labels, firstLogits, probe, { k: CANDIDATES, maxExpansions: SEARCH_CALLS });
+          if (ranked.length) decoder.lead(ranked[0].ids);
+        }
+      : undefined;
   const text = new TextDecoder("utf-8");
   let answer = "";
   let firstAt = 0;
@@ -79,6 +109,7 @@ export async function* answerWithModel(
     sampling: { temperature: opts.temperature ?? 0, seed: opts.seed },
     signal: opts.signal,
     choose: decoder ? (logits, sample) => decoder.choose(logits, sample) : undefined,
+    beforeAnswer,
   })) {
     if (count++ === 0) firstAt = performance.now();
     raw.push(t.id);
@@ -102,6 +133,20 @@ export async function* answerWithModel(
     answer += tail;
     yield { kind: "token", text: tail };
   }
+  // The next labels the model found likely, each grounded like a citation of its own.
+  let rawTail = "";
+  const others = decoder ? otherCandidates(ranked, decoder.citations, index, question) : [];
+  if (others.length) {
+    const lines = others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`);
+    const piece = `\n\nOther candidates:\n\n${lines.join("\n")}`;
+    answer += piece;
+    yield { kind: "token", text: piece };
+    for (const c of others) {
+      decoder!.citations.push(c);
+      yield { kind: "citation", citation: c };
+    }
+    rawTail = others.map((c) => `\n${c.label} <|cite|>${c.path}:${c.line}<|endcite|>`).join("");
+  }
   const end = performance.now();
   const citations = decoder?.citations ?? ungroundedCitations(tokenizer.decode(raw));
   const decodeTokens = Math.max(0, count - 1);
@@ -120,7 +165,25 @@ export async function* answerWithModel(
   };
   yield { kind: "done", answer: result };
   // The answer's ids decoded with the markers spelled out (forced citation tokens included): the evaluation's input.
-  return { answer: result, raw: tokenizer.decode(raw) };
+  // The candidates belong to the answer: before its <|endanswer|> (readers stop there).
+  const rawText = tokenizer.decode(raw);
+  const cut = rawText.endsWith("<|endanswer|>") ? rawText.length - "<|endanswer|>".length : rawText.length;
+  return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
+}
+
+/** Ranked labels after the first that the answer did not cite, as citations (their lines written by the index). */
+function otherCandidates(ranked: readonly RankedLabel[], cited: readonly ModelCitation[], index: GroundingIndex, question: string): ModelCitation[] {
+  const focus = questionFocus(question);
+  // The question named a symbol and the model's best label is that symbol: other names add nothing.
+  const asked = focus.symbol?.split(/\.|::/).pop();
+  if (asked && ranked[0] && (ranked[0].label === asked || ranked[0].label.endsWith(`.${asked}`))) return [];
+  const out: ModelCitation[] = [];
+  for (const r of ranked.slice(1)) {
+    if (cited.some((c) => c.label === r.label) || r.files.length === 0) continue;
+    const at = resolveCitationLine(index, r.files, r.label, focus, [...cited, ...out]);
+    if (![...cited, ...out].some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label: r.label });
+  }
+  return out;
 }
 
 function ungroundedCitations(raw: string): ModelAnswer["citations"] {

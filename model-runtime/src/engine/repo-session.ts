@@ -61,6 +61,12 @@ export interface AskOptions {
   decodeBytes?: (ids: ArrayLike<number>) => Uint8Array;
   /** Constrained decoding (GenerateOptions.choose): grounded citations. */
   choose?: GenerateOptions["choose"];
+  /**
+   * Runs once the question is read, before the first answer token is chosen: `probe(ids)` returns the logits after
+   * the answer so far is `ids` (fed after the question; the cache is rewound after every probe), for searching what
+   * the model would write (answer/label-search.ts).
+   */
+  beforeAnswer?: (firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => Promise<void>;
 }
 
 export interface AnswerEvent extends GeneratedToken {
@@ -187,6 +193,17 @@ export class RepoSession {
       mass,
       massFrom: q.answerStart - 1,
     });
+    if (opts.beforeAnswer) {
+      const answerStart = this.cache.length;
+      const probe = async (ids: readonly number[]): Promise<Float32Array> => {
+        try {
+          return await this.engine.prefill(this.cache, Int32Array.from(ids), layout, { start: answerStart, signal: opts.signal });
+        } finally {
+          this.cache.truncate(answerStart);
+        }
+      };
+      await opts.beforeAnswer(firstLogits, probe);
+    }
     const decoder = new TextDecoder("utf-8");
     for await (const t of this.engine.generate(this.cache, layout, {
       firstLogits,

@@ -8,7 +8,8 @@
  * - `model-window`: the same weights reading through a plain sliding window of the same budget per row (no anchor,
  *   sink or map primitive), so the table shows what the anchors buy;
  * - `model-ungrounded` (optional): the model's patterns, citations sampled freely (what grounding buys);
- * - `model-free-labels` (optional): grounded paths and lines, misspelt labels not repaired (what the repair buys).
+ * - `model-free-labels` (optional): grounded paths and lines, misspelt labels not repaired (what the repair buys);
+ * - `model-no-search` (optional): one-definition answers decoded greedily, no label search (what the search buys).
  *
  * Each context (a layout) is prefilled once per variant; prefill and decode speeds are recorded per answerer.
  */
@@ -55,6 +56,7 @@ export class ModelAnswerer implements Answerer {
     private readonly maxNewTokens: number,
     private readonly grounded = true,
     private readonly repairLabels = true,
+    private readonly searchLabels = true,
   ) {
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
   }
@@ -74,7 +76,7 @@ export class ModelAnswerer implements Answerer {
     }
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
     this.grounding ??= citationGrounding(layout, this.tokenizer, index);
-    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, grounding: this.grounding, grounded: this.grounded, repairLabels: this.repairLabels });
+    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, grounding: this.grounding, grounded: this.grounded, repairLabels: this.repairLabels, searchLabels: this.searchLabels });
     while (true) {
       const r = await gen.next();
       if (r.done) {
@@ -102,6 +104,8 @@ export interface ModelAnswererOptions {
   ungrounded?: boolean;
   /** Also the model with grounded paths and lines but no label repair, to measure what the repair buys. */
   freeLabels?: boolean;
+  /** Also the model decoding one-definition answers greedily (no label search), to measure what the search buys. */
+  noSearch?: boolean;
   maxNewTokens?: number;
   log?: (message: string) => void;
 }
@@ -117,6 +121,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.window !== false) answerers.push(new ModelAnswerer(`model-window${suffix}`, engine, tokenizer, slidingWindowHeadSpecs(model.config), maxNew));
   if (opts.ungrounded) answerers.push(new ModelAnswerer(`model-ungrounded${suffix}`, engine, tokenizer, undefined, maxNew, false));
   if (opts.freeLabels) answerers.push(new ModelAnswerer(`model-free-labels${suffix}`, engine, tokenizer, undefined, maxNew, true, false));
+  if (opts.noSearch) answerers.push(new ModelAnswerer(`model-no-search${suffix}`, engine, tokenizer, undefined, maxNew, true, true, false));
   return { answerers, tokenizer, dispose: () => engine.dispose() };
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Label search: which definitions does the model think the answer names, in order of its own probability?
+ *
+ * For a question whose answer is ONE definition ("where is X defined", "which code does this describe"), the answer's
+ * first line is `label <|cite|>…` (answer-format.ts) and the label is a definition's name as the training answers
+ * write it (`name` or `Container.name`). Greedy decoding commits to the first token and can wander off into a name
+ * that does not exist; here the model's probability of writing each laid-out definition's label is searched exactly,
+ * best first, over a trie of the labels' token ids (the constrained beam search of generative retrieval, e.g. GENRE,
+ * De Cao et al. 2021). Log-probabilities only fall along a path, so labels come out in the model's order and the
+ * search stops after `k` of them or `maxExpansions` model calls (each call feeds one trie path after the question).
+ */
+import { plainContainer } from "../training-data/questions";
+import type { CitationTarget } from "./grounded-citations";
+
+interface TrieNode {
+  children: Map<number, TrieNode>;
+  /** The label whose ids end here, with the files defining it. */
+  label?: string;
+  files: CitationTarget[];
+}
+
+const newNode = (): TrieNode => ({ children: new Map(), files: [] });
+
+export interface LabelledFileDefinitions {
+  file: CitationTarget;
+  definitions: ReadonlyArray<{ name: string; container?: string }>;
+}
+
+/** Every definition label of the laid-out files as token ids (`label ` encoded as the answer format encodes it). */
+export class LabelTrie {
+  readonly root = newNode();
+  size = 0;
+
+  static build(files: Iterable<LabelledFileDefinitions>, encode: (text: string) => ArrayLike<number>): LabelTrie {
+    const trie = new LabelTrie();
+    const byLabel = new Map<string, CitationTarget[]>();
+    for (const { file, definitions } of files) {
+      for (const d of definitions) {
+        const container = plainContainer(d.container);
+        const labels = container && !/\s/.test(container) ? [d.name, `${container}.${d.name}`] : [d.name];
+        for (const l of labels) {
+          const list = byLabel.get(l) ?? [];
+          if (!list.some((f) => f.root === file.root && f.path === file.path)) list.push(file);
+          byLabel.set(l, list);
+        }
+      }
+    }
+    for (const [label, targets] of byLabel) if (label && !/[\s]/.test(label)) trie.add(label, encode(`${label} `), targets);
+    return trie;
+  }
+
+  private add(label: string, ids: ArrayLike<number>, files: CitationTarget[]): void {
+    if (ids.length === 0) return;
+    let node = this.root;
+    for (let i = 0; i < ids.length; i++) {
+      let next = node.children.get(ids[i]);
+      if (!next) node.children.set(ids[i], (next = newNode()));
+      node = next;
+    }
+    if (!node.label) this.size++;
+    node.label = label;
+    node.files = files;
+  }
+}
+
+export interface RankedLabel {
+  label: string;
+  /** The model's log-probability of writing `label ` first. */
+  logprob: number;
+  /** Its token ids (to force it as the answer's first label). */
+  ids: number[];
+  files: CitationTarget[];
+}
+
+export interface LabelSearchOptions {
+  k: number;
+  /** Model calls at most (the root's logits are given). */
+  maxExpansions: number;
+}
+
+/**
+ * The `k` most probable labels, best first. `firstLogits`: the logits of the answer's first token; `logitsAfter(ids)`:
+ * the logits after the answer so far is `ids` (the caller feeds them after the question and rewinds).
+ */
+export async function rankLabels(trie: LabelTrie, firstLogits: Float32Array, logitsAfter: (ids: number[]) => Promise<Float32Array>, opts: LabelSearchOptions): Promise<RankedLabel[]> {
+  type Entry = { node: TrieNode; ids: number[]; logprob: number };
+  const queue: Entry[] = [];
+  const push = (e: Entry) => {
+    let i = queue.length;
+    while (i > 0 && queue[i - 1].logprob < e.logprob) i--;
+    queue.splice(i, 0, e);
+  };
+  const expand = (e: Entry, logits: Float32Array) => {
+    const lse = logSumExp(logits);
+    for (const [id, child] of e.node.children) {
+      const l = logits[id];
+      if (Number.isFinite(l)) push({ node: child, ids: [...e.ids, id], logprob: e.logprob + l - lse });
+    }
+  };
+  const out: RankedLabel[] = [];
+  expand({ node: trie.root, ids: [], logprob: 0 }, firstLogits);
+  let calls = 0;
+  while (queue.length && out.length < opts.k) {
+    const e = queue.shift()!;
+    if (e.node.label) out.push({ label: e.node.label, logprob: e.logprob, ids: e.ids, files: e.node.files });
+    if (e.node.children.size === 0 || out.length >= opts.k) continue;
+    if (calls >= opts.maxExpansions) break;
+    calls++;
+    expand(e, await logitsAfter(e.ids));
+  }
+  return out;
+}
+
+function logSumExp(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  if (!Number.isFinite(max)) return max;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  return max + Math.log(sum);
+}

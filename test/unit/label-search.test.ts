@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LabelTrie, rankLabels } from "../../model-runtime/src/answer/label-search";
+import { asksForOneDefinition } from "../../model-runtime/src/answer/model-answer";
+import { SeededRandom } from "../../model-runtime/src/model/random-init";
+import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
+
+const tok = CodeTokenizer.load();
+const seed = Number(process.env.LONGVIEW_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/** Definitions of a few files; several share prefixes ("parse", "parseArgs", "Parser.parse") as real code does. */
+const FILES = [
+  { file: { root: "ws", path: "src/parse.ts" }, definitions: [{ name: "parse" }, { name: "parseArgs" }, { name: "parse", container: "Parser" }, { name: "Parser" }] },
+  { file: { root: "ws", path: "src/rates.ts" }, definitions: [{ name: "rate" }, { name: "rateLimit" }, { name: "add", container: "LinkedList<T>" }] },
+  { file: { root: "ws", path: "lib/parse.py" }, definitions: [{ name: "parse" }, { name: "is_pep695" }, { name: "is_pep593" }] },
+];
+
+/** A fake model: seeded pseudo-random logits for every answer prefix (the same prefix, the same logits). */
+function fakeModel(seedValue: number, vocab = tok.vocabSize): { logits: (ids: readonly number[]) => Float32Array } {
+  const memo = new Map<string, Float32Array>();
+  return {
+    logits: (ids) => {
+      const key = ids.join(",");
+      let l = memo.get(key);
+      if (!l) {
+        const r = new SeededRandom(seedValue ^ (key.length * 2654435761) ^ hash(key));
+        l = new Float32Array(vocab);
+        for (let i = 0; i < vocab; i++) l[i] = 4 * r.normal();
+        memo.set(key, l);
+      }
+      return l;
+    },
+  };
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+function logSoftmaxAt(l: Float32Array, id: number): number {
+  let m = -Infinity;
+  for (const v of l) m = Math.max(m, v);
+  let s = 0;
+  for (const v of l) s += Math.exp(v - m);
+  return l[id] - m - Math.log(s);
+}
+
+test("label search returns the labels in the model's own order of probability (brute force agrees)", async () => {
+  const trie = LabelTrie.build(FILES, (t) => tok.encode(t));
+  const labels = ["parse", "parseArgs", "Parser.parse", "Parser", "rate", "rateLimit", "add", "LinkedList.add", "is_pep695", "is_pep593"];
+  assert.equal(trie.size, labels.length, "every name and Container.name (generics dropped) once");
+  for (let round = 0; round < 4; round++) {
+    const model = fakeModel(seed + round);
+    // Brute force: each label's log-probability as the sum over its tokens.
+    const truth = labels
+      .map((label) => {
+        const ids = [...tok.encode(`${label} `)];
+        let lp = 0;
+        for (let i = 0; i < ids.length; i++) lp += logSoftmaxAt(model.logits(ids.slice(0, i)), ids[i]);
+        return { label, lp };
+      })
+      .sort((a, b) => b.lp - a.lp);
+    let calls = 0;
+    const ranked = await rankLabels(trie, model.logits([]), async (ids) => (calls++, model.logits(ids)), { k: 5, maxExpansions: 1000 });
+    assert.deepEqual(ranked.map((r) => r.label), truth.slice(0, 5).map((t) => t.label), `seed ${seed + round}`);
+    ranked.forEach((r, i) => assert.ok(Math.abs(r.logprob - truth[i].lp) < 1e-3, `${r.label}: ${r.logprob} vs ${truth[i].lp}`));
+    assert.deepEqual(ranked[0].ids, [...tok.encode(`${ranked[0].label} `)]);
+    // Files: a name defined in two files keeps both.
+    const parse = (await rankLabels(trie, model.logits([]), async (ids) => model.logits(ids), { k: 10, maxExpansions: 1000 })).find((r) => r.label === "parse")!;
+    assert.deepEqual(parse.files.map((f) => f.path).sort(), ["lib/parse.py", "src/parse.ts"]);
+    // A budget of model calls cuts the list, never its order.
+    const cut = await rankLabels(trie, model.logits([]), async (ids) => model.logits(ids), { k: 5, maxExpansions: 2 });
+    const order = truth.map((t) => t.label);
+    for (let i = 1; i < cut.length; i++) assert.ok(order.indexOf(cut[i - 1].label) < order.indexOf(cut[i].label));
+    assert.ok(calls > 0);
+  }
+});
+
+test("asksForOneDefinition: where-defined and description questions, not lists, uses or explanations", () => {
+  const one = ["Where is `parse` defined?", "Where is parse defined?", "Find the definition of `parse`.", "Which file defines `parse`?", "Go to the definition of parse.",
+    "Which definition does this describe? Parses the command line.", "Find the code that matches this description: parses arguments.", "Where is this implemented? Reads a file.", "Parses a header. Where is that?"];
+  const notOne = ["Who uses `parse`?", "Where is `parse` used?", "Find the references to parse.", "Which code mentions `parse`?",
+    "What does `parse` call?", "Which definitions does `parse` use?", "What does parse depend on?", "List what `parse` calls.",
+    "Explain `parse`.", "What does `parse` do?", "Describe parse.", "What is `parse` for?"];
+  for (const q of one) assert.ok(asksForOneDefinition(q), q);
+  for (const q of notOne) assert.ok(!asksForOneDefinition(q), q);
+});
