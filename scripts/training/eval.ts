@@ -5,7 +5,7 @@
 //
 // usage: npm run eval -- [--tok-corpus DIR] [--no-system] [--only REGEX] [--unit DIR ...] [--eval-list FILE] [--buckets 16384,65536,262144,1048576]
 //          [--per-task 20] [--min-fill 0.5] [--max-repos N] [--seed 1] [--threads 1] [--json FILE] [--index-cache DIR]
-//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--free-labels] [--no-search] [--max-new-tokens 160] [--no-baselines]]
+//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--free-labels] [--no-search] [--no-calibration] [--max-new-tokens 160] [--no-baselines]]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     ungrounded: { type: "boolean", default: false },
     "free-labels": { type: "boolean", default: false },
     "no-search": { type: "boolean", default: false },
+    "no-calibration": { type: "boolean", default: false },
     "max-new-tokens": { type: "string", default: "160" },
     "no-baselines": { type: "boolean", default: false },
   },
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   if (values.model) {
     // One engine per backend asked for; each gives the anchored model and its sliding-window twin.
     for (const backend of values.backend!.split(",") as ModelBackendChoice[]) {
-      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], maxNewTokens: Number(values["max-new-tokens"]) });
+      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], maxNewTokens: Number(values["max-new-tokens"]) });
       models.push(...m.answerers);
       disposers.push(m.dispose);
     }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LabelTrie, rankLabels } from "../../model-runtime/src/answer/label-search";
-import { asksForOneDefinition } from "../../model-runtime/src/answer/model-answer";
+import { LabelTrie, calibrate, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
+import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
 
@@ -86,4 +86,30 @@ test("asksForOneDefinition: where-defined and description questions, not lists, 
     "Explain `parse`.", "What does `parse` do?", "Describe parse.", "What is `parse` for?"];
   for (const q of one) assert.ok(asksForOneDefinition(q), q);
   for (const q of notOne) assert.ok(!asksForOneDefinition(q), q);
+  // Which of them name what they ask for (searched in the model's order) and which describe it (calibrated).
+  for (const q of one.slice(0, 5)) assert.ok(asksWhereDefined(q), q);
+  for (const q of one.slice(5)) assert.ok(!asksWhereDefined(q), q);
+});
+
+test("scoreLabels gives each label's log-probability; calibrate re-ranks the shortlist by PMI with the question", async () => {
+  const trie = LabelTrie.build(FILES, (t) => tok.encode(t));
+  const conditional = fakeModel(seed + 11);
+  const prior = fakeModel(seed + 12);
+  const shortlist = await rankLabels(trie, conditional.logits([]), async (ids) => conditional.logits(ids), { k: 6, maxExpansions: 1000 });
+  const priors = await scoreLabels(shortlist, prior.logits([]), async (ids) => prior.logits(ids));
+  shortlist.forEach((r, i) => {
+    let lp = 0;
+    for (let j = 0; j < r.ids.length; j++) lp += logSoftmaxAt(prior.logits(r.ids.slice(0, j)), r.ids[j]);
+    assert.ok(Math.abs(priors[i] - lp) < 1e-3, `${r.label}: ${priors[i]} vs ${lp}`);
+  });
+  // Scoring a label against the same logits it was searched with gives back its own log-probability.
+  const self = await scoreLabels(shortlist, conditional.logits([]), async (ids) => conditional.logits(ids));
+  shortlist.forEach((r, i) => assert.ok(Math.abs(self[i] - r.logprob) < 1e-3));
+  const reranked = calibrate(shortlist, priors);
+  const pmi = (r: { label: string; logprob: number }) => r.logprob - priors[shortlist.findIndex((s) => s.label === r.label)];
+  assert.deepEqual(new Set(reranked.map((r) => r.label)), new Set(shortlist.map((r) => r.label)), "only the shortlist is re-ranked");
+  for (let i = 1; i < reranked.length; i++) assert.ok(pmi(reranked[i - 1]) >= pmi(reranked[i]));
+  // A label the model favours whatever is asked (a high prior) drops below one the question makes likelier.
+  const flat = calibrate([{ label: "main", logprob: -1, ids: [], files: [] }, { label: "parseArgs", logprob: -2, ids: [], files: [] }], [-0.5, -6]);
+  assert.deepEqual(flat.map((r) => r.label), ["parseArgs", "main"]);
 });

@@ -119,3 +119,44 @@ function logSumExp(logits: Float32Array): number {
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
   return max + Math.log(sum);
 }
+
+/**
+ * The log-probability of writing each of `labels` (their ids) first, given other logits: `firstLogits` and
+ * `logitsAfter` as for rankLabels (prefixes shared by several labels are fed once).
+ */
+export async function scoreLabels(labels: ReadonlyArray<{ ids: readonly number[] }>, firstLogits: Float32Array, logitsAfter: (ids: number[]) => Promise<Float32Array>): Promise<number[]> {
+  const logSoftmaxOf = new Map<string, { logits: Float32Array; lse: number }>();
+  const at = async (prefix: number[]) => {
+    const key = prefix.join(",");
+    let e = logSoftmaxOf.get(key);
+    if (!e) {
+      const logits = prefix.length === 0 ? firstLogits : await logitsAfter(prefix);
+      logSoftmaxOf.set(key, (e = { logits, lse: logSumExp(logits) }));
+    }
+    return e;
+  };
+  const out: number[] = [];
+  for (const { ids } of labels) {
+    let lp = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const { logits, lse } = await at(ids.slice(0, i));
+      lp += logits[ids[i]] - lse;
+    }
+    out.push(lp);
+  }
+  return out;
+}
+
+/**
+ * Labels re-ranked by pointwise mutual information with the question: log P(label | question) − log P(label | a
+ * question that says nothing). A small model favours some names whatever is asked ("main", "value", a namespace);
+ * dividing by what it writes for a content-free question removes that prior (Zhao et al. 2021, "Calibrate before
+ * use"). Only the conditional search's shortlist is re-ranked, so a name the question makes no likelier cannot win
+ * on a tiny prior alone.
+ */
+export function calibrate(ranked: readonly RankedLabel[], priorLogprobs: readonly number[]): RankedLabel[] {
+  return ranked
+    .map((r, i) => ({ r, score: r.logprob - priorLogprobs[i] }))
+    .sort((a, b) => b.score - a.score)
+    .map(({ r }) => r);
+}

@@ -4,7 +4,7 @@
  * as events: prose text, each citation once complete, and at the end the answer, its citations, the files it read
  * (attention mass, and in each file the definitions it read most) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
  */
-import type { RepoSession } from "../engine/repo-session";
+import type { AskOptions, RepoSession } from "../engine/repo-session";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
@@ -12,7 +12,7 @@ import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { questionIntent } from "./index-answer";
-import { LabelTrie, type RankedLabel, rankLabels } from "./label-search";
+import { LabelTrie, type RankedLabel, calibrate, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
 export interface ModelAnswerOptions {
@@ -26,6 +26,8 @@ export interface ModelAnswerOptions {
   grounding?: CitationGrounding;
   /** Misspelt labels read as the nearest defined name (default true with `grounded`); false: an ablation. */
   repairLabels?: boolean;
+  /** Description questions: re-rank the searched labels against a content-free question (default true); false: an ablation. */
+  calibrateLabels?: boolean;
   /**
    * For a question answered by one definition: search the labels the model would write first (label-search.ts),
    * start the answer with the most probable and list the next ones as other candidates (default true with
@@ -37,6 +39,16 @@ export interface ModelAnswerOptions {
 /** Labels ranked for a one-definition question, and model calls the search may spend on them. */
 const CANDIDATES = 5;
 const SEARCH_CALLS = 48;
+/** A description question's shortlist (re-ranked by PMI with the question) and its search budget. */
+const SHORTLIST = 16;
+const SHORTLIST_CALLS = 96;
+/** The content-free question a description question's labels are calibrated against. */
+const CONTENT_FREE_QUESTION = "Which definition does this describe?";
+
+/** "Where is X defined?", "Find the definition of X", "Which file defines X?": the question names what it asks for. */
+export function asksWhereDefined(question: string): boolean {
+  return /\bwhere (?:is|are) .+ (?:defined|declared)\b|\bdefinition of\b|\bdefines\b/i.test(question);
+}
 
 /** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
 export function asksForOneDefinition(question: string): boolean {
@@ -91,13 +103,20 @@ export async function* answerWithModel(
       })
     : undefined;
   let ranked: RankedLabel[] = [];
-  const beforeAnswer =
-    decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)
-      ? async (firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => {
-          ranked = await rankLabels(grounding.labels, firstLogits, probe, { k: CANDIDATES, maxExpansions: SEARCH_CALLS });
-          if (ranked.length) decoder.lead(ranked[0].ids);
-        }
-      : undefined;
+  let beforeAnswer: ((firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => Promise<void>) | undefined;
+  if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)) {
+    if (asksWhereDefined(question) || opts.calibrateLabels === false) {
+      // The question names the symbol: the model's own order is right (it copies the name).
+      beforeAnswer = async (firstLogits, probe) => {
+        ranked = await rankLabels(grounding.labels, firstLogits, probe, { k: CANDIDATES, maxExpansions: SEARCH_CALLS });
+        if (ranked.length) decoder.lead(ranked[0].ids);
+      };
+    } else {
+      // A description: a shortlist by the model's probability, re-ranked against a content-free question.
+      ranked = (await calibratedLabels(session, grounding.labels, question, opts.signal)).slice(0, CANDIDATES);
+      if (ranked.length) decoder.lead(ranked[0].ids);
+    }
+  }
   const text = new TextDecoder("utf-8");
   let answer = "";
   let firstAt = 0;
@@ -171,11 +190,30 @@ export async function* answerWithModel(
   return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
 }
 
+/** The shortlist of labels for `question`, re-ranked by PMI against CONTENT_FREE_QUESTION (label-search.ts calibrate). */
+async function calibratedLabels(session: RepoSession, labels: LabelTrie, question: string, signal?: AbortSignal): Promise<RankedLabel[]> {
+  let shortlist: RankedLabel[] = [];
+  let prior: number[] = [];
+  // Two short passes over the question region, no answer decoded: the search, then the same labels' prior.
+  await beforeAnswerOnly(session, question, signal, async (first, probe) => void (shortlist = await rankLabels(labels, first, probe, { k: SHORTLIST, maxExpansions: SHORTLIST_CALLS })));
+  if (shortlist.length < 2) return shortlist;
+  await beforeAnswerOnly(session, CONTENT_FREE_QUESTION, signal, async (first, probe) => void (prior = await scoreLabels(shortlist, first, probe)));
+  return calibrate(shortlist, prior);
+}
+
+/** Reads `question` and runs `search` where its answer would start; stops before decoding any of it. */
+async function beforeAnswerOnly(session: RepoSession, question: string, signal: AbortSignal | undefined, search: NonNullable<AskOptions["beforeAnswer"]>): Promise<void> {
+  // The answer room must hold the longest probe (a label's tokens).
+  const answer = session.ask(question, { maxNewTokens: 64, signal, beforeAnswer: search });
+  await answer.next();
+  await answer.return();
+}
+
 /** Ranked labels after the first that the answer did not cite, as citations (their lines written by the index). */
 function otherCandidates(ranked: readonly RankedLabel[], cited: readonly ModelCitation[], index: GroundingIndex, question: string): ModelCitation[] {
   const focus = questionFocus(question);
-  // The question named a symbol and the model's best label is that symbol: other names add nothing.
-  const asked = focus.symbol?.split(/\.|::/).pop();
+  // The question asked where a symbol is defined and the model's best label is that symbol: other names add nothing.
+  const asked = asksWhereDefined(question) ? focus.symbol?.split(/\.|::/).pop() : undefined;
   if (asked && ranked[0] && (ranked[0].label === asked || ranked[0].label.endsWith(`.${asked}`))) return [];
   const out: ModelCitation[] = [];
   for (const r of ranked.slice(1)) {

@@ -9,7 +9,8 @@
  *   sink or map primitive), so the table shows what the anchors buy;
  * - `model-ungrounded` (optional): the model's patterns, citations sampled freely (what grounding buys);
  * - `model-free-labels` (optional): grounded paths and lines, misspelt labels not repaired (what the repair buys);
- * - `model-no-search` (optional): one-definition answers decoded greedily, no label search (what the search buys).
+ * - `model-no-search` (optional): one-definition answers decoded greedily, no label search (what the search buys);
+ * - `model-uncalibrated` (optional): description questions' labels searched but not calibrated (what PMI buys).
  *
  * Each context (a layout) is prefilled once per variant; prefill and decode speeds are recorded per answerer.
  */
@@ -57,6 +58,7 @@ export class ModelAnswerer implements Answerer {
     private readonly grounded = true,
     private readonly repairLabels = true,
     private readonly searchLabels = true,
+    private readonly calibrateLabels = true,
   ) {
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
   }
@@ -76,7 +78,7 @@ export class ModelAnswerer implements Answerer {
     }
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
     this.grounding ??= citationGrounding(layout, this.tokenizer, index);
-    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, grounding: this.grounding, grounded: this.grounded, repairLabels: this.repairLabels, searchLabels: this.searchLabels });
+    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, grounding: this.grounding, grounded: this.grounded, repairLabels: this.repairLabels, searchLabels: this.searchLabels, calibrateLabels: this.calibrateLabels });
     while (true) {
       const r = await gen.next();
       if (r.done) {
@@ -106,6 +108,8 @@ export interface ModelAnswererOptions {
   freeLabels?: boolean;
   /** Also the model decoding one-definition answers greedily (no label search), to measure what the search buys. */
   noSearch?: boolean;
+  /** Also the model searching description questions' labels without calibration, to measure what it buys. */
+  noCalibration?: boolean;
   maxNewTokens?: number;
   log?: (message: string) => void;
 }
@@ -122,6 +126,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.ungrounded) answerers.push(new ModelAnswerer(`model-ungrounded${suffix}`, engine, tokenizer, undefined, maxNew, false));
   if (opts.freeLabels) answerers.push(new ModelAnswerer(`model-free-labels${suffix}`, engine, tokenizer, undefined, maxNew, true, false));
   if (opts.noSearch) answerers.push(new ModelAnswerer(`model-no-search${suffix}`, engine, tokenizer, undefined, maxNew, true, true, false));
+  if (opts.noCalibration) answerers.push(new ModelAnswerer(`model-uncalibrated${suffix}`, engine, tokenizer, undefined, maxNew, true, true, true, false));
   return { answerers, tokenizer, dispose: () => engine.dispose() };
 }
 
