@@ -14,6 +14,7 @@ import type { Definition, FileRecord } from "../index/types";
 import type { SampledToken } from "../engine/sampling";
 import { plainContainer } from "../training-data/questions";
 import type { DefinedNames } from "./grounded-labels";
+import { descend } from "./token-trie";
 import type { ModelCitation } from "./model-client";
 
 export interface CitationTarget {
@@ -42,13 +43,7 @@ export class PathTrie {
 
   add(file: CitationTarget, ids: ArrayLike<number>): void {
     if (ids.length === 0) return;
-    let node = this.root;
-    for (let i = 0; i < ids.length; i++) {
-      let next = node.children.get(ids[i]);
-      if (!next) node.children.set(ids[i], (next = newNode()));
-      node = next;
-    }
-    node.files.push(file);
+    descend(this.root, ids, newNode).files.push(file);
     this.size++;
   }
 

@@ -9,8 +9,9 @@
  * De Cao et al. 2021). Log-probabilities only fall along a path, so labels come out in the model's order and the
  * search stops after `k` of them or `maxExpansions` model calls (each call feeds one trie path after the question).
  */
-import { plainContainer } from "../training-data/questions";
+import { definitionLabel } from "../training-data/questions";
 import type { CitationTarget } from "./grounded-citations";
+import { descend } from "./token-trie";
 
 interface TrieNode {
   children: Map<number, TrieNode>;
@@ -36,9 +37,8 @@ export class LabelTrie {
     const byLabel = new Map<string, CitationTarget[]>();
     for (const { file, definitions } of files) {
       for (const d of definitions) {
-        const container = plainContainer(d.container);
-        const labels = container && !/\s/.test(container) ? [d.name, `${container}.${d.name}`] : [d.name];
-        for (const l of labels) {
+        // The bare name, and the label the training answers give it (Container.name where it has a container).
+        for (const l of new Set([d.name, definitionLabel(d)])) {
           const list = byLabel.get(l) ?? [];
           if (!list.some((f) => f.root === file.root && f.path === file.path)) list.push(file);
           byLabel.set(l, list);
@@ -51,12 +51,7 @@ export class LabelTrie {
 
   private add(label: string, ids: ArrayLike<number>, files: CitationTarget[]): void {
     if (ids.length === 0) return;
-    let node = this.root;
-    for (let i = 0; i < ids.length; i++) {
-      let next = node.children.get(ids[i]);
-      if (!next) node.children.set(ids[i], (next = newNode()));
-      node = next;
-    }
+    const node = descend(this.root, ids, newNode);
     if (!node.label) this.size++;
     node.label = label;
     node.files = files;

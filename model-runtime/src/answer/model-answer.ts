@@ -8,6 +8,7 @@ import type { AskOptions, RepoSession } from "../engine/repo-session";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
+import { END_ANSWER } from "../training-data/answer-format";
 import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
@@ -103,7 +104,7 @@ export async function* answerWithModel(
       })
     : undefined;
   let ranked: RankedLabel[] = [];
-  let beforeAnswer: ((firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => Promise<void>) | undefined;
+  let beforeAnswer: AskOptions["beforeAnswer"];
   if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)) {
     if (asksWhereDefined(question) || opts.calibrateLabels === false) {
       // The question names the symbol: the model's own order is right (it copies the name).
@@ -186,7 +187,7 @@ export async function* answerWithModel(
   // The answer's ids decoded with the markers spelled out (forced citation tokens included): the evaluation's input.
   // The candidates belong to the answer: before its <|endanswer|> (readers stop there).
   const rawText = tokenizer.decode(raw);
-  const cut = rawText.endsWith("<|endanswer|>") ? rawText.length - "<|endanswer|>".length : rawText.length;
+  const cut = rawText.endsWith(END_ANSWER) ? rawText.length - END_ANSWER.length : rawText.length;
   return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
 }
 
@@ -218,8 +219,9 @@ function otherCandidates(ranked: readonly RankedLabel[], cited: readonly ModelCi
   const out: ModelCitation[] = [];
   for (const r of ranked.slice(1)) {
     if (cited.some((c) => c.label === r.label) || r.files.length === 0) continue;
-    const at = resolveCitationLine(index, r.files, r.label, focus, [...cited, ...out]);
-    if (![...cited, ...out].some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label: r.label });
+    const taken = [...cited, ...out];
+    const at = resolveCitationLine(index, r.files, r.label, focus, taken);
+    if (!taken.some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label: r.label });
   }
   return out;
 }

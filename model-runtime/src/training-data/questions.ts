@@ -50,6 +50,12 @@ export function describe(doc: string, max = 300): string {
   return /[\p{L}\p{N})`'"]$/u.test(para) ? `${para}.` : para;
 }
 
+/** How an answer labels a definition: `Container.name` where it has a container (as people write it), else `name`. */
+export function definitionLabel(def: Pick<Definition, "name" | "container">): string {
+  const container = plainContainer(def.container);
+  return container && !/[\s]/.test(container) ? `${container}.${def.name}` : def.name;
+}
+
 /** A container as people write it: `LinkedList<T>` → `LinkedList` (the type's generic parameters dropped). */
 export function plainContainer(container: string | undefined): string | undefined {
   const c = container?.replace(/<[^]*$/, "").trim();
@@ -101,10 +107,6 @@ export class QuestionMaker {
     return same.length === 1 ? `${container}.${def.name}` : undefined;
   }
 
-  private label(def: Definition): string {
-    const container = plainContainer(def.container);
-    return container && !/[\s]/.test(container) ? `${container}.${def.name}` : def.name;
-  }
 
   /** Up to `n` questions of a task, drawn at random among the definitions that allow one. */
   make(task: Exclude<QaTask, "needle" | "explain">, n: number): QaItem[] {
@@ -124,7 +126,7 @@ export class QuestionMaker {
   whereDefined({ def }: DefAt): QaItem | undefined {
     const hits = this.exactHits(def.name);
     if (hits.length === 0 || hits.length > 3) return undefined;
-    const items = hits.map((h) => ({ label: this.label(h.definition), cite: this.cite(h.path, h.definition.nameLine) }));
+    const items = hits.map((h) => ({ label: definitionLabel(h.definition), cite: this.cite(h.path, h.definition.nameLine) }));
     return {
       task: "whereDefined",
       symbol: def.name,
@@ -188,7 +190,7 @@ export class QuestionMaker {
       task: "needle",
       symbol: r.def.name,
       question: this.template("needle", { D: describe(r.def.doc) }),
-      answer: citedList([{ label: this.label(r.def), cite: target }]),
+      answer: citedList([{ label: definitionLabel(r.def), cite: target }]),
       truth: [target, ...others],
     };
   }
