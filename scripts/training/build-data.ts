@@ -5,12 +5,14 @@
 //          [--lengths 8192,16384,32768] [--weights 1,1,1] [--coverage 1] [--max-samples-per-unit 200]
 //          [--target-tokens N] [--shard-mb 32] [--seed 1] [--threads 1] [--eval-fraction 0.1]
 //          [--reference-samples 3] [--index-cache DIR] [--list] [--write-eval-list FILE]
+//          [--turns whereDefined=2,whatCalls=2,whoUses=2,needle=3,explain=2]   (question turns per task in an 8k sample; √length-scaled)
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { type RepoUnit, discoverUnits } from "../../model-runtime/src/training-data/corpus-units";
 import { buildTrainingData, evalListJson } from "../../model-runtime/src/training-data/pipeline";
 import { splitOf } from "../../model-runtime/src/training-data/split";
+import { QA_TASKS, type QaTask } from "../../model-runtime/src/training-data/tasks";
 
 const { values } = parseArgs({
   options: {
@@ -32,10 +34,23 @@ const { values } = parseArgs({
     "index-cache": { type: "string" },
     list: { type: "boolean", default: false },
     "write-eval-list": { type: "string" },
+    turns: { type: "string" },
   },
 });
 
 const numbers = (s: string) => s.split(",").filter(Boolean).map(Number);
+
+/** `whereDefined=4,needle=6`: question turns per task in an 8k sample (the others keep their defaults). */
+function turnsOption(s: string | undefined): Partial<Record<QaTask, number>> | undefined {
+  if (!s) return undefined;
+  const out: Partial<Record<QaTask, number>> = {};
+  for (const part of s.split(",").filter(Boolean)) {
+    const [task, n] = part.split("=");
+    if (!QA_TASKS.includes(task as QaTask) || !(Number(n) >= 0)) throw new Error(`--turns: "${part}" is not task=count with task one of ${QA_TASKS.join(", ")}`);
+    out[task as QaTask] = Number(n);
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   let units: RepoUnit[];
@@ -75,6 +90,7 @@ async function main(): Promise<void> {
     evalFraction,
     referenceSamples: Number(values["reference-samples"]),
     indexStoreDir: values["index-cache"],
+    turnsAt8k: turnsOption(values.turns),
     log: (m) => console.log(m),
   });
   console.log(`\n${totals.samples} samples, ${totals.tokens} tokens, ${(totals.shardBytes / 2 ** 20).toFixed(1)} MiB (${totals.bytesPerMillionTokens} bytes per million tokens) in ${(totals.millis / 1000).toFixed(0)} s`);

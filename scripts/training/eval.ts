@@ -4,8 +4,8 @@
 // and decode speed per backend, and writes every per-question result to --json.
 //
 // usage: npm run eval -- [--tok-corpus DIR] [--no-system] [--only REGEX] [--unit DIR ...] [--eval-list FILE] [--buckets 16384,65536,262144,1048576]
-//          [--per-task 20] [--min-fill 0.5] [--max-repos N] [--seed 1] [--threads 1] [--json FILE] [--index-cache DIR]
-//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--free-labels] [--no-search] [--no-calibration] [--max-new-tokens 160] [--no-baselines]]
+//          [--per-task 20] [--tasks whereDefined,needle] [--min-fill 0.5] [--max-repos N] [--seed 1] [--threads 1] [--json FILE] [--index-cache DIR]
+//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--free-labels] [--no-search] [--no-calibration] [--no-retrieval] [--max-new-tokens 160] [--no-baselines]]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +20,7 @@ import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
 import { type RepoUnit, discoverUnits } from "../../model-runtime/src/training-data/corpus-units";
 import { rootNameOf } from "../../model-runtime/src/training-data/repo-files";
 import { splitOf } from "../../model-runtime/src/training-data/split";
+import { QA_TASKS, type QaTask } from "../../model-runtime/src/training-data/tasks";
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     "eval-list": { type: "string" },
     buckets: { type: "string", default: DEFAULT_BUCKETS.join(",") },
     "per-task": { type: "string", default: "20" },
+    tasks: { type: "string" },
     "min-fill": { type: "string", default: "0.5" },
     "max-repos": { type: "string", default: "0" },
     "eval-fraction": { type: "string", default: "0.1" },
@@ -44,10 +46,18 @@ const { values } = parseArgs({
     "free-labels": { type: "boolean", default: false },
     "no-search": { type: "boolean", default: false },
     "no-calibration": { type: "boolean", default: false },
+    "no-retrieval": { type: "boolean", default: false },
     "max-new-tokens": { type: "string", default: "160" },
     "no-baselines": { type: "boolean", default: false },
   },
 });
+
+function tasksOption(s: string): QaTask[] {
+  const tasks = s.split(",").filter(Boolean) as QaTask[];
+  const unknown = tasks.filter((t) => !QA_TASKS.includes(t));
+  if (unknown.length) throw new Error(`--tasks: unknown ${unknown.join(", ")} (tasks: ${QA_TASKS.join(", ")})`);
+  return tasks;
+}
 
 async function main(): Promise<void> {
   let units: RepoUnit[];
@@ -74,7 +84,7 @@ async function main(): Promise<void> {
   if (values.model) {
     // One engine per backend asked for; each gives the anchored model and its sliding-window twin.
     for (const backend of values.backend!.split(",") as ModelBackendChoice[]) {
-      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], maxNewTokens: Number(values["max-new-tokens"]) });
+      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], noRetrieval: values["no-retrieval"], maxNewTokens: Number(values["max-new-tokens"]) });
       models.push(...m.answerers);
       disposers.push(m.dispose);
     }
@@ -87,6 +97,7 @@ async function main(): Promise<void> {
     tokenizer: CodeTokenizer.load(),
     buckets,
     perTask: Number(values["per-task"]),
+    tasks: values.tasks ? tasksOption(values.tasks) : undefined,
     minFill: Number(values["min-fill"]),
     seed: Number(values.seed),
     threads: Number(values.threads),

@@ -31,6 +31,8 @@ export interface EvalOptions {
   buckets?: number[];
   /** Questions per task and context. */
   perTask?: number;
+  /** Only these tasks' questions are asked (default: all). */
+  tasks?: readonly QaTask[];
   /** Smallest share of a bucket the repository must fill. */
   minFill?: number;
   blockSize?: number;
@@ -118,6 +120,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
       const items = questionsFor(ctx, Object.fromEntries(QA_TASKS.map((t) => [t, perTask])) as Record<QaTask, number>, rand);
       const counts: Record<string, number> = {};
       for (const item of items) {
+        if (opts.tasks && !opts.tasks.includes(item.task)) continue;
         counts[item.task] = (counts[item.task] ?? 0) + 1;
         for (const a of opts.answerers) {
           if (a.tasks && !a.tasks.includes(item.task)) continue;

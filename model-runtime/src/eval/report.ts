@@ -23,7 +23,8 @@ export function resultTable(result: EvalResult, answerers: readonly Answerer[], 
         if (!c) return "—";
         return c.rougeL !== undefined ? `R-L ${c.rougeL.toFixed(3)} (n=${c.n})` : `${pct(c.top1!)} / ${pct(c.top5!)} (n=${c.n})`;
       });
-      lines.push(`| ${TASK_LABEL[task]} | ${a.name} | ${row.join(" | ")} |`);
+      // A task no question of the run asked (eval --tasks) leaves no row.
+      if (row.some((cell) => cell !== "—")) lines.push(`| ${TASK_LABEL[task]} | ${a.name} | ${row.join(" | ")} |`);
     }
   }
   const repos = buckets.map((b) => new Set(result.contexts.filter((c) => c.bucket === b).map((c) => c.unit)).size);

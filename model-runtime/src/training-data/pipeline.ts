@@ -67,7 +67,7 @@ export interface BuildOptions {
   /** Reference CSR layouts written for this many (short) samples. */
   referenceSamples?: number;
   /** Questions per task for an 8k sample (scaled up with length). */
-  turnsAt8k?: Record<QaTask, number>;
+  turnsAt8k?: Partial<Record<QaTask, number>>;
   indexStoreDir?: string;
   log?: (message: string) => void;
 }
@@ -165,7 +165,7 @@ export async function buildTrainingData(opts: BuildOptions): Promise<{ totals: B
   const heads = headSpecsOf(pattern);
   const weights = opts.lengthWeights ?? opts.lengths.map(() => 1);
   const shardBytes = opts.shardBytes ?? 32 * 1024 * 1024;
-  const at8k = opts.turnsAt8k ?? DEFAULT_TURNS;
+  const at8k = { ...DEFAULT_TURNS, ...opts.turnsAt8k };
   fs.mkdirSync(opts.outDir, { recursive: true });
 
   const units: UnitReport[] = opts.units.map((u) => ({ id: u.id, licence: u.licence, origin: u.origin, version: u.version, split: splitOf(u.id, evalFraction) }));
