@@ -16,6 +16,7 @@ import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/s
 import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
+import { answerWithModel, citationGrounding } from "../../model-runtime/src/answer/model-answer";
 import { RepoSession } from "../../model-runtime/src/engine/repo-session";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
 import type { FileRecord } from "../../model-runtime/src/index/types";
@@ -498,4 +499,34 @@ test("beforeAnswer: a probe gives the logits decoding would see after those toke
   for (let i = 0; i < seen!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(seen![i] - probed![i]));
   assert.ok(maxDiff < 1e-3, `probe logits differ from decoding's by ${maxDiff}`);
   assert.deepEqual(withProbe, plain, "probing changes nothing in the answer");
+});
+
+test("answerWithModel: a description question's shortlist takes in the retriever's definitions; a where-defined question's does not", async () => {
+  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
+  const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
+  const sources = Array.from({ length: 6 }, (_, i) => source(`src/q${i}.ts`, 6 + rng.int(6)));
+  const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+  const session = RepoSession.create(e, layout, { answerRoom: 512 });
+  await session.prefillRepository();
+  const records = new Map(sources.map((s) => [s.record.path, s.record]));
+  const index = { get: (_root: string, p: string) => records.get(p) };
+  const grounding = citationGrounding(layout, tokenizer, index);
+  const asked: string[] = [];
+  // The retriever's pick: a definition of the last file, which the answer may then name.
+  const pick = sources[5].record.definitions[rng.int(sources[5].record.definitions.length)];
+  const retrieve = (q: string) => (asked.push(q), [{ name: pick.name }]);
+  const run = async (question: string) => {
+    const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 24, grounding, retrieve });
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) return r.value.answer;
+    }
+  };
+  const described = await run("Which definition does this describe? Adds two numbers.");
+  assert.deepEqual(asked, ["Which definition does this describe? Adds two numbers."]);
+  // Every label the answer leads with or lists is a laid-out definition; its citations point into laid-out files.
+  for (const cite of described.citations) assert.ok(records.has(cite.path), cite.path);
+  await run(`Where is ${pick.name} defined?`);
+  await run(`Explain ${pick.name}.`);
+  assert.equal(asked.length, 1, "where-defined and explanation questions do not consult the retriever");
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LabelTrie, calibrate, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
+import { LabelTrie, calibrate, labelsOf, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
@@ -112,4 +112,45 @@ test("scoreLabels gives each label's log-probability; calibrate re-ranks the sho
   // A label the model favours whatever is asked (a high prior) drops below one the question makes likelier.
   const flat = calibrate([{ label: "main", logprob: -1, ids: [], files: [] }, { label: "parseArgs", logprob: -2, ids: [], files: [] }], [-0.5, -6]);
   assert.deepEqual(flat.map((r) => r.label), ["parseArgs", "main"]);
+});
+
+test("LabelTrie.find gives a label's ids and files, the ones the search reaches it by", async () => {
+  const trie = LabelTrie.build(FILES, (t) => tok.encode(t));
+  const all = await rankLabels(trie, fakeModel(seed + 21).logits([]), async (ids) => fakeModel(seed + 21).logits(ids), { k: 100, maxExpansions: 10_000 });
+  assert.equal(all.length, trie.size);
+  for (const r of all) {
+    const found = trie.find(r.label);
+    assert.ok(found, r.label);
+    assert.deepEqual(found.ids, r.ids);
+    assert.deepEqual(found.files, r.files);
+  }
+  assert.deepEqual(trie.find("Parser.parse")?.files, [{ root: "ws", path: "src/parse.ts" }]);
+  assert.deepEqual(trie.find("parse")?.files.map((f) => f.path), ["src/parse.ts", "lib/parse.py"]);
+  assert.equal(trie.find("parseArg"), undefined, "a prefix of a label is not a label");
+});
+
+test("rankLabels with a first-token prior: labels come out by log P(label) − log P_prior(first token), logprob unchanged", async () => {
+  const trie = LabelTrie.build(FILES, (t) => tok.encode(t));
+  const model = fakeModel(seed + 31);
+  const priorLogits = fakeModel(seed + 32).logits([]);
+  const own = await rankLabels(trie, model.logits([]), async (ids) => model.logits(ids), { k: 100, maxExpansions: 10_000 });
+  const steered = await rankLabels(trie, model.logits([]), async (ids) => model.logits(ids), { k: 100, maxExpansions: 10_000, firstTokenPrior: priorLogits });
+  assert.equal(steered.length, own.length);
+  const score = (r: { ids: number[]; logprob: number }) => r.logprob - logSoftmaxAt(priorLogits, r.ids[0]);
+  for (let i = 1; i < steered.length; i++) assert.ok(score(steered[i - 1]) >= score(steered[i]) - 1e-6, `${steered[i - 1].label} before ${steered[i].label}`);
+  for (const r of steered) assert.ok(Math.abs(r.logprob - own.find((o) => o.label === r.label)!.logprob) < 1e-6, r.label);
+  // A prior that writes one first token whatever is asked sends the labels starting with it to the back.
+  const first = own[0].ids[0];
+  const loud = new Float32Array(priorLogits.length);
+  loud[first] = 1000;
+  const quiet = await rankLabels(trie, model.logits([]), async (ids) => model.logits(ids), { k: 100, maxExpansions: 10_000, firstTokenPrior: loud });
+  const firstOthers = quiet.findIndex((r) => r.ids[0] === first);
+  assert.ok(firstOthers > 0 && quiet.slice(firstOthers).every((r) => r.ids[0] === first), `labels starting with the loud token come last: ${quiet.map((r) => r.label + ":" + r.ids[0]).join(" ")} (loud ${first})`);
+});
+
+test("labelsOf: a retriever's definitions as trie labels, container label first, once each, none already taken", () => {
+  const trie = LabelTrie.build(FILES, (t) => tok.encode(t));
+  const got = labelsOf(trie, [{ name: "parse", container: "Parser" }, { name: "rate" }, { name: "missing" }, { name: "rate" }, { name: "parseArgs" }, { name: "add", container: "Nowhere" }], [{ label: "parseArgs" }]);
+  assert.deepEqual(got.map((g) => g.label), ["Parser.parse", "rate", "add"]);
+  for (const g of got) assert.deepEqual(g.ids, trie.find(g.label)!.ids);
 });

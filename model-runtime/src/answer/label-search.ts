@@ -31,6 +31,7 @@ export interface LabelledFileDefinitions {
 export class LabelTrie {
   readonly root = newNode();
   size = 0;
+  private readonly byLabel = new Map<string, { ids: number[]; files: CitationTarget[] }>();
 
   static build(files: Iterable<LabelledFileDefinitions>, encode: (text: string) => ArrayLike<number>): LabelTrie {
     const trie = new LabelTrie();
@@ -55,7 +56,29 @@ export class LabelTrie {
     if (!node.label) this.size++;
     node.label = label;
     node.files = files;
+    this.byLabel.set(label, { ids: Array.from(ids), files });
   }
+
+  /** A label's token ids and files, or undefined when no laid-out definition has it. */
+  find(label: string): { ids: number[]; files: CitationTarget[] } | undefined {
+    return this.byLabel.get(label);
+  }
+}
+
+/**
+ * The labels of `definitions` that the trie holds (`Container.name`, else the bare name), in order, once each and
+ * none already in `taken`: a retriever's hits as label-search candidates.
+ */
+export function labelsOf(trie: LabelTrie, definitions: ReadonlyArray<{ name: string; container?: string }>, taken: ReadonlyArray<{ label: string }>): Array<{ label: string; ids: number[]; files: CitationTarget[] }> {
+  const out: Array<{ label: string; ids: number[]; files: CitationTarget[] }> = [];
+  const seen = new Set(taken.map((t) => t.label));
+  for (const d of definitions) {
+    const label = [definitionLabel(d), d.name].find((l) => trie.find(l));
+    if (!label || seen.has(label) || seen.has(d.name)) continue;
+    seen.add(label);
+    out.push({ label, ...trie.find(label)! });
+  }
+  return out;
 }
 
 export interface RankedLabel {
@@ -71,6 +94,13 @@ export interface LabelSearchOptions {
   k: number;
   /** Model calls at most (the root's logits are given). */
   maxExpansions: number;
+  /**
+   * Logits of the answer's first token for a content-free question: when given, the search goes best first by
+   * log P(label) − log P_prior(first token), so names whose first token the model writes whatever is asked (a
+   * namespace, `main`) do not fill the shortlist. The offset is fixed once the first token is chosen, so labels still
+   * come out in order of that score; `logprob` stays the model's own.
+   */
+  firstTokenPrior?: Float32Array;
 }
 
 /**
@@ -78,22 +108,28 @@ export interface LabelSearchOptions {
  * the logits after the answer so far is `ids` (the caller feeds them after the question and rewinds).
  */
 export async function rankLabels(trie: LabelTrie, firstLogits: Float32Array, logitsAfter: (ids: number[]) => Promise<Float32Array>, opts: LabelSearchOptions): Promise<RankedLabel[]> {
-  type Entry = { node: TrieNode; ids: number[]; logprob: number };
+  type Entry = { node: TrieNode; ids: number[]; logprob: number; priority: number };
   const queue: Entry[] = [];
   const push = (e: Entry) => {
     let i = queue.length;
-    while (i > 0 && queue[i - 1].logprob < e.logprob) i--;
+    while (i > 0 && queue[i - 1].priority < e.priority) i--;
     queue.splice(i, 0, e);
   };
+  const prior = opts.firstTokenPrior;
+  const priorLse = prior ? logSumExp(prior) : 0;
   const expand = (e: Entry, logits: Float32Array) => {
     const lse = logSumExp(logits);
     for (const [id, child] of e.node.children) {
       const l = logits[id];
-      if (Number.isFinite(l)) push({ node: child, ids: [...e.ids, id], logprob: e.logprob + l - lse });
+      if (!Number.isFinite(l)) continue;
+      const logprob = e.logprob + l - lse;
+      // The first token's prior is subtracted once; deeper tokens add their own log-probability to both.
+      const offset = e.ids.length === 0 && prior ? prior[id] - priorLse : 0;
+      push({ node: child, ids: [...e.ids, id], logprob, priority: e.priority + (logprob - e.logprob) - offset });
     }
   };
   const out: RankedLabel[] = [];
-  expand({ node: trie.root, ids: [], logprob: 0 }, firstLogits);
+  expand({ node: trie.root, ids: [], logprob: 0, priority: 0 }, firstLogits);
   let calls = 0;
   while (queue.length && out.length < opts.k) {
     const e = queue.shift()!;

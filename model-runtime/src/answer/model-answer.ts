@@ -5,6 +5,7 @@
  * (attention mass, and in each file the definitions it read most) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
  */
 import type { AskOptions, RepoSession } from "../engine/repo-session";
+import type { WorkspaceIndex } from "../index/workspace-index";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
@@ -12,8 +13,8 @@ import { END_ANSWER } from "../training-data/answer-format";
 import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
-import { questionIntent } from "./index-answer";
-import { LabelTrie, type RankedLabel, calibrate, rankLabels, scoreLabels } from "./label-search";
+import { definitionSearch, questionIntent } from "./index-answer";
+import { LabelTrie, type RankedLabel, calibrate, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
 export interface ModelAnswerOptions {
@@ -27,7 +28,7 @@ export interface ModelAnswerOptions {
   grounding?: CitationGrounding;
   /** Misspelt labels read as the nearest defined name (default true with `grounded`); false: an ablation. */
   repairLabels?: boolean;
-  /** Description questions: re-rank the searched labels against a content-free question (default true); false: an ablation. */
+  /** One-definition questions: re-rank the searched labels against a content-free question (default true); false: an ablation. */
   calibrateLabels?: boolean;
   /**
    * For a question answered by one definition: search the labels the model would write first (label-search.ts),
@@ -35,16 +36,22 @@ export interface ModelAnswerOptions {
    * `grounded`); false: plain decoding (an ablation).
    */
   searchLabels?: boolean;
+  /**
+   * Definitions a retriever finds for the question (e.g. the index's BM25 search), best first: their labels join the
+   * searched shortlist before it is calibrated, so the model also weighs names its own search did not reach.
+   */
+  retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string }>;
 }
 
-/** Labels ranked for a one-definition question, and model calls the search may spend on them. */
+/** Labels ranked for a one-definition question, and model calls the search may spend on them (the uncalibrated ablation). */
 const CANDIDATES = 5;
 const SEARCH_CALLS = 48;
-/** A description question's shortlist (re-ranked by PMI with the question) and its search budget. */
+/** A calibrated question's shortlist (re-ranked by PMI with the question) and its search budget. */
 const SHORTLIST = 16;
 const SHORTLIST_CALLS = 96;
-/** The content-free question a description question's labels are calibrated against. */
-const CONTENT_FREE_QUESTION = "Which definition does this describe?";
+/** The content-free questions a one-definition question's labels are calibrated against: what the model writes whatever is asked. */
+const CONTENT_FREE_DESCRIPTION = "Which definition does this describe?";
+const CONTENT_FREE_WHERE = "Where is it defined?";
 
 /** "Where is X defined?", "Find the definition of X", "Which file defines X?": the question names what it asks for. */
 export function asksWhereDefined(question: string): boolean {
@@ -56,6 +63,15 @@ export function asksForOneDefinition(question: string): boolean {
   // "List what X calls.", "Which definitions does X use?": a list of callees, whatever questionIntent makes of it.
   const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
   return !asksForExplanation(question) && !asksForCallees && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
+}
+
+/** Definitions the index's BM25 search adds to a description question's shortlist. */
+const RETRIEVED = 8;
+
+/** The index's full-text search as a `retrieve` option: the best-matching definitions for a question. */
+export function indexRetriever(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["retrieve"]> {
+  const search = definitionSearch(index);
+  return (question) => search.query(question, RETRIEVED).map((h) => h.definition);
 }
 
 /** What a citation may name: the laid-out files' paths and their definitions' names. */
@@ -106,15 +122,18 @@ export async function* answerWithModel(
   let ranked: RankedLabel[] = [];
   let beforeAnswer: AskOptions["beforeAnswer"];
   if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)) {
-    if (asksWhereDefined(question) || opts.calibrateLabels === false) {
-      // The question names the symbol: the model's own order is right (it copies the name).
+    if (opts.calibrateLabels === false) {
+      // The ablation: the model's own order.
       beforeAnswer = async (firstLogits, probe) => {
         ranked = await rankLabels(grounding.labels, firstLogits, probe, { k: CANDIDATES, maxExpansions: SEARCH_CALLS });
         if (ranked.length) decoder.lead(ranked[0].ids);
       };
     } else {
-      // A description: a shortlist by the model's probability, re-ranked against a content-free question.
-      ranked = (await calibratedLabels(session, grounding.labels, question, opts.signal)).slice(0, CANDIDATES);
+      // A shortlist by the model's probability, re-ranked against a content-free question of the same form.
+      const contentFree = asksWhereDefined(question) ? CONTENT_FREE_WHERE : CONTENT_FREE_DESCRIPTION;
+      // Where-defined questions name the symbol: a retriever would hand over the answer, so only descriptions take its hits.
+      const retrieved = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
+      ranked = (await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, opts.signal)).slice(0, CANDIDATES);
       if (ranked.length) decoder.lead(ranked[0].ids);
     }
   }
@@ -191,14 +210,32 @@ export async function* answerWithModel(
   return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
 }
 
-/** The shortlist of labels for `question`, re-ranked by PMI against CONTENT_FREE_QUESTION (label-search.ts calibrate). */
-async function calibratedLabels(session: RepoSession, labels: LabelTrie, question: string, signal?: AbortSignal): Promise<RankedLabel[]> {
+/**
+ * The shortlist of labels for `question` — the model's best-first search, plus the labels of `retrieved`
+ * definitions — re-ranked by PMI against `contentFree` (label-search.ts calibrate).
+ */
+async function calibratedLabels(
+  session: RepoSession,
+  labels: LabelTrie,
+  question: string,
+  contentFree: string,
+  retrieved: ReadonlyArray<{ name: string; container?: string }>,
+  signal?: AbortSignal,
+): Promise<RankedLabel[]> {
   let shortlist: RankedLabel[] = [];
   let prior: number[] = [];
-  // Two short passes over the question region, no answer decoded: the search, then the same labels' prior.
-  await beforeAnswerOnly(session, question, signal, async (first, probe) => void (shortlist = await rankLabels(labels, first, probe, { k: SHORTLIST, maxExpansions: SHORTLIST_CALLS })));
+  let firstTokenPrior: Float32Array | undefined;
+  // Three short passes over the question region, no answer decoded: the content-free question's first-token logits
+  // (they steer the search), the search itself (and the retrieved labels' scores), then the shortlist's prior.
+  await beforeAnswerOnly(session, contentFree, signal, async (first) => void (firstTokenPrior = first.slice()));
+  await beforeAnswerOnly(session, question, signal, async (first, probe) => {
+    shortlist = await rankLabels(labels, first, probe, { k: SHORTLIST, maxExpansions: SHORTLIST_CALLS, firstTokenPrior });
+    const extra = labelsOf(labels, retrieved, shortlist);
+    const scores = await scoreLabels(extra, first, probe);
+    shortlist.push(...extra.map((r, i) => ({ ...r, logprob: scores[i] })));
+  });
   if (shortlist.length < 2) return shortlist;
-  await beforeAnswerOnly(session, CONTENT_FREE_QUESTION, signal, async (first, probe) => void (prior = await scoreLabels(shortlist, first, probe)));
+  await beforeAnswerOnly(session, contentFree, signal, async (first, probe) => void (prior = await scoreLabels(shortlist, first, probe)));
   return calibrate(shortlist, prior);
 }
 

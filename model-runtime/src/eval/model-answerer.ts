@@ -10,7 +10,9 @@
  * - `model-ungrounded` (optional): the model's patterns, citations sampled freely (what grounding buys);
  * - `model-free-labels` (optional): grounded paths and lines, misspelt labels not repaired (what the repair buys);
  * - `model-no-search` (optional): one-definition answers decoded greedily, no label search (what the search buys);
- * - `model-uncalibrated` (optional): description questions' labels searched but not calibrated (what PMI buys).
+ * - `model-uncalibrated` (optional): one-definition questions' labels searched but not calibrated (what PMI buys);
+ * - `model-no-retrieval` (optional): description questions' shortlist from the model's search alone, without the
+ *   index's BM25 hits (what the retrieved candidates buy).
  *
  * Each context (a layout) is prefilled once per variant; prefill and decode speeds are recorded per answerer.
  */
@@ -22,7 +24,8 @@ import type { HeadPatternSpec } from "../patterns/types";
 import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
-import { type CitationGrounding, answerWithModel, citationGrounding } from "../answer/model-answer";
+import { type CitationGrounding, answerWithModel, citationGrounding, indexRetriever } from "../answer/model-answer";
+import type { QaTask } from "../training-data/tasks";
 import type { AnswerContext, Answerer } from "./answerer";
 
 /** Every head: the `budget` most recent blocks, nothing else (no anchors, sinks or file headers). */
@@ -43,8 +46,23 @@ export interface ModelSpeed {
   decodeMs: number;
 }
 
+/** How a model answerer differs from the product's defaults (model-answer.ts options; the ablations switch one off). */
+export interface ModelVariant {
+  /** Attention patterns other than the model's own (the sliding-window ablation). */
+  headSpecs?: HeadPatternSpec[];
+  grounded?: boolean;
+  repairLabels?: boolean;
+  searchLabels?: boolean;
+  calibrateLabels?: boolean;
+  /** Description questions' shortlists take in the index's BM25 hits (default true). */
+  retrieve?: boolean;
+  /** The tasks it answers (an ablation that changes only some tasks' answers asks only those). */
+  tasks?: readonly QaTask[];
+}
+
 export class ModelAnswerer implements Answerer {
   readonly speed: ModelSpeed;
+  readonly tasks?: readonly QaTask[];
   private session?: RepoSession;
   private layout?: RepoLayout;
   private grounding?: CitationGrounding;
@@ -53,13 +71,10 @@ export class ModelAnswerer implements Answerer {
     readonly name: string,
     private readonly engine: Engine,
     private readonly tokenizer: CodeTokenizer,
-    private readonly headSpecs: HeadPatternSpec[] | undefined,
     private readonly maxNewTokens: number,
-    private readonly grounded = true,
-    private readonly repairLabels = true,
-    private readonly searchLabels = true,
-    private readonly calibrateLabels = true,
+    private readonly variant: ModelVariant = {},
   ) {
+    this.tasks = variant.tasks;
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
   }
 
@@ -68,7 +83,7 @@ export class ModelAnswerer implements Answerer {
       // A new context: drop the last one's cache first (a 256k context holds 1.5 GiB of keys and values).
       this.session = undefined;
       this.layout = layout;
-      this.session = RepoSession.create(this.engine, layout, { answerRoom: this.maxNewTokens + 1024, headSpecs: this.headSpecs });
+      this.session = RepoSession.create(this.engine, layout, { answerRoom: this.maxNewTokens + 1024, headSpecs: this.variant.headSpecs });
       this.grounding = undefined;
       const t0 = performance.now();
       await this.session.prefillRepository();
@@ -78,7 +93,18 @@ export class ModelAnswerer implements Answerer {
     }
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
     this.grounding ??= citationGrounding(layout, this.tokenizer, index);
-    const gen = answerWithModel(this.session!, this.tokenizer, index, question, { maxNewTokens: this.maxNewTokens, grounding: this.grounding, grounded: this.grounded, repairLabels: this.repairLabels, searchLabels: this.searchLabels, calibrateLabels: this.calibrateLabels });
+    const v = this.variant;
+    // The BM25 search sees the context's index: the doc comments asked about are removed from it as from the layout.
+    const retrieve = v.retrieve === false ? undefined : indexRetriever(ctx.index);
+    const gen = answerWithModel(this.session!, this.tokenizer, index, question, {
+      maxNewTokens: this.maxNewTokens,
+      grounding: this.grounding,
+      grounded: v.grounded,
+      repairLabels: v.repairLabels,
+      searchLabels: v.searchLabels,
+      calibrateLabels: v.calibrateLabels,
+      retrieve,
+    });
     while (true) {
       const r = await gen.next();
       if (r.done) {
@@ -108,8 +134,10 @@ export interface ModelAnswererOptions {
   freeLabels?: boolean;
   /** Also the model decoding one-definition answers greedily (no label search), to measure what the search buys. */
   noSearch?: boolean;
-  /** Also the model searching description questions' labels without calibration, to measure what it buys. */
+  /** Also the model searching one-definition questions' labels without calibration, to measure what it buys. */
   noCalibration?: boolean;
+  /** Also the model shortlisting description questions' labels by its own search only (no BM25 hits), to measure what they buy. */
+  noRetrieval?: boolean;
   maxNewTokens?: number;
   log?: (message: string) => void;
 }
@@ -121,12 +149,14 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   const engine = await Engine.create(model, { backend: opts.backend === "js" || !opts.backend ? "auto" : opts.backend, allowNative: !js, log: opts.log });
   const suffix = opts.backend && opts.backend !== "auto" ? ` (${opts.backend})` : "";
   const maxNew = opts.maxNewTokens ?? 160;
-  const answerers = [new ModelAnswerer(`model${suffix}`, engine, tokenizer, undefined, maxNew)];
-  if (opts.window !== false) answerers.push(new ModelAnswerer(`model-window${suffix}`, engine, tokenizer, slidingWindowHeadSpecs(model.config), maxNew));
-  if (opts.ungrounded) answerers.push(new ModelAnswerer(`model-ungrounded${suffix}`, engine, tokenizer, undefined, maxNew, false));
-  if (opts.freeLabels) answerers.push(new ModelAnswerer(`model-free-labels${suffix}`, engine, tokenizer, undefined, maxNew, true, false));
-  if (opts.noSearch) answerers.push(new ModelAnswerer(`model-no-search${suffix}`, engine, tokenizer, undefined, maxNew, true, true, false));
-  if (opts.noCalibration) answerers.push(new ModelAnswerer(`model-uncalibrated${suffix}`, engine, tokenizer, undefined, maxNew, true, true, true, false));
+  const variant = (name: string, v: ModelVariant = {}) => new ModelAnswerer(`${name}${suffix}`, engine, tokenizer, maxNew, v);
+  const answerers = [variant("model")];
+  if (opts.window !== false) answerers.push(variant("model-window", { headSpecs: slidingWindowHeadSpecs(model.config) }));
+  if (opts.ungrounded) answerers.push(variant("model-ungrounded", { grounded: false }));
+  if (opts.freeLabels) answerers.push(variant("model-free-labels", { repairLabels: false }));
+  if (opts.noSearch) answerers.push(variant("model-no-search", { searchLabels: false, tasks: ["whereDefined", "needle"] }));
+  if (opts.noCalibration) answerers.push(variant("model-uncalibrated", { calibrateLabels: false, tasks: ["whereDefined", "needle"] }));
+  if (opts.noRetrieval) answerers.push(variant("model-no-retrieval", { retrieve: false, tasks: ["needle"] }));
   return { answerers, tokenizer, dispose: () => engine.dispose() };
 }
 
