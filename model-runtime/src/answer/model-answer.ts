@@ -68,10 +68,12 @@ export function asksForOneDefinition(question: string): boolean {
 /** Definitions the index's BM25 search adds to a description question's shortlist. */
 const RETRIEVED = 8;
 
-/** The index's full-text search as a `retrieve` option: the best-matching definitions for a question. */
+/**
+ * The index's full-text search as a `retrieve` option: the best-matching definitions for a question. The search is
+ * built on the first description question, not when the option is made (every model answer makes one).
+ */
 export function indexRetriever(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["retrieve"]> {
-  const search = definitionSearch(index);
-  return (question) => search.query(question, RETRIEVED).map((h) => h.definition);
+  return (question) => definitionSearch(index).query(question, RETRIEVED).map((h) => h.definition);
 }
 
 /** What a citation may name: the laid-out files' paths and their definitions' names. */
