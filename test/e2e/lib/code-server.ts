@@ -190,7 +190,7 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
         await exited;
         clearTimeout(timer);
       }
-      if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true });
+      if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); // late writers: see teardown.ts
       else console.log(`KEEP: code-server folder left at ${dir}`);
     },
   };
