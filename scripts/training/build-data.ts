@@ -6,6 +6,7 @@
 //          [--target-tokens N] [--shard-mb 32] [--seed 1] [--threads 1] [--eval-fraction 0.1]
 //          [--reference-samples 3] [--index-cache DIR] [--list] [--write-eval-list FILE]
 //          [--turns whereDefined=2,whatCalls=2,whoUses=2,needle=3,explain=2]   (question turns per task in an 8k sample; √length-scaled)
+//          [--sibling-share 0.5]   (share of where-defined questions about a name with a one-word sibling in the context)
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     list: { type: "boolean", default: false },
     "write-eval-list": { type: "string" },
     turns: { type: "string" },
+    "sibling-share": { type: "string", default: "0" },
   },
 });
 
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     referenceSamples: Number(values["reference-samples"]),
     indexStoreDir: values["index-cache"],
     turnsAt8k: turnsOption(values.turns),
+    siblingShare: Number(values["sibling-share"]),
     log: (m) => console.log(m),
   });
   console.log(`\n${totals.samples} samples, ${totals.tokens} tokens, ${(totals.shardBytes / 2 ** 20).toFixed(1)} MiB (${totals.bytesPerMillionTokens} bytes per million tokens) in ${(totals.millis / 1000).toFixed(0)} s`);

@@ -112,6 +112,18 @@ test("scoreLabels gives each label's log-probability; calibrate re-ranks the sho
   // A label the model favours whatever is asked (a high prior) drops below one the question makes likelier.
   const flat = calibrate([{ label: "main", logprob: -1, ids: [], files: [] }, { label: "parseArgs", logprob: -2, ids: [], files: [] }], [-0.5, -6]);
   assert.deepEqual(flat.map((r) => r.label), ["parseArgs", "main"]);
+  // A partial correction (priorWeight w): ordered by logprob − w · prior; w = 0 keeps the model's own order.
+  const siblings = [
+    { label: "trimRightByte", logprob: -2.2, ids: [], files: [] },
+    { label: "trimLeftByte", logprob: -0.6, ids: [], files: [] },
+  ];
+  assert.deepEqual(calibrate(siblings, [-26.7, -24.6]).map((r) => r.label), ["trimRightByte", "trimLeftByte"]);
+  assert.deepEqual(calibrate(siblings, [-26.7, -24.6], 0.6).map((r) => r.label), ["trimLeftByte", "trimRightByte"]);
+  const w = 0.6;
+  const partial = calibrate(shortlist, priors, w);
+  const score = (r: { label: string; logprob: number }) => r.logprob - w * priors[shortlist.findIndex((s) => s.label === r.label)];
+  for (let i = 1; i < partial.length; i++) assert.ok(score(partial[i - 1]) >= score(partial[i]));
+  assert.deepEqual(calibrate(shortlist, priors, 0).map((r) => r.label), shortlist.map((r) => r.label));
 });
 
 test("LabelTrie.find gives a label's ids and files, the ones the search reaches it by", async () => {

@@ -16,6 +16,7 @@ import { buildTrainingData, headSpecsOf } from "../../model-runtime/src/training
 import { indexUnit } from "../../model-runtime/src/training-data/repo-files";
 import { blockFactsOf, pickDocs, questionsFor } from "../../model-runtime/src/training-data/sample";
 import { readShard } from "../../model-runtime/src/training-data/shard-format";
+import { siblingKeys } from "../../model-runtime/src/training-data/questions";
 import { LOSS_CLASS } from "../../model-runtime/src/training-data/tasks";
 import { copyFixture } from "../e2e/lib/fixture";
 import { freshSeed, rng } from "../helpers/tmp-tree";
@@ -76,6 +77,39 @@ test("every (a)/(b) answer cites a line that holds the name it is about; removed
     for (const e of explains) assert.ok(ctx.removed.some((r) => r.def.doc === e.reference), `seed ${seed}: explanation not from a removed doc`);
   }
   assert.ok(checked > 20, `seed ${seed}: only ${checked} citations checked`);
+});
+
+test("siblingKeys: names one word apart share a key; unrelated names do not", () => {
+  const share = (a: string, b: string) => siblingKeys(a).some((k) => siblingKeys(b).includes(k));
+  for (const [a, b] of [
+    ["ngx_http_add_addrs", "ngx_mail_add_addrs"],
+    ["trimLeftByte", "trimRightByte"],
+    ["TestMap", "Map"],
+    ["NGX_INT32_LEN", "NGX_INT64_LEN"],
+    ["parseHTTPRequest", "parseRequest"],
+  ]) assert.ok(share(a, b), `${a} / ${b}`);
+  for (const [a, b] of [
+    ["ngx_http_add_addrs", "ngx_http_init_phases"],
+    ["trimLeftByte", "indexByte"],
+    ["Map", "Mapper"],
+  ]) assert.ok(!share(a, b), `${a} / ${b}`);
+});
+
+test("siblingShare 1: every where-defined question asks about a name with a one-word sibling in the context", async () => {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  const repo = await indexUnit(unit, { threads: 0 });
+  const tools = { tokenizer, cache: new EncodingCache(), parser: new SourceParser() };
+  const ctx = await buildContext(repo, new SubsetPicker(repo.records).pick(8192, rand), { blockSize: 64, maxTokens: 8192 }, tools, pickDocs(0, rand));
+  const names = new Set([...ctx.index.allFiles()].flatMap((f) => f.definitions.map((d) => d.name)));
+  const hasSibling = (n: string) => [...names].some((m) => m !== n && siblingKeys(m).some((k) => siblingKeys(n).includes(k)));
+  const turns = { whereDefined: 6, whatCalls: 0, whoUses: 0, needle: 0, explain: 0 };
+  const biased = questionsFor(ctx, turns, rand, { siblingShare: 1 });
+  assert.ok(biased.length > 0, `seed ${seed}: no where-defined question`);
+  for (const q of biased) assert.ok(hasSibling(q.symbol), `seed ${seed}: ${q.symbol} has no sibling`);
+  // Without the share the draw is over every definition: the fixture has names without siblings, and some get asked.
+  const plain = Array.from({ length: 20 }, () => questionsFor(ctx, turns, rand)).flat();
+  assert.ok(plain.some((q) => !hasSibling(q.symbol)), `seed ${seed}: the unbiased draw only asked about siblings`);
 });
 
 test("data:build on the polyglot fixture: shards match the manifest, the layout facts build the CSR, Python reads it identically", async () => {

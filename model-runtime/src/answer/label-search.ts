@@ -183,11 +183,12 @@ export async function scoreLabels(labels: ReadonlyArray<{ ids: readonly number[]
  * question that says nothing). A small model favours some names whatever is asked ("main", "value", a namespace);
  * dividing by what it writes for a content-free question removes that prior (Zhao et al. 2021, "Calibrate before
  * use"). Only the conditional search's shortlist is re-ranked, so a name the question makes no likelier cannot win
- * on a tiny prior alone.
+ * on a tiny prior alone. `priorWeight` < 1 divides by a power of the prior (a partial correction): the score
+ * log P(label | question) − w · log P(label | content-free).
  */
-export function calibrate(ranked: readonly RankedLabel[], priorLogprobs: readonly number[]): RankedLabel[] {
+export function calibrate(ranked: readonly RankedLabel[], priorLogprobs: readonly number[], priorWeight = 1): RankedLabel[] {
   return ranked
-    .map((r, i) => ({ r, score: r.logprob - priorLogprobs[i] }))
+    .map((r, i) => ({ r, score: r.logprob - priorWeight * priorLogprobs[i] }))
     .sort((a, b) => b.score - a.score)
     .map(({ r }) => r);
 }

@@ -68,6 +68,8 @@ export interface BuildOptions {
   referenceSamples?: number;
   /** Questions per task for an 8k sample (scaled up with length). */
   turnsAt8k?: Partial<Record<QaTask, number>>;
+  /** Share of where-defined questions about a name with a sibling in the context (QuestionMakerOptions). */
+  siblingShare?: number;
   indexStoreDir?: string;
   log?: (message: string) => void;
 }
@@ -257,7 +259,7 @@ export async function buildTrainingData(opts: BuildOptions): Promise<{ totals: B
       const length = opts.lengths[li];
       const turns = turnsFor(length, at8k);
       const qaReserve = Math.min(length / 4, QA_TASKS.reduce((a, t) => a + turns[t], 0) * 2 * B);
-      const sampleOpts: SampleOptions = { blockSize: B, maxTokens: length, qaReserve, anchorGroups: pattern.anchorGroups, turns };
+      const sampleOpts: SampleOptions = { blockSize: B, maxTokens: length, qaReserve, anchorGroups: pattern.anchorGroups, turns, siblingShare: opts.siblingShare };
       const subset = picker.pick(length - qaReserve, rand);
       let built;
       try {

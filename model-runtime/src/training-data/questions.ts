@@ -67,16 +67,66 @@ interface DefAt {
   def: Definition;
 }
 
+/**
+ * Keys under which names that differ in one word meet: each word replaced by `*`, each word dropped, and the whole
+ * name (words split at `_` and camelCase humps, case folded). `ngx_http_add_addrs` and `ngx_mail_add_addrs` share
+ * `ngx * add addrs`; `TestMap` dropping `test` meets `Map`; `trimLeftByte` and `trimRightByte` share `trim * byte`.
+ */
+export function siblingKeys(name: string): string[] {
+  const words = name
+    .split(/_+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/)
+    .filter(Boolean)
+    .map((w) => w.toLowerCase());
+  const keys = [words.join(" ")];
+  if (words.length < 2) return keys;
+  for (let i = 0; i < words.length; i++) {
+    keys.push([...words.slice(0, i), "*", ...words.slice(i + 1)].join(" "));
+    keys.push([...words.slice(0, i), ...words.slice(i + 1)].join(" "));
+  }
+  return keys;
+}
+
+/** The definitions whose name has a sibling among the others (siblingKeys): the names a reader most easily confuses. */
+function withSiblings(defs: readonly DefAt[]): DefAt[] {
+  const namesByKey = new Map<string, Set<string>>();
+  for (const d of defs) {
+    for (const k of siblingKeys(d.def.name)) {
+      let names = namesByKey.get(k);
+      if (!names) namesByKey.set(k, (names = new Set()));
+      names.add(d.def.name);
+    }
+  }
+  return defs.filter((d) => siblingKeys(d.def.name).some((k) => namesByKey.get(k)!.size > 1));
+}
+
+export interface QuestionMakerOptions {
+  /**
+   * Share of where-defined questions asked about a name with a sibling in the context (siblingKeys): the model's
+   * commonest where-defined error is the right neighbourhood's wrong sibling. 0: every definition equally likely.
+   */
+  siblingShare?: number;
+}
+
 export class QuestionMaker {
   private readonly defs: DefAt[] = [];
   private readonly used = new Set<string>();
+  private siblingDefs?: DefAt[];
 
   constructor(
     private readonly ctx: RepoContext,
     private readonly rand: () => number,
+    private readonly opts: QuestionMakerOptions = {},
   ) {
     for (const rec of ctx.index.allFiles()) for (const def of rec.definitions) if (IDENTIFIER.test(def.name) && def.name.length >= 3) this.defs.push({ path: rec.path, def });
     this.defs.sort((a, b) => (ctx.fileOrder.get(a.path)! - ctx.fileOrder.get(b.path)!) || a.def.startLine - b.def.startLine);
+  }
+
+  /** Where a question of `task` draws its definition from: siblings for a share of where-defined questions. */
+  private poolFor(task: QaTask): DefAt[] {
+    const share = this.opts.siblingShare ?? 0;
+    if (task !== "whereDefined" || share <= 0 || this.rand() >= share) return this.defs;
+    this.siblingDefs ??= withSiblings(this.defs);
+    return this.siblingDefs.length ? this.siblingDefs : this.defs;
   }
 
   /** Symbols already asked about: no other question about them in this context. */
@@ -113,7 +163,8 @@ export class QuestionMaker {
     const out: QaItem[] = [];
     const tries = Math.min(this.defs.length, n * 30);
     for (let t = 0; t < tries && out.length < n; t++) {
-      const pick = this.defs[Math.floor(this.rand() * this.defs.length)];
+      const pool = this.poolFor(task);
+      const pick = pool[Math.floor(this.rand() * pool.length)];
       if (this.used.has(pick.def.name)) continue;
       const item = task === "whereDefined" ? this.whereDefined(pick) : task === "whatCalls" ? this.whatCalls(pick) : this.whoUses(pick);
       if (!item) continue;

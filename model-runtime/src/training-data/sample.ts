@@ -15,7 +15,7 @@ import type { BlockFacts } from "../patterns/types";
 import type { SpecialToken } from "../tokenizer/special-tokens";
 import { encodeAnswer } from "./answer-format";
 import { type ContextTools, type DocCandidate, type RepoContext, buildContext, tokensOfLines } from "./context";
-import { type QaItem, QuestionMaker } from "./questions";
+import { type QaItem, QuestionMaker, type QuestionMakerOptions } from "./questions";
 import type { RepoFiles } from "./repo-files";
 import { LOSS_CLASS, type QaTask, lossClassOf } from "./tasks";
 
@@ -57,6 +57,8 @@ export interface SampleOptions {
   anchorGroups: number;
   /** Questions per task wanted (fewer when the context does not allow them). */
   turns: Record<QaTask, number>;
+  /** QuestionMakerOptions.siblingShare (default 0). */
+  siblingShare?: number;
 }
 
 export interface SampleStats {
@@ -132,8 +134,8 @@ export function pickDocs(count: number, rand: () => number): (c: DocCandidate[])
 }
 
 /** The questions of a context: (b)/(c) from its removed docs, (a) from its definitions. */
-export function questionsFor(ctx: RepoContext, turns: Record<QaTask, number>, rand: () => number): QaItem[] {
-  const maker = new QuestionMaker(ctx, rand);
+export function questionsFor(ctx: RepoContext, turns: Record<QaTask, number>, rand: () => number, makerOpts: QuestionMakerOptions = {}): QaItem[] {
+  const maker = new QuestionMaker(ctx, rand, makerOpts);
   const items: QaItem[] = [];
   // Removed docs go to (b) and (c) alternately; their names are then taken for (a).
   const removed = shuffle([...ctx.removed], rand);
@@ -234,7 +236,7 @@ export async function buildSample(
 ): Promise<{ sample: Sample; ctx: RepoContext; items: QaItem[]; stats: SampleStats }> {
   const docs = opts.turns.needle + opts.turns.explain;
   const ctx = await buildContext(repo, subset, { blockSize: opts.blockSize, maxTokens: opts.maxTokens - opts.qaReserve }, tools, pickDocs(docs, rand));
-  const items = questionsFor(ctx, opts.turns, rand);
+  const items = questionsFor(ctx, opts.turns, rand, { siblingShare: opts.siblingShare });
   const { sample, dropped } = assembleSample(ctx, items, tools.tokenizer, opts);
   return { sample, ctx, items, stats: { rejectedDocs: ctx.rejectedDocs, turnsDropped: dropped } };
 }

@@ -133,8 +133,22 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
       "--disable-getting-started-override", "--ignore-last-opened",
       ...(options.vscodeOptions ?? []).flatMap((o) => ["--vscode-option", o]),
     ],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
+    // Its own process group: the extension hosts and other helpers it forks outlive its main process unless the
+    // whole group is signalled (one kept appending to a log while the suite deleted the folder).
+    { env, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
+  const group = server.pid!;
+  const signalGroup = (signal: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-group, signal);
+      return true;
+    } catch {
+      return false; // ESRCH: nothing left in the group
+    }
+  };
+  // A detached group no longer dies with the test runner: take it down if the runner exits first.
+  const killOnExit = () => signalGroup("SIGKILL");
+  process.once("exit", killOnExit);
   const serverLog = fs.createWriteStream(path.join(dir, "server.log"));
   server.stdout.pipe(serverLog);
   server.stderr.pipe(serverLog);
@@ -184,12 +198,22 @@ export async function startCodeServer(options: StartOptions = {}): Promise<CodeS
       return files.length ? fs.readFileSync(files[files.length - 1], "utf8") : "";
     },
     async stop() {
-      if (server.exitCode === null) {
-        server.kill("SIGTERM");
-        const timer = setTimeout(() => server.kill("SIGKILL"), 5_000);
-        await exited;
-        clearTimeout(timer);
+      // The whole group, then wait until none of it is left (SIGKILL after 5 s), so nothing writes into `dir` after.
+      const groupGone = async (ms: number) => {
+        const deadline = Date.now() + ms;
+        while (signalGroup(0)) {
+          if (Date.now() > deadline) return false;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return true;
+      };
+      signalGroup("SIGTERM");
+      if (!(await groupGone(5_000))) {
+        signalGroup("SIGKILL");
+        await groupGone(2_000);
       }
+      await exited;
+      process.removeListener("exit", killOnExit);
       if (!process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); // late writers: see teardown.ts
       else console.log(`KEEP: code-server folder left at ${dir}`);
     },

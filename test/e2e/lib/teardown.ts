@@ -25,7 +25,7 @@ export async function tearDownUiSuite(s: UiSuiteState): Promise<void> {
     console.log(`logs: ${path.relative(repoRoot, logs)}; screenshots: ${path.relative(repoRoot, s.screenshots)}`);
     await s.server.stop();
   }
-  // An extension host can outlive code-server's main process by a moment and still append to the network guard's
-  // log in these folders (ENOTEMPTY mid-delete, seen once in CI): Node's own retries wait it out.
+  // stop() waits for code-server's whole process group (an extension host outliving the main process once appended to
+  // the network guard's log here mid-delete: ENOTEMPTY in CI); Node's retries stay as a second guard.
   if (!process.env.KEEP) for (const dir of s.temporary) if (dir) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
