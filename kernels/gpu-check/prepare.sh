@@ -3,6 +3,7 @@
 # in two git-ignored folders that the device call carries:
 #   .device/          Node.js, the `webgpu` package (Dawn) and the Vulkan/GL loaders: ../shared/device/prepare.sh webgpu
 #   dist/gpu-check/   the bundled Node entry (gpu-check.js), the CUDA addon and shared library built HERE with nvcc
+#                     (packed as cuda-binaries.tar.xz; run-on-device.sh unpacks them)
 #                     (CUDA 13.0 here and there, cudart linked statically, sm_80 + sm_90a machine code), and the
 #                     SHA-256 of the CUDA sources they came from (the device script rebuilds the library if they differ)
 # Then it measures what the call would carry (tracked + untracked-not-ignored files + the two folders) against
@@ -19,7 +20,8 @@ limit=$((64 * 1024 * 1024))
 echo "== CUDA backend (nvcc here; the GPU machine only runs it)"
 npm run -s build:cuda
 rm -rf "$stage" && mkdir -p "$stage"
-cp kernels/cuda/build/Release/longview_cuda.node kernels/cuda/build/nvcc/liblongview_cuda.so "$stage/"
+# xz-packed (6.7 MB -> ~1 MB): with the committed model the tree alone is ~31 MB, and the call carries 64 MiB in all.
+tar -cJf "$stage/cuda-binaries.tar.xz" -C kernels/cuda/build/Release longview_cuda.node -C ../nvcc liblongview_cuda.so
 sha256sum kernels/cuda/Makefile kernels/cuda/binding.gyp kernels/cuda/src/* kernels/cuda/include/* kernels/cuda/addon/* > "$stage/cuda-sources.sha256"
 
 echo "== Node entry -> $stage/gpu-check.js"

@@ -77,6 +77,8 @@ say "node $(node --version 2>/dev/null || echo missing); GPU: $GPU_LINE"
 say "vulkan: $(ldconfig -p 2>/dev/null | grep -c libvulkan.so.1) loader(s); VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 
 STAGE=$ROOT/dist/gpu-check
+# prepare.sh packs the CUDA addon and library (xz) to stay inside the device call's 64 MiB.
+[ -f "$STAGE/cuda-binaries.tar.xz" ] && tar -xJf "$STAGE/cuda-binaries.tar.xz" -C "$STAGE"
 export LONGVIEW_CUDA_ADDON=$STAGE/longview_cuda.node
 export LONGVIEW_CUDA_LIB=$STAGE/liblongview_cuda.so
 BUILD_NOTE="carried build (nvcc here, CUDA sources match)"

@@ -16,7 +16,8 @@ import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/s
 import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
-import { answerWithModel, citationGrounding } from "../../model-runtime/src/answer/model-answer";
+import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding } from "../../model-runtime/src/answer/model-answer";
+import { fuseWithRetrieved } from "../../model-runtime/src/answer/label-search";
 import { RepoSession } from "../../model-runtime/src/engine/repo-session";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
 import type { FileRecord } from "../../model-runtime/src/index/types";
@@ -529,4 +530,42 @@ test("answerWithModel: a description question's shortlist takes in the retriever
   await run(`Where is ${pick.name} defined?`);
   await run(`Explain ${pick.name}.`);
   assert.equal(asked.length, 1, "where-defined and explanation questions do not consult the retriever");
+});
+
+test("answerWithModel: a description's runners-up are fused with the retriever's order; the answer's first label is the model's", async () => {
+  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
+  const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
+  const sources = Array.from({ length: 6 }, (_, i) => source(`src/f${i}.ts`, 6 + rng.int(6)));
+  const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+  const session = RepoSession.create(e, layout, { answerRoom: 512 });
+  await session.prefillRepository();
+  const records = new Map(sources.map((s) => [s.record.path, s.record]));
+  const index = { get: (_root: string, p: string) => records.get(p) };
+  const grounding = citationGrounding(layout, tokenizer, index);
+  const question = "Which definition does this describe? Splits a string at commas.";
+  // A short answer (the forced first label, no further citation), so "Other candidates" lists ranks 2..5.
+  const run = async (retrieve: (q: string) => Array<{ name: string }>, fusionK?: number) => {
+    const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 10, grounding, retrieve, fusionK });
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) return r.value.answer.text;
+    }
+  };
+  const split = (text: string) => {
+    const at = text.indexOf("Other candidates:");
+    return { lead: at < 0 ? text : text.slice(0, at).trim(), others: [...text.matchAll(/^- `([^`]+)`/gm)].map((m) => m[1]) };
+  };
+  const plain = split(await run(() => [], 0));
+  assert.ok(plain.others.length >= 3, `the model lists runners-up: ${plain.others.join(", ")}`);
+  // The retriever ranks the model's runners-up in reverse: fusion must reorder them as fuseWithRetrieved says.
+  const reversed = [...plain.others].reverse();
+  const nameOf = (label: string) => label.split(".").pop()!;
+  const fused = split(await run(() => reversed.map((l) => ({ name: nameOf(l), container: l.includes(".") ? l.slice(0, l.lastIndexOf(".")) : undefined }))));
+  assert.equal(fused.lead, plain.lead, "the answer itself is the model's first label");
+  const r = (label: string) => ({ label, logprob: 0, ids: [], files: [] });
+  const expected = fuseWithRetrieved([r("first"), ...plain.others.map(r)], reversed, RETRIEVED_FUSION_K).slice(1).map((x) => x.label);
+  assert.deepEqual(fused.others, expected);
+  assert.notDeepEqual(fused.others, plain.others, "reversed retrieval changes the runners-up's order");
+  // fusionK 0: the model's order, whatever the retriever says.
+  assert.deepEqual(split(await run(() => reversed.map((l) => ({ name: nameOf(l) })), 0)).others, plain.others);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LabelTrie, calibrate, labelsOf, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
+import { LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
@@ -124,6 +124,40 @@ test("scoreLabels gives each label's log-probability; calibrate re-ranks the sho
   const score = (r: { label: string; logprob: number }) => r.logprob - w * priors[shortlist.findIndex((s) => s.label === r.label)];
   for (let i = 1; i < partial.length; i++) assert.ok(score(partial[i - 1]) >= score(partial[i]));
   assert.deepEqual(calibrate(shortlist, priors, 0).map((r) => r.label), shortlist.map((r) => r.label));
+});
+
+test("fuseWithRetrieved: the model's first stays; its runners-up by reciprocal rank fusion with a retriever's order", () => {
+  const r = (label: string) => ({ label, logprob: 0, ids: [], files: [] });
+  const model = ["a", "b", "c", "d", "e"].map(r);
+  // No retrieved labels, or none of them ranked: the model's order stands.
+  assert.deepEqual(fuseWithRetrieved(model, [], 3).map((x) => x.label), ["a", "b", "c", "d", "e"]);
+  assert.deepEqual(fuseWithRetrieved(model, ["zz"], 3).map((x) => x.label), ["a", "b", "c", "d", "e"]);
+  // d (4th, 1st): 1/7 + 1/4 beats b (2nd, absent): 1/5, and c (3rd, 2nd): 1/6 + 1/5 beats b too; a stays first
+  // although the retriever does not list it.
+  assert.deepEqual(fuseWithRetrieved(model, ["d", "c"], 3).map((x) => x.label), ["a", "d", "c", "b", "e"]);
+  // The retriever's first cannot take the model's first place.
+  assert.equal(fuseWithRetrieved(model, ["e", "d", "c", "b"], 1)[0].label, "a");
+  // Mirror ranks tie (b: 2nd and 3rd, c: 3rd and 2nd): the model's order breaks it.
+  assert.deepEqual(fuseWithRetrieved(model, ["x", "c", "b"], 3).slice(0, 3).map((x) => x.label), ["a", "b", "c"]);
+  assert.deepEqual(fuseWithRetrieved([r("only")], ["z"], 3).map((x) => x.label), ["only"]);
+  // Random lists: after the first, sorted by the score the doc states; every label once.
+  for (let trial = 0; trial < 20; trial++) {
+    const labels = Array.from({ length: 12 }, (_, i) => `l${i}`).sort(() => Math.random() - 0.5);
+    const retrieved = labels.filter(() => Math.random() < 0.5).sort(() => Math.random() - 0.5);
+    const k = 1 + Math.floor(Math.random() * 10);
+    const fused = fuseWithRetrieved(labels.map(r), retrieved, k).map((x) => x.label);
+    assert.deepEqual([...fused].sort(), [...labels].sort());
+    assert.equal(fused[0], labels[0]);
+    const score = (l: string) => 1 / (k + labels.indexOf(l) + 1) + (retrieved.includes(l) ? 1 / (k + retrieved.indexOf(l) + 1) : 0);
+    for (let i = 2; i < fused.length; i++) assert.ok(score(fused[i - 1]) >= score(fused[i]) - 1e-12, `${fused[i - 1]} before ${fused[i]}`);
+  }
+});
+
+test("labelOf names a definition as the trie holds it, Container.name before name; undefined when not laid out", () => {
+  const trie = LabelTrie.build(FILES, (t) => tok.encode(t));
+  assert.equal(labelOf(trie, { name: "parse", container: "Parser" }), "Parser.parse");
+  assert.equal(labelOf(trie, { name: "parse" }), "parse");
+  assert.equal(labelOf(trie, { name: "notLaidOutAnywhere" }), undefined);
 });
 
 test("LabelTrie.find gives a label's ids and files, the ones the search reaches it by", async () => {

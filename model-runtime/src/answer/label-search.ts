@@ -73,12 +73,17 @@ export function labelsOf(trie: LabelTrie, definitions: ReadonlyArray<{ name: str
   const out: Array<{ label: string; ids: number[]; files: CitationTarget[] }> = [];
   const seen = new Set(taken.map((t) => t.label));
   for (const d of definitions) {
-    const label = [definitionLabel(d), d.name].find((l) => trie.find(l));
+    const label = labelOf(trie, d);
     if (!label || seen.has(label) || seen.has(d.name)) continue;
     seen.add(label);
     out.push({ label, ...trie.find(label)! });
   }
   return out;
+}
+
+/** The label a definition goes by in `trie` (`Container.name`, else `name`), or undefined when it is not laid out. */
+export function labelOf(trie: LabelTrie, d: { name: string; container?: string }): string | undefined {
+  return [definitionLabel(d), d.name].find((l) => trie.find(l));
 }
 
 export interface RankedLabel {
@@ -191,4 +196,28 @@ export function calibrate(ranked: readonly RankedLabel[], priorLogprobs: readonl
     .map((r, i) => ({ r, score: r.logprob - priorWeight * priorLogprobs[i] }))
     .sort((a, b) => b.score - a.score)
     .map(({ r }) => r);
+}
+
+/**
+ * The model's calibrated order with its runners-up fused with a retriever's order (reciprocal rank fusion, Cormack
+ * et al. 2009): the model's first label stays first (the answer); the rest are ordered by 1 / (k + rank in `ranked`)
+ * + 1 / (k + rank among `retrievedLabels`), ranks from 1, no second term for a label the retriever did not return.
+ * Ranks, not scores: PMI in nats and BM25 have no common scale. The two err differently — BM25 on the words a
+ * description shares with a name, the model on what the code does — so the runners-up gain from both, while the first
+ * place stays the model's: fusing it too lost top-1 at 64k (BM25's first is right far less often there; measured in
+ * docs/benchmarks/eval-model.md). Ties keep the model's order.
+ */
+export function fuseWithRetrieved(ranked: readonly RankedLabel[], retrievedLabels: readonly string[], k: number): RankedLabel[] {
+  if (ranked.length < 2) return [...ranked];
+  const retrievedRank = new Map<string, number>();
+  retrievedLabels.forEach((l, i) => retrievedRank.has(l) || retrievedRank.set(l, i + 1));
+  const rest = ranked
+    .map((r, i) => {
+      const rr = retrievedRank.get(r.label);
+      return { r, i, score: 1 / (k + i + 1) + (rr === undefined ? 0 : 1 / (k + rr)) };
+    })
+    .slice(1)
+    .sort((a, b) => b.score - a.score || a.i - b.i)
+    .map(({ r }) => r);
+  return [ranked[0], ...rest];
 }

@@ -14,7 +14,7 @@ import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, questionIntent } from "./index-answer";
-import { LabelTrie, type RankedLabel, calibrate, labelsOf, rankLabels, scoreLabels } from "./label-search";
+import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
 export interface ModelAnswerOptions {
@@ -41,6 +41,11 @@ export interface ModelAnswerOptions {
    * searched shortlist before it is calibrated, so the model also weighs names its own search did not reach.
    */
   retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string }>;
+  /**
+   * The rank-fusion constant k for a description question's calibrated labels and the retriever's order
+   * (label-search.ts fuseWithRetrieved; default RETRIEVED_FUSION_K); 0: the model's calibrated order alone (an ablation).
+   */
+  fusionK?: number;
 }
 
 /** Labels ranked for a one-definition question, and model calls the search may spend on them (the uncalibrated ablation). */
@@ -75,6 +80,8 @@ export function asksForOneDefinition(question: string): boolean {
 
 /** Definitions the index's BM25 search adds to a description question's shortlist. */
 const RETRIEVED = 8;
+/** Reciprocal-rank-fusion constant for the model's and the retriever's orders (chosen on `--seed 2` questions: docs/benchmarks/eval-model.md). */
+export const RETRIEVED_FUSION_K = 3;
 
 /**
  * The index's full-text search as a `retrieve` option: the best-matching definitions for a question. The search is
@@ -144,7 +151,13 @@ export async function* answerWithModel(
       // Where-defined questions name the symbol: a retriever would hand over the answer, so only descriptions take its hits.
       const retrieved = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
       const priorWeight = asksWhereDefined(question) ? PRIOR_WEIGHT_WHERE : 1;
-      ranked = (await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal)).slice(0, CANDIDATES);
+      ranked = await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal);
+      const fusionK = opts.fusionK ?? RETRIEVED_FUSION_K;
+      if (retrieved.length && fusionK > 0) {
+        const retrievedLabels = retrieved.map((d) => labelOf(grounding.labels, d)).filter((l): l is string => l !== undefined);
+        ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK);
+      }
+      ranked = ranked.slice(0, CANDIDATES);
       if (ranked.length) decoder.lead(ranked[0].ids);
     }
   }

@@ -85,7 +85,14 @@ export interface PrefillOptions {
   mass?: AttentionMass;
   massFrom?: number;
   chunkTokens?: number;
+  /**
+   * Per-layer layout for this call's rows (query-adaptive selection: engine/question-selection.ts), given the
+   * layer's rotated queries [numHeads][rows][headDim]; default: `layout` for every layer.
+   */
+  layerLayout?: LayerLayout;
 }
+
+export type LayerLayout = (layer: number, q: Float32Array, queryLength: number) => BlockSparseLayout;
 
 export interface GenerateOptions {
   /** Logits of the last prefilled position (what prefill returned). */
@@ -96,6 +103,7 @@ export interface GenerateOptions {
   stopTokens?: number[];
   signal?: AbortSignal;
   mass?: AttentionMass;
+  layerLayout?: LayerLayout;
   /**
    * Picks each token instead of the sampler (constrained decoding: grounded citations). It may mask `logits` in
    * place and call `sample`, or return a forced token. Default: `sample(logits)`.
@@ -312,7 +320,7 @@ export class Engine {
   }
 
   /** One chunk, all layers; leaves the final hidden states in this.x. */
-  private async forwardChunk(cache: KvCache, ids: Int32Array, pos0: number, layout: BlockSparseLayout, opts: PrefillOptions): Promise<void> {
+  private async forwardChunk(cache: KvCache, ids: Int32Array, pos0: number, chunkLayout: BlockSparseLayout, opts: PrefillOptions): Promise<void> {
     const c = this.config;
     const M = ids.length;
     this.ensureScratch(M);
@@ -338,6 +346,8 @@ export class Engine {
     for (let l = 0; l < c.numLayers; l++) {
       checkSignal(opts.signal);
       await this.dense.preAttention(l, x, M, pos0, q, cache.k[l], cache.v[l], cache.capacity);
+      const layout = opts.layerLayout ? opts.layerLayout(l, q, M) : chunkLayout;
+      if (opts.layerLayout) this.checkLayout(layout, pos0 + M);
       const outputs: AttentionOutputs = { out: attn, lse: massRows > 0 ? lse : undefined };
       let done = false;
       if (mirror && !this.residentFailed) {
@@ -379,8 +389,8 @@ export class Engine {
   }
 
   /** Feeds one token at the end of the cache; returns the next token's logits. */
-  async step(cache: KvCache, token: number, layout: BlockSparseLayout, opts: { signal?: AbortSignal; mass?: AttentionMass } = {}): Promise<Float32Array> {
-    return this.prefill(cache, Int32Array.of(token), layout, { signal: opts.signal, mass: opts.mass });
+  async step(cache: KvCache, token: number, layout: BlockSparseLayout, opts: { signal?: AbortSignal; mass?: AttentionMass; layerLayout?: LayerLayout } = {}): Promise<Float32Array> {
+    return this.prefill(cache, Int32Array.of(token), layout, { signal: opts.signal, mass: opts.mass, layerLayout: opts.layerLayout });
   }
 
   /**
@@ -398,7 +408,7 @@ export class Engine {
       const last = stops.has(t.id) || i === opts.maxNewTokens - 1;
       yield { id: t.id, logprob: t.logprob, index: i, position: cache.length, last };
       if (last) return;
-      logits = await this.step(cache, t.id, layout, { signal: opts.signal, mass: opts.mass });
+      logits = await this.step(cache, t.id, layout, { signal: opts.signal, mass: opts.mass, layerLayout: opts.layerLayout });
     }
   }
 }

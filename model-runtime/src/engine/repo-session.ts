@@ -16,6 +16,7 @@
 import type { BlockFacts } from "../patterns/types";
 import { type SparsePatterns, buildPatterns, longviewHeadSpecs } from "../patterns";
 import type { HeadPatternSpec } from "../patterns/types";
+import type { BlockSparseLayout } from "../../../kernels/api";
 import { ANCHOR_TIER, type LayoutUpdate, type RepoLayout } from "../layout/repo-layout";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import type { ModelConfig } from "../model/config";
@@ -24,6 +25,16 @@ import type { KvCache } from "./kv-cache";
 import { type KvCacheKey, loadKvCache, saveKvCache } from "./kv-store";
 import { type AnchorReading, type FileTally, type LineReading, anchorReadings, lineReadings, spreadOverLines } from "./read-lines";
 import type { SamplingOptions } from "./sampling";
+import { QuestionSelection, RepoKeySummaries } from "./question-selection";
+
+/**
+ * Repository blocks each head of a question's rows reads on top of its fixed pattern, chosen by the question's
+ * queries (question-selection.ts). Off by default: the shipped model was trained with its fixed patterns only, and
+ * extra blocks in its question rows measured no better with 8 per head and far worse with 64, at twice the time to
+ * the first token (docs/benchmarks/eval-model.md, "Query-adaptive selection"). A model trained with selected blocks
+ * in its question rows, or one users bring, can turn it on (RepoSession.selectBlocks, AskOptions.selectBlocks).
+ */
+export const QUESTION_SELECT_BLOCKS = 0;
 
 /** The model's head patterns (one spec per query head). */
 export function modelHeadSpecs(c: ModelConfig): HeadPatternSpec[] {
@@ -67,6 +78,8 @@ export interface AskOptions {
    * the model would write (answer/label-search.ts).
    */
   beforeAnswer?: (firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => Promise<void>;
+  /** Query-adaptive blocks per head for the question and answer rows (default: the session's `selectBlocks`; 0: none). */
+  selectBlocks?: number;
 }
 
 export interface AnswerEvent extends GeneratedToken {
@@ -106,6 +119,12 @@ export class RepoSession {
   private validRepo = 0;
   /** Block ranges a cancelled refresh left stale; the next refresh or question recomputes them first. */
   private pending: Array<[number, number]> = [];
+  /** Key summaries of the repository region for question selection; dropped whenever its keys change. */
+  private keySummaries?: RepoKeySummaries;
+  /** The last question's selection (which blocks each layer and head added). */
+  lastSelection?: QuestionSelection;
+  /** Query-adaptive blocks per head for questions (AskOptions.selectBlocks overrides it per question). */
+  selectBlocks = QUESTION_SELECT_BLOCKS;
 
   private readonly headSpecs: HeadPatternSpec[];
 
@@ -156,6 +175,7 @@ export class RepoSession {
     const total = this.repoTokens;
     if (from >= total) return;
     const ids = this.layout.tokenIds().subarray(from, total);
+    this.keySummaries = undefined;
     try {
       await this.engine.prefill(this.cache, ids, this.patterns.layout, {
         start: from,
@@ -187,17 +207,21 @@ export class RepoSession {
     const mass = new AttentionMass(blocks);
     this.lastMass = mass;
     this.cache.ensureCapacity(q.answerStart + maxNew);
+    const selection = this.questionSelection(layout, opts.selectBlocks ?? this.selectBlocks);
+    this.lastSelection = selection;
+    const layerLayout = selection && ((l: number, qs: Float32Array, rows: number) => selection.layerLayout(l, qs, rows));
     const firstLogits = await this.engine.prefill(this.cache, q.ids.subarray(q.questionStart), layout, {
       start: q.questionStart,
       signal: opts.signal,
       mass,
       massFrom: q.answerStart - 1,
+      layerLayout,
     });
     if (opts.beforeAnswer) {
       const answerStart = this.cache.length;
       const probe = async (ids: readonly number[]): Promise<Float32Array> => {
         try {
-          return await this.engine.prefill(this.cache, Int32Array.from(ids), layout, { start: answerStart, signal: opts.signal });
+          return await this.engine.prefill(this.cache, Int32Array.from(ids), layout, { start: answerStart, signal: opts.signal, layerLayout });
         } finally {
           this.cache.truncate(answerStart);
         }
@@ -213,10 +237,19 @@ export class RepoSession {
       signal: opts.signal,
       mass,
       choose: opts.choose,
+      layerLayout,
     })) {
       const text = opts.decodeBytes ? decoder.decode(opts.decodeBytes([t.id]), { stream: !t.last }) : "";
       yield { ...t, text };
     }
+  }
+
+  /** A selection for the next question, or undefined when there is nothing to add (topK 0, or no repository). */
+  private questionSelection(layout: BlockSparseLayout, topK: number): QuestionSelection | undefined {
+    if (!(topK > 0) || this.validRepo === 0) return undefined;
+    const c = this.engine.config;
+    if (!this.keySummaries || this.keySummaries.repoTokens !== this.validRepo) this.keySummaries = new RepoKeySummaries(this.cache, this.validRepo, c.blockSize);
+    return new QuestionSelection(this.keySummaries, layout, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim }, c.numLayers, topK);
   }
 
   /**
@@ -324,6 +357,7 @@ export class RepoSession {
     this.cache.ensureCapacity(this.repoTokens);
     if (this.cache.length > this.validRepo) this.cache.truncate(this.validRepo);
     this.pending = merged.map(([s, e]) => [s, e]);
+    if (merged.length) this.keySummaries = undefined;
     for (const [s, e] of merged) {
       // A range may start past the cache's end only where the cache ends (appended blocks).
       const start = Math.min(s * B, this.cache.length);

@@ -18,7 +18,7 @@
  */
 import { Engine } from "../engine/engine";
 import type { RepoLayout } from "../layout/repo-layout";
-import { RepoSession } from "../engine/repo-session";
+import { QUESTION_SELECT_BLOCKS, RepoSession } from "../engine/repo-session";
 import type { ModelConfig } from "../model/config";
 import type { HeadPatternSpec } from "../patterns/types";
 import type { CodeTokenizer } from "../tokenizer";
@@ -58,6 +58,35 @@ export interface ModelVariant {
   retrieve?: boolean;
   /** The tasks it answers (an ablation that changes only some tasks' answers asks only those). */
   tasks?: readonly QaTask[];
+  /** Query-adaptive blocks per head for the question rows (RepoSession.selectBlocks; 0: the fixed pattern only). */
+  selectBlocks?: number;
+  /** Rank fusion of the model's and BM25's orders for descriptions (model-answer.ts fusionK; 0: none). */
+  fusionK?: number;
+}
+
+/**
+ * Prefilled sessions shared by the variants of one engine: variants that read through the same patterns (all but the
+ * sliding window) differ only in how they ask, so a context is prefilled once for all of them.
+ */
+export class SharedSessions {
+  private readonly byPatterns = new Map<HeadPatternSpec[] | undefined, { layout: RepoLayout; session: RepoSession }>();
+
+  constructor(private readonly engine: Engine) {}
+
+  /** The session over `layout` for these patterns; `fresh` is true when it was just created (not yet prefilled). */
+  get(layout: RepoLayout, headSpecs: HeadPatternSpec[] | undefined, answerRoom: number): { session: RepoSession; fresh: boolean } {
+    const held = this.byPatterns.get(headSpecs);
+    if (held && held.layout === layout) return { session: held.session, fresh: false };
+    // A new context: drop the last one's cache first (a 256k context holds 1.5 GiB of keys and values).
+    this.byPatterns.delete(headSpecs);
+    const session = RepoSession.create(this.engine, layout, { answerRoom, headSpecs });
+    this.byPatterns.set(headSpecs, { layout, session });
+    return { session, fresh: true };
+  }
+
+  clear(): void {
+    this.byPatterns.clear();
+  }
 }
 
 export class ModelAnswerer implements Answerer {
@@ -73,6 +102,7 @@ export class ModelAnswerer implements Answerer {
     private readonly tokenizer: CodeTokenizer,
     private readonly maxNewTokens: number,
     private readonly variant: ModelVariant = {},
+    private readonly sessions: SharedSessions = new SharedSessions(engine),
   ) {
     this.tasks = variant.tasks;
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
@@ -80,17 +110,21 @@ export class ModelAnswerer implements Answerer {
 
   async answer(layout: RepoLayout, question: string, ctx: AnswerContext): Promise<string> {
     if (layout !== this.layout) {
-      // A new context: drop the last one's cache first (a 256k context holds 1.5 GiB of keys and values).
       this.session = undefined;
       this.layout = layout;
-      this.session = RepoSession.create(this.engine, layout, { answerRoom: this.maxNewTokens + 1024, headSpecs: this.variant.headSpecs });
+      const { session, fresh } = this.sessions.get(layout, this.variant.headSpecs, this.maxNewTokens + 1024);
+      this.session = session;
       this.grounding = undefined;
-      const t0 = performance.now();
-      await this.session.prefillRepository();
-      this.speed.contexts++;
-      this.speed.prefillTokens += layout.numTokens;
-      this.speed.prefillMs += performance.now() - t0;
+      // Prefill speed is counted by the variant that prefilled.
+      if (fresh || session.prefilledTokens < layout.numTokens) {
+        const t0 = performance.now();
+        await this.session.prefillRepository();
+        this.speed.contexts++;
+        this.speed.prefillTokens += layout.numTokens;
+        this.speed.prefillMs += performance.now() - t0;
+      }
     }
+    this.session!.selectBlocks = this.variant.selectBlocks ?? QUESTION_SELECT_BLOCKS;
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
     this.grounding ??= citationGrounding(layout, this.tokenizer, index);
     const v = this.variant;
@@ -104,6 +138,7 @@ export class ModelAnswerer implements Answerer {
       searchLabels: v.searchLabels,
       calibrateLabels: v.calibrateLabels,
       retrieve,
+      fusionK: v.fusionK,
     });
     while (true) {
       const r = await gen.next();
@@ -121,6 +156,7 @@ export class ModelAnswerer implements Answerer {
   dispose(): void {
     this.session = undefined;
     this.layout = undefined;
+    this.sessions.clear();
   }
 }
 
@@ -138,6 +174,14 @@ export interface ModelAnswererOptions {
   noCalibration?: boolean;
   /** Also the model shortlisting description questions' labels by its own search only (no BM25 hits), to measure what they buy. */
   noRetrieval?: boolean;
+  /** Also the model without query-adaptive blocks for the question rows (fixed patterns only), to measure what they buy. */
+  noSelection?: boolean;
+  /** The model's query-adaptive blocks per head (default QUESTION_SELECT_BLOCKS; tuning). */
+  selectBlocks?: number;
+  /** Also the model answering descriptions by its calibrated order alone (no rank fusion with BM25's order). */
+  noFusion?: boolean;
+  /** Also these rank-fusion constants, one variant each (`model-fusion-kN`, descriptions only; tuning). */
+  fusionSweep?: readonly number[];
   maxNewTokens?: number;
   log?: (message: string) => void;
 }
@@ -149,15 +193,26 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   const engine = await Engine.create(model, { backend: opts.backend === "js" || !opts.backend ? "auto" : opts.backend, allowNative: !js, log: opts.log });
   const suffix = opts.backend && opts.backend !== "auto" ? ` (${opts.backend})` : "";
   const maxNew = opts.maxNewTokens ?? 160;
-  const variant = (name: string, v: ModelVariant = {}) => new ModelAnswerer(`${name}${suffix}`, engine, tokenizer, maxNew, v);
-  const answerers = [variant("model")];
-  if (opts.window !== false) answerers.push(variant("model-window", { headSpecs: slidingWindowHeadSpecs(model.config) }));
+  const sessions = new SharedSessions(engine);
+  const variant = (name: string, v: ModelVariant = {}) => new ModelAnswerer(`${name}${suffix}`, engine, tokenizer, maxNew, v, sessions);
+  const answerers = [variant("model", { selectBlocks: opts.selectBlocks })];
+  if (opts.window !== false) answerers.push(variant("model-window", { headSpecs: slidingWindowHeadSpecs(model.config), selectBlocks: 0 }));
   if (opts.ungrounded) answerers.push(variant("model-ungrounded", { grounded: false }));
   if (opts.freeLabels) answerers.push(variant("model-free-labels", { repairLabels: false }));
   if (opts.noSearch) answerers.push(variant("model-no-search", { searchLabels: false, tasks: ["whereDefined", "needle"] }));
   if (opts.noCalibration) answerers.push(variant("model-uncalibrated", { calibrateLabels: false, tasks: ["whereDefined", "needle"] }));
   if (opts.noRetrieval) answerers.push(variant("model-no-retrieval", { retrieve: false, tasks: ["needle"] }));
-  return { answerers, tokenizer, dispose: () => engine.dispose() };
+  if (opts.noSelection) answerers.push(variant("model-no-selection", { selectBlocks: 0 }));
+  if (opts.noFusion) answerers.push(variant("model-no-fusion", { fusionK: 0, tasks: ["needle"] }));
+  for (const k of opts.fusionSweep ?? []) answerers.push(variant(`model-fusion-k${k}`, { fusionK: k, tasks: ["needle"] }));
+  return {
+    answerers,
+    tokenizer,
+    dispose: () => {
+      sessions.clear();
+      engine.dispose();
+    },
+  };
 }
 
 /** The speed table: per model answerer, its backend, prefill and decode rates. */
