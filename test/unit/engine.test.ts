@@ -502,16 +502,21 @@ test("beforeAnswer: a probe gives the logits decoding would see after those toke
   assert.deepEqual(withProbe, plain, "probing changes nothing in the answer");
 });
 
-test("answerWithModel: a description question's shortlist takes in the retriever's definitions; a where-defined question's does not", async () => {
+/** A random small model prefilled over six generated files, with the index and grounding answerWithModel takes. */
+async function answerFixture(prefix: string) {
   const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
   const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
-  const sources = Array.from({ length: 6 }, (_, i) => source(`src/q${i}.ts`, 6 + rng.int(6)));
+  const sources = Array.from({ length: 6 }, (_, i) => source(`src/${prefix}${i}.ts`, 6 + rng.int(6)));
   const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
   const session = RepoSession.create(e, layout, { answerRoom: 512 });
   await session.prefillRepository();
   const records = new Map(sources.map((s) => [s.record.path, s.record]));
   const index = { get: (_root: string, p: string) => records.get(p) };
-  const grounding = citationGrounding(layout, tokenizer, index);
+  return { session, sources, records, index, grounding: citationGrounding(layout, tokenizer, index) };
+}
+
+test("answerWithModel: a description question's shortlist takes in the retriever's definitions; a where-defined question's does not", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("q");
   const asked: string[] = [];
   // The retriever's pick: a definition of the last file, which the answer may then name.
   const pick = sources[5].record.definitions[rng.int(sources[5].record.definitions.length)];
@@ -533,15 +538,7 @@ test("answerWithModel: a description question's shortlist takes in the retriever
 });
 
 test("answerWithModel: a description's runners-up are fused with the retriever's order; the answer's first label is the model's", async () => {
-  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
-  const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
-  const sources = Array.from({ length: 6 }, (_, i) => source(`src/f${i}.ts`, 6 + rng.int(6)));
-  const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
-  const session = RepoSession.create(e, layout, { answerRoom: 512 });
-  await session.prefillRepository();
-  const records = new Map(sources.map((s) => [s.record.path, s.record]));
-  const index = { get: (_root: string, p: string) => records.get(p) };
-  const grounding = citationGrounding(layout, tokenizer, index);
+  const { session, index, grounding } = await answerFixture("f");
   const question = "Which definition does this describe? Splits a string at commas.";
   // A short answer (the forced first label, no further citation), so "Other candidates" lists ranks 2..5.
   const run = async (retrieve: (q: string) => Array<{ name: string }>, fusionK?: number) => {
