@@ -77,11 +77,21 @@ export async function commandAsk(dir: string | undefined, question: string, opts
   return 0;
 }
 
+const SLOW_KERNELS_NOTE =
+  "note: the native CPU addons are not built, so the model reads with the TypeScript kernels (~15 tokens/s: hours for a large repository). " +
+  "`npm run build` compiles them (g++, make and python3 needed); --index-only answers from the index at once.";
+
 async function answerWithModel(dir: string, question: string, index: WorkspaceIndex, opts: AskOptions): Promise<number> {
   const roots = rootsFromDirs([dir]);
   const client = createModelClient({ log: opts.verbose ? (m) => console.error(`[model] ${m}`) : undefined });
   const interactive = process.stderr.isTTY && !opts.json;
+  let warnedSlow = false;
   const stopProgress = client.onProgress((p) => {
+    // Without the native CPU addons a large repository takes hours to read: say so at once, not after it.
+    if (!warnedSlow && !opts.json && opts.backend !== "js" && client.status().dense === "typescript") {
+      warnedSlow = true;
+      console.error(SLOW_KERNELS_NOTE);
+    }
     if (!interactive) return;
     const eta = p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : "";
     process.stderr.write(`\rreading the repository: ${p.done}/${p.total} tokens (${Math.round(p.tokensPerSecond)} tokens/s${eta})   `);
