@@ -28,6 +28,21 @@ test("candidate symbols: quoted and code-like words first, stop words dropped", 
   assert.ok(candidateSymbols("what calls Ledger.post?").includes("Ledger.post"));
 });
 
+test("a name spelled as words finds its definition: 'compute invoice total' → computeInvoiceTotal, 'run report' → run_report", async () => {
+  const index = await indexed();
+  // "compute invoice total" is computeInvoiceTotal, case-insensitively, joined.
+  const a = answerFromIndex(index, "where do we compute invoice total?");
+  assert.ok(a.markdown.startsWith("### `computeInvoiceTotal`"), a.markdown);
+  assert.deepEqual(a.citations[0], { root: "ws", path: "src/billing.ts", line: 3, endLine: 5 });
+  // snake_case definitions too ("run report" → run_report), across a stop word's boundary only.
+  const b = answerFromIndex(index, "what does run report do?");
+  assert.ok(b.markdown.startsWith("### `run_report`"), b.markdown);
+  // Words split by a stop word are not one name (the full-text search may still find it, as a match, not by name).
+  assert.ok(!answerFromIndex(index, "run the report").markdown.startsWith("### `run_report`"));
+  // Joined words are lookups, not suggestions: a question naming nothing lists no made-up names.
+  assert.ok(!candidateSymbols("where is the workspace index stored?").some((c) => c === "workspaceindex" || c === "workspace_index"));
+});
+
 test("an answer cites the definition line and every use, and lists the files it drew on", async () => {
   const index = await indexed();
   const a = answerFromIndex(index, "Where is computeInvoiceTotal defined and who uses it?");

@@ -58,11 +58,39 @@ const GENERIC_WORDS = new Set(
 
 /** Identifier-looking words of a question, most specific first: `quoted`, CamelCase/snake_case, then other words. */
 export function candidateSymbols(question: string): string[] {
-  return symbolCandidates(question).map((c) => c.text);
+  return symbolCandidates(question)
+    .filter((c) => !c.joined)
+    .map((c) => c.text);
+}
+
+/**
+ * Names a question spells as words: runs of 2–3 adjacent non-stop words joined ("the workspace index" → `workspaceindex`,
+ * `workspace_index`), which the index's case-insensitive lookup matches to WorkspaceIndex, workspaceIndex or
+ * workspace_index. People name a class or function that way far more often than they type it.
+ */
+function joinedWordNames(question: string): string[] {
+  const out: string[] = [];
+  const runs = question.split(/[^A-Za-z]+/).reduce<string[][]>(
+    (acc, w) => {
+      if (!w || STOP_WORDS.has(w.toLowerCase())) acc.push([]);
+      else acc[acc.length - 1].push(w.toLowerCase());
+      return acc;
+    },
+    [[]],
+  );
+  for (const run of runs) {
+    for (let n = 3; n >= 2; n--) {
+      for (let i = 0; i + n <= run.length; i++) {
+        const words = run.slice(i, i + n);
+        out.push(words.join(""), words.join("_"));
+      }
+    }
+  }
+  return out;
 }
 
 /** Candidates with how surely they are code: `quoted` and code-shaped words are; plain words may be English. */
-function symbolCandidates(question: string): Array<{ text: string; surelyCode: boolean }> {
+function symbolCandidates(question: string): Array<{ text: string; surelyCode: boolean; joined?: boolean }> {
   const quoted = [...question.matchAll(/[`'"]([A-Za-z_$][\w$.:]*)[`'"]/g)].map((m) => m[1]);
   const words = [...question.matchAll(/[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*/g)].map((m) => m[0]);
   // camelCase, snake_case, Pascal with two humps, qualified names: surely code. A single capital ("How",
@@ -70,7 +98,14 @@ function symbolCandidates(question: string): Array<{ text: string; surelyCode: b
   const codeLike = words.filter((w) => /[a-z][A-Z]|_|\.|::|\$/.test(w));
   const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && !GENERIC_WORDS.has(w) && w.length > 2);
   const sure = new Set([...quoted, ...codeLike]);
-  return [...new Set([...quoted, ...codeLike, ...plain])].map((text) => ({ text, surelyCode: sure.has(text) }));
+  const spelled = [...quoted, ...codeLike, ...plain];
+  // Word runs are looked up exactly (case-insensitive) among the code candidates, after the ones typed as code.
+  const joined = joinedWordNames(question).filter((j) => !spelled.some((w) => w.toLowerCase() === j));
+  return [
+    ...[...new Set([...quoted, ...codeLike])].map((text) => ({ text, surelyCode: true })),
+    ...[...new Set(joined)].map((text) => ({ text, surelyCode: true, joined: true })),
+    ...[...new Set(plain)].filter((text) => !sure.has(text)).map((text) => ({ text, surelyCode: false })),
+  ];
 }
 
 function cite(citations: Citation[], root: string, path: string, line0: number, endLine0?: number): string {
@@ -158,7 +193,7 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const candidates = symbolCandidates(question);
   // A short question ("explain refill") is all symbol; in a sentence, a plain word ("handle", "timeout") names a
   // symbol only next to one the question names as code (RateLimiter … refill: a member, or in the same file).
-  const shortQuestion = candidates.length <= 2;
+  const shortQuestion = candidates.filter((c) => !c.joined).length <= 2;
   const intent = questionIntent(question);
   const answerSymbol = (name: string, hits: SymbolHit[]) => {
     symbols.push(name);
