@@ -14,7 +14,7 @@
  * layer for a version of the cache (RepoSession drops them when the repository's keys change).
  */
 import { type BlockSparseLayout, rowColumns } from "../../../kernels/api";
-import { type KeyBlockSummaries, selectTopBlocks, summarizeKeyBlocks } from "../patterns/adaptive";
+import { type KeyBlockSummaries, layoutWithRows, selectTopBlocks, summarizeKeyBlocks } from "../patterns/adaptive";
 import type { KvCache } from "./kv-cache";
 
 export interface QuestionShape {
@@ -85,40 +85,14 @@ export function questionBlockScores(s: KeyBlockSummaries, q: Float32Array, shape
  * One layout per query head.
  */
 export function withExtraColumns(base: BlockSparseLayout, numHeads: number, firstRow: number, extra: readonly Int32Array[]): BlockSparseLayout {
-  const R = base.numBlockRows;
-  const rows: Int32Array[][] = [];
-  let maxNnz = 0;
-  for (let h = 0; h < numHeads; h++) {
-    const perRow: Int32Array[] = [];
-    let nnz = firstRow;
-    for (let r = firstRow; r < R; r++) {
-      const merged = new Set<number>(rowColumns(base, h % base.numLayouts, r));
+  const rows = Array.from({ length: numHeads }, (_, h) =>
+    Array.from({ length: base.numBlockRows - firstRow }, (_, i) => {
+      const merged = new Set<number>(rowColumns(base, h % base.numLayouts, firstRow + i));
       for (const c of extra[h]) if (c < firstRow) merged.add(c);
-      const cols = Int32Array.from(merged).sort();
-      perRow.push(cols);
-      nnz += cols.length;
-    }
-    rows.push(perRow);
-    maxNnz = Math.max(maxNnz, nnz);
-  }
-  const rowPtr = new Int32Array(numHeads * (R + 1));
-  const colIdx = new Int32Array(numHeads * maxNnz);
-  for (let h = 0; h < numHeads; h++) {
-    const rp = h * (R + 1);
-    const cb = h * maxNnz;
-    let p = 0;
-    for (let r = 0; r < R; r++) {
-      rowPtr[rp + r] = p;
-      if (r < firstRow) colIdx[cb + p++] = r;
-      else {
-        const cols = rows[h][r - firstRow];
-        colIdx.set(cols, cb + p);
-        p += cols.length;
-      }
-    }
-    rowPtr[rp + R] = p;
-  }
-  return { blockSize: base.blockSize, numLayouts: numHeads, numBlockRows: R, rowPtr, colIdx, maxNnz };
+      return Int32Array.from(merged).sort();
+    }),
+  );
+  return layoutWithRows(base.blockSize, base.numBlockRows, firstRow, rows);
 }
 
 /**

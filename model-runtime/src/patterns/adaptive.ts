@@ -205,18 +205,15 @@ export function adaptiveLayout(opts: AdaptiveOptions): AdaptiveResult {
   const excluded = new Uint8Array(numBlockRows);
   const top = new Int32Array(Math.max(1, topK));
   const rowsOut: Int32Array[] = [];
-  let maxNnz = 0;
   for (let h = 0; h < numHeads; h++) {
     const kvh = Math.floor(h / group);
     // Heads that decide together: the whole group, or just this head.
     const h0 = opts.shareAcrossGroup ? kvh * group : h;
     const h1 = opts.shareAcrossGroup ? h0 + group : h + 1;
-    let nnz = numBlockRows - (endRow - firstRow);
     for (let R = firstRow; R < endRow; R++) {
       if (opts.shareAcrossGroup && h > h0) {
         const same = rowsOut[rowsOut.length - (endRow - firstRow) * (h - h0)];
         rowsOut.push(same);
-        nnz += same.length;
         continue;
       }
       const baseCols: number[] = [];
@@ -241,22 +238,30 @@ export function adaptiveLayout(opts: AdaptiveOptions): AdaptiveResult {
       for (let i = 0; i < k; i++) merged.add(top[i]);
       const cols = Int32Array.from(merged).sort();
       rowsOut.push(cols);
-      nnz += cols.length;
     }
-    maxNnz = Math.max(maxNnz, nnz);
   }
 
-  const rowPtr = new Int32Array(numHeads * (numBlockRows + 1));
-  const colIdx = new Int32Array(numHeads * maxNnz);
-  let q = 0;
-  for (let h = 0; h < numHeads; h++) {
-    const rp = h * (numBlockRows + 1);
-    const cb = h * maxNnz;
+  const perHead = Array.from({ length: numHeads }, (_, h) => rowsOut.slice(h * (endRow - firstRow), (h + 1) * (endRow - firstRow)));
+  return { layout: layoutWithRows(B, numBlockRows, firstRow, perHead), firstRow, endRow };
+}
+
+/**
+ * CSR with one layout per entry of `rows`: `rows[l][i]` is the columns of row `firstRow + i` (sorted, unique, causal);
+ * every other row keeps only its diagonal (the calls that use such a layout read only the given rows).
+ */
+export function layoutWithRows(blockSize: number, numBlockRows: number, firstRow: number, rows: readonly (readonly Int32Array[])[]): BlockSparseLayout {
+  const numLayouts = rows.length;
+  const maxNnz = Math.max(1, ...rows.map((rs) => numBlockRows - rs.length + rs.reduce((a, c) => a + c.length, 0)));
+  const rowPtr = new Int32Array(numLayouts * (numBlockRows + 1));
+  const colIdx = new Int32Array(numLayouts * maxNnz);
+  for (let l = 0; l < numLayouts; l++) {
+    const rp = l * (numBlockRows + 1);
+    const cb = l * maxNnz;
     let p = 0;
     for (let r = 0; r < numBlockRows; r++) {
       rowPtr[rp + r] = p;
-      if (r >= firstRow && r < endRow) {
-        const cols = rowsOut[q++];
+      const cols = r >= firstRow ? rows[l][r - firstRow] : undefined;
+      if (cols) {
         colIdx.set(cols, cb + p);
         p += cols.length;
       } else {
@@ -265,5 +270,5 @@ export function adaptiveLayout(opts: AdaptiveOptions): AdaptiveResult {
     }
     rowPtr[rp + numBlockRows] = p;
   }
-  return { layout: { blockSize: B, numLayouts: numHeads, numBlockRows, rowPtr, colIdx, maxNnz }, firstRow, endRow };
+  return { blockSize, numLayouts, numBlockRows, rowPtr, colIdx, maxNnz };
 }
