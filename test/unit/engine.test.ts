@@ -20,13 +20,13 @@ import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding } from "../../mo
 import { fuseWithRetrieved } from "../../model-runtime/src/answer/label-search";
 import { RepoSession } from "../../model-runtime/src/engine/repo-session";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
-import type { FileRecord } from "../../model-runtime/src/index/types";
 import { RepoLayout } from "../../model-runtime/src/layout/repo-layout";
 import { DEFAULT_PATTERN, type ModelConfig } from "../../model-runtime/src/model/config";
 import { SeededRandom, randomWeights } from "../../model-runtime/src/model/random-init";
 import { referenceForward } from "../../model-runtime/src/model/reference-forward";
 import { type ModelWeights, quantizeWeights } from "../../model-runtime/src/model/weights";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
+import { functionSource } from "../helpers/function-sources";
 
 const root = path.resolve(__dirname, "../..");
 const seed = Number(process.env.LONGVIEW_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -285,27 +285,8 @@ test("cancellation stops prefill and generation promptly; prefill leaves the eve
 
 const tokenizer = CodeTokenizer.load();
 
-function record(p: string, defs: string[], imports: string[] = []): FileRecord {
-  return {
-    root: "r",
-    path: p,
-    language: "typescript",
-    hash: `${p}#${rng.next()}`,
-    size: 0,
-    mtimeMs: 0,
-    lineCount: 0,
-    encoding: "utf-8",
-    definitions: defs.map((name, i) => ({ kind: "function", name, nameLine: i, nameColumn: 9, startLine: i, startColumn: 0, endLine: i, endColumn: 0, signature: `function ${name}()`, doc: "" })),
-    imports: imports.map((source, line) => ({ source, line })),
-    references: {},
-    hasErrors: false,
-  } as FileRecord;
-}
-
-function source(p: string, n: number, body = "return a + b;"): { record: FileRecord; text: string } {
-  const defs = Array.from({ length: n }, (_, i) => `${path.basename(p, ".ts")}Fn${i}`);
-  return { record: record(p, defs), text: defs.map((d) => `export function ${d}(a: number, b: number) { ${body} }`).join("\n") + "\n" };
-}
+/** Generated files of one-line functions, hashed from this run's seed. */
+const source = (p: string, n: number, body?: string) => functionSource(p, n, () => rng.next(), body);
 
 test("repository session: prefill, ask (streamed, cancellable), read map, refresh after an edit, restore from disk", async () => {
   const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };

@@ -2,21 +2,21 @@
 // brute force, the merged layout's rows, a planted block found among many, and a session whose question rows read
 // every repository block checked against the float64 reference with such a layout.
 import assert from "node:assert/strict";
-import path from "node:path";
 import { test } from "node:test";
-import { type BlockSparseLayout, rowColumns } from "../../kernels/api";
+import { rowColumns } from "../../kernels/api";
 import { JsAttentionBackend } from "../../kernels/js";
+import { buildLayout, localLayout } from "../../kernels/testing/layouts";
 import { Engine } from "../../model-runtime/src/engine/engine";
 import { KvCache } from "../../model-runtime/src/engine/kv-cache";
 import { QuestionSelection, RepoKeySummaries, questionBlockScores, withExtraColumns } from "../../model-runtime/src/engine/question-selection";
 import { RepoSession } from "../../model-runtime/src/engine/repo-session";
-import type { FileRecord } from "../../model-runtime/src/index/types";
 import { RepoLayout } from "../../model-runtime/src/layout/repo-layout";
 import { DEFAULT_PATTERN, type ModelConfig } from "../../model-runtime/src/model/config";
 import { SeededRandom, randomWeights } from "../../model-runtime/src/model/random-init";
 import { referenceForward } from "../../model-runtime/src/model/reference-forward";
 import { blockScore } from "../../model-runtime/src/patterns/adaptive";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
+import { functionSource } from "../helpers/function-sources";
 
 const seed = Number(process.env.LONGVIEW_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const rng = new SeededRandom(seed);
@@ -27,24 +27,6 @@ function filledCache(numKvHeads: number, headDim: number, tokens: number): KvCac
   for (const k of cache.k) k.set(gauss(k.length, 0.5));
   cache.length = tokens;
   return cache;
-}
-
-/** A base layout: every row keeps its diagonal and the two blocks before it (a small local window). */
-function localLayout(numBlockRows: number, blockSize: number, numLayouts: number): BlockSparseLayout {
-  const rows: number[][] = Array.from({ length: numBlockRows }, (_, r) => [r - 2, r - 1, r].filter((c) => c >= 0));
-  const maxNnz = rows.reduce((a, r) => a + r.length, 0);
-  const rowPtr = new Int32Array(numLayouts * (numBlockRows + 1));
-  const colIdx = new Int32Array(numLayouts * maxNnz);
-  for (let l = 0; l < numLayouts; l++) {
-    let p = 0;
-    rows.forEach((cols, r) => {
-      rowPtr[l * (numBlockRows + 1) + r] = p;
-      colIdx.set(cols, l * maxNnz + p);
-      p += cols.length;
-    });
-    rowPtr[l * (numBlockRows + 1) + numBlockRows] = p;
-  }
-  return { blockSize, numLayouts, numBlockRows, rowPtr, colIdx, maxNnz };
 }
 
 test(`question block scores = the max over the question's rows of Quest's bound, which bounds every q·k of the block (seed ${seed})`, () => {
@@ -80,7 +62,7 @@ test(`question block scores = the max over the question's rows of Quest's bound,
 });
 
 test("withExtraColumns: question rows = base ∪ extra (sorted, unique, causal), earlier rows only their diagonal", () => {
-  const base = localLayout(20, 16, 2);
+  const base = localLayout(16, 20, 3, 2);
   const extra = [Int32Array.of(3, 0, 15, 17), Int32Array.of(1, 14)];
   const got = withExtraColumns(base, 4, 16, [extra[0], extra[1], extra[0], Int32Array.of()]);
   assert.equal(got.numLayouts, 4);
@@ -103,7 +85,7 @@ test("a question selects the block holding the keys that match it, beyond its ow
   const [H, KV, D, B, T] = [4, 2, 16, 16, 64 * 16];
   const cache = filledCache(KV, D, T);
   const repoBlocks = T / B;
-  const base = localLayout(repoBlocks + 2, B, 1);
+  const base = localLayout(B, repoBlocks + 2, 3, 1);
   const q = gauss(H * 2 * D);
   // Block 7 of kv head 0 holds one key pointing along head 0's first query: the best block for head 0 by far.
   const planted = 7;
@@ -123,24 +105,7 @@ test("a question selects the block holding the keys that match it, beyond its ow
 
 const tokenizer = CodeTokenizer.load();
 
-function source(p: string, n: number): { record: FileRecord; text: string } {
-  const defs = Array.from({ length: n }, (_, i) => `${path.basename(p, ".ts")}Fn${i}`);
-  const record = {
-    root: "r",
-    path: p,
-    language: "typescript",
-    hash: `${p}#${rng.next()}`,
-    size: 0,
-    mtimeMs: 0,
-    lineCount: 0,
-    encoding: "utf-8",
-    definitions: defs.map((name, i) => ({ kind: "function", name, nameLine: i, nameColumn: 9, startLine: i, startColumn: 0, endLine: i, endColumn: 0, signature: `function ${name}()`, doc: "" })),
-    imports: [],
-    references: {},
-    hasErrors: false,
-  } as unknown as FileRecord;
-  return { record, text: defs.map((d) => `export function ${d}(a: number, b: number) { return a + b; }`).join("\n") + "\n" };
-}
+const source = (p: string, n: number) => functionSource(p, n, () => rng.next());
 
 test("a session whose question rows select every repository block answers as the float64 reference with dense question rows", async () => {
   const c: ModelConfig = {
@@ -186,22 +151,7 @@ test("a session whose question rows select every repository block answers as the
   const q = layout.withQuestion(question, c.numHeads);
   const base = session.patterns.layout;
   const rows = Math.ceil(q.ids.length / 64);
-  const perHead: number[][][] = Array.from({ length: c.numHeads }, (_, h) =>
-    Array.from({ length: rows }, (_, r) => (r < repoBlocks ? Array.from(rowColumns(base, h % base.numLayouts, r)) : Array.from({ length: r + 1 }, (_, j) => j))),
-  );
-  const maxNnz = Math.max(...perHead.map((rs) => rs.reduce((a, x) => a + x.length, 0)));
-  const rowPtr = new Int32Array(c.numHeads * (rows + 1));
-  const colIdx = new Int32Array(c.numHeads * maxNnz);
-  perHead.forEach((rs, h) => {
-    let p = 0;
-    rs.forEach((cols, r) => {
-      rowPtr[h * (rows + 1) + r] = p;
-      colIdx.set(cols, h * maxNnz + p);
-      p += cols.length;
-    });
-    rowPtr[h * (rows + 1) + rows] = p;
-  });
-  const dense: BlockSparseLayout = { blockSize: 64, numLayouts: c.numHeads, numBlockRows: rows, rowPtr, colIdx, maxNnz };
+  const dense = buildLayout(64, rows, c.numHeads, (h, r) => (r < repoBlocks ? rowColumns(base, h % base.numLayouts, r) : Array.from({ length: r + 1 }, (_, j) => j)));
   const [ref] = referenceForward(c, w, q.ids, dense, [q.ids.length - 1]);
   let diff = 0;
   let moved = 0;
