@@ -17,7 +17,8 @@ import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
 import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding } from "../../model-runtime/src/answer/model-answer";
-import { fuseWithRetrieved } from "../../model-runtime/src/answer/label-search";
+import { fuseWithRetrieved, scoreLabels } from "../../model-runtime/src/answer/label-search";
+import type { ModelAnswer } from "../../model-runtime/src/answer/model-client";
 import { RepoSession } from "../../model-runtime/src/engine/repo-session";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
 import { RepoLayout } from "../../model-runtime/src/layout/repo-layout";
@@ -546,4 +547,64 @@ test("answerWithModel: a description's runners-up are fused with the retriever's
   assert.notDeepEqual(fused.others, plain.others, "reversed retrieval changes the runners-up's order");
   // fusionK 0: the model's order, whatever the retriever says.
   assert.deepEqual(split(await run(() => reversed.map((l) => ({ name: nameOf(l) })), 0)).others, plain.others);
+});
+
+test("answerWithModel: a question the index answers names only its facts, in the model's calibrated order, each place once", async () => {
+  const { session, sources, index, grounding } = await answerFixture("x");
+  // Three facts from three files (as index-facts.ts gives them), asked about with a where-defined question.
+  const picks = [1, 3, 4].map((i) => {
+    const defs = sources[i].record.definitions.filter((d) => !d.container);
+    const d = defs[rng.int(defs.length)];
+    return { name: d.name, root: sources[i].record.root, path: sources[i].record.path };
+  });
+  const question = `Where is \`${picks[0].name}\` defined?`;
+  const facts = (q: string) => (q === question ? { kind: "where" as const, symbol: picks[0].name, definitions: picks } : undefined);
+  const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 40, grounding, facts });
+  let answer: ModelAnswer | undefined;
+  let raw = "";
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) {
+      answer = r.value.answer;
+      raw = r.value.raw;
+      break;
+    }
+  }
+  // Every fact cited once, nothing else: the model's free continuation is cut after the first citation.
+  const cited = answer.citations.map((c) => `${c.label} ${c.path}`);
+  assert.deepEqual([...cited].sort(), picks.map((p) => `${p.name} ${p.path}`).sort(), answer.text);
+  assert.equal(answer.stop, "end", raw);
+  for (const c of answer.citations) {
+    const def = sources.find((s) => s.record.path === c.path)!.record.definitions.find((d) => d.name === c.label)!;
+    assert.equal(c.line, def.nameLine + 1, "the index writes the line");
+  }
+  // The order is the model's: the first label is the one it most prefers after the question, calibrated (PMI).
+  const order = answer.citations.map((c) => c.label);
+  const ids = (label: string) => tokenizer.encode(`${label} `);
+  const scores = async (q: string) => {
+    let out: number[] = [];
+    const ask = session.ask(q, { maxNewTokens: 8, beforeAnswer: async (first, probe) => void (out = await scoreLabels(picks.map((p) => ({ ids: Array.from(ids(p.name)) })), first, probe)) });
+    await ask.next();
+    await ask.return(undefined);
+    return out;
+  };
+  const given = await scores(question);
+  const prior = await scores("Where is it defined?");
+  const pmi = picks.map((p, i) => ({ name: p.name, s: given[i] - 0.8 * prior[i] })).sort((a, b) => b.s - a.s);
+  assert.deepEqual(order, pmi.map((p) => p.name));
+  assert.ok(raw.includes("<|cite|>") && raw.split("<|cite|>").length - 1 === picks.length, raw);
+  // A fact without a name (a use outside every definition): the answer opens with its citation, in its file.
+  const usesQuestion = `Who uses \`${picks[1].name}\`?`;
+  const unnamed = { kind: "uses" as const, symbol: picks[1].name, definitions: [{ name: "", root: picks[2].root, path: picks[2].path }] };
+  const gen2 = answerWithModel(session, tokenizer, index, usesQuestion, { maxNewTokens: 40, grounding, facts: () => unnamed });
+  let second: ModelAnswer | undefined;
+  for (;;) {
+    const r = await gen2.next();
+    if (r.done) {
+      second = r.value.answer;
+      break;
+    }
+  }
+  assert.deepEqual(second.citations.map((c) => [c.label, c.path]), [["", picks[2].path]]);
+  assert.equal(second.stop, "end");
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
-import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
+import { asksWhereDefined } from "../../model-runtime/src/answer/index-facts";
+import { asksForOneDefinition } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
 

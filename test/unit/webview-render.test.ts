@@ -135,6 +135,15 @@ test("only citations the host sent become links; code blocks and unknown path:li
   assert.equal(div.querySelector("pre a"), null, "nothing is linked inside code");
 });
 
+test("a model answer's list lines stay lines: one `label path:line` per line, each citation linked", () => {
+  const md = "http_block src/http.c:2\nmail_block src/mail.c:2\n<b>x</b> lib/b.ts:9";
+  const citations = [{ root: "ws", path: "src/http.c", line: 2 }, { root: "ws", path: "src/mail.c", line: 2 }, { root: "ws", path: "lib/b.ts", line: 9 }];
+  const div = host(render.renderMarkdown(md, citations));
+  assert.equal(div.querySelectorAll("br").length, 2);
+  assert.equal(div.querySelectorAll("a.citation").length, 3);
+  assert.equal(div.querySelector("b"), null, "raw HTML stays text");
+});
+
 test("the same path:line in two workspace folders links each occurrence to its own folder, in order", () => {
   const md = "refund at src/billing.ts:8 uses `total` src/billing.ts:8";
   const citations = [{ root: "companion", path: "src/billing.ts", line: 8 }, { root: "polyglot", path: "src/billing.ts", line: 8 }];

@@ -22,6 +22,8 @@ for (const [name, lang] of Object.entries({ c, cpp, go, java, javascript, python
 const md: MarkdownIt = new MarkdownIt({
   html: false,
   linkify: false,
+  // A model answer lists one `label path:line` per line (the answer format) with no markdown list markers: keep its lines.
+  breaks: true,
   highlight(code: string, lang: string): string {
     if (lang && hljs.getLanguage(lang)) return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
     return ""; // markdown-it escapes it

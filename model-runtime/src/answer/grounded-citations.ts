@@ -212,7 +212,12 @@ export interface GroundedDecoderOptions {
   names?: DefinedNames;
 }
 
-type State = { kind: "text" } | { kind: "lead"; queue: number[] } | { kind: "path"; node: TrieNode; ids: number[] } | { kind: "forced"; queue: number[] };
+type State =
+  | { kind: "text" }
+  | { kind: "lead"; queue: number[]; citeIn?: readonly CitationTarget[] }
+  | { kind: "cite"; citeIn: readonly CitationTarget[] }
+  | { kind: "path"; node: TrieNode; ids: number[] }
+  | { kind: "forced"; queue: number[] };
 
 /** Constrained decoding of one answer (one instance per answer). */
 export class GroundedDecoder {
@@ -233,9 +238,14 @@ export class GroundedDecoder {
     return this.state.kind !== "text";
   }
 
-  /** Makes `ids` the answer's first tokens (a label found by label-search.ts), written as prose; call before decoding. */
-  lead(ids: readonly number[]): void {
-    if (ids.length) this.state = { kind: "lead", queue: [...ids] };
+  /**
+   * Makes `ids` the answer's first tokens (a label found by label-search.ts), written as prose; call before decoding.
+   * `citeIn`: the label's citation follows at once (`<|cite|>` forced), its path chosen among these files (an empty
+   * label with `citeIn` starts the answer with that citation).
+   */
+  lead(ids: readonly number[], citeIn?: readonly CitationTarget[]): void {
+    if (ids.length) this.state = { kind: "lead", queue: [...ids], citeIn };
+    else if (citeIn?.length) this.state = { kind: "cite", citeIn };
   }
 
   choose(logits: Float32Array, sample: (logits: Float32Array) => SampledToken): SampledToken {
@@ -244,9 +254,14 @@ export class GroundedDecoder {
     const s = this.state;
     if (s.kind === "lead") {
       const id = s.queue.shift()!;
-      if (s.queue.length === 0) this.state = { kind: "text" };
+      if (s.queue.length === 0) this.state = s.citeIn?.length ? { kind: "cite", citeIn: s.citeIn } : { kind: "text" };
       this.addText(id);
       return { id, logprob: 0 };
+    }
+    if (s.kind === "cite") {
+      const within = (f: CitationTarget) => s.citeIn.some((c) => c.root === f.root && c.path === f.path);
+      this.state = { kind: "path", node: (this.opts.trie.restrictedTo(within) ?? this.opts.trie).root, ids: [] };
+      return { id: cite, logprob: 0 };
     }
     if (s.kind === "forced") {
       const id = s.queue.shift()!;

@@ -10,10 +10,12 @@ import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { END_ANSWER } from "../training-data/answer-format";
+import { definitionLabel } from "../training-data/questions";
 import { definitionReads } from "./definition-reads";
 import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, questionIntent } from "./index-answer";
+import { type FactKind, type IndexFact, type IndexFacts, asksForCallees, asksWhereDefined, indexFacts } from "./index-facts";
 import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
@@ -42,6 +44,13 @@ export interface ModelAnswerOptions {
    */
   retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string }>;
   /**
+   * What the index knows answers the question (index-facts.ts: where X is defined, what X calls, who uses X). When
+   * it returns facts the answer names only them: the model orders them (by its calibrated probability of writing each
+   * first), writes the first one's citation and the rest are listed in its order. Absent or undefined: the model
+   * answers alone (the evaluation's `--no-index-facts` measures that).
+   */
+  facts?: (question: string) => IndexFacts | undefined;
+  /**
    * The rank-fusion constant k for a description question's calibrated labels and the retriever's order
    * (label-search.ts fuseWithRetrieved; default RETRIEVED_FUSION_K); 0: the model's calibrated order alone (an ablation).
    */
@@ -66,16 +75,20 @@ const CONTENT_FREE_WHERE = "Where is it defined?";
  */
 const PRIOR_WEIGHT_WHERE = 0.8;
 
-/** "Where is X defined?", "Find the definition of X", "Which file defines X?": the question names what it asks for. */
-export function asksWhereDefined(question: string): boolean {
-  return /\bwhere (?:is|are) .+ (?:defined|declared)\b|\bdefinition of\b|\bdefines\b/i.test(question);
-}
-
 /** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
 export function asksForOneDefinition(question: string): boolean {
   // "List what X calls.", "Which definitions does X use?": a list of callees, whatever questionIntent makes of it.
-  const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
-  return !asksForExplanation(question) && !asksForCallees && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
+  return !asksForExplanation(question) && !asksForCallees(question) && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
+}
+
+/** The content-free questions a fact list is calibrated against, by kind. */
+const CONTENT_FREE_FACTS: Record<FactKind, string> = { where: CONTENT_FREE_WHERE, calls: "What does it call?", uses: "Who uses it?" };
+/** Facts listed after the answer's first citation at most. */
+const MAX_LISTED_FACTS = 10;
+
+/** The index's facts as an answer option (options.facts). */
+export function indexFactsOf(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["facts"]> {
+  return (question) => indexFacts(index, question);
 }
 
 /** Definitions the index's BM25 search adds to a description question's shortlist. */
@@ -138,7 +151,19 @@ export async function* answerWithModel(
     : undefined;
   let ranked: RankedLabel[] = [];
   let beforeAnswer: AskOptions["beforeAnswer"];
-  if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)) {
+  const facts = decoder && grounding && opts.searchLabels !== false ? opts.facts?.(question) : undefined;
+  const factLabels = facts && grounding ? labelsOf(grounding.labels, facts.definitions.filter((d) => d.name), []) : [];
+  // A use outside every definition is a fact without a name (its line written with an empty label, as training does).
+  const unnamed = facts?.definitions.filter((d) => !d.name) ?? [];
+  const factAnswer = !!decoder && (factLabels.length > 0 || unnamed.length > 0);
+  if (decoder && facts && factAnswer) {
+    // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
+    // among that fact's own places.
+    const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
+    ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
+    const first = ranked[0];
+    decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label) : unnamed);
+  } else if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)) {
     if (opts.calibrateLabels === false) {
       // The ablation: the model's own order.
       beforeAnswer = async (firstLogits, probe) => {
@@ -171,7 +196,10 @@ export async function* answerWithModel(
     maxNewTokens: opts.maxNewTokens ?? 256,
     sampling: { temperature: opts.temperature ?? 0, seed: opts.seed },
     signal: opts.signal,
-    choose: decoder ? (logits, sample) => decoder.choose(logits, sample) : undefined,
+    // A fact answer ends after its first citation: the other facts follow in the model's order, below.
+    choose: decoder
+      ? (logits, sample) => (factAnswer && decoder.citations.length > 0 && !decoder.inCitation ? { id: id("<|endanswer|>"), logprob: 0 } : decoder.choose(logits, sample))
+      : undefined,
     beforeAnswer,
   })) {
     if (count++ === 0) firstAt = performance.now();
@@ -198,10 +226,13 @@ export async function* answerWithModel(
   }
   // The next labels the model found likely, each grounded like a citation of its own.
   let rawTail = "";
-  const others = decoder ? otherCandidates(ranked, decoder.citations, index, question) : [];
+  const listed = facts && factAnswer ? remainingFacts(ranked, facts, decoder!.citations, index, question) : [];
+  const others = decoder && !factAnswer ? otherCandidates(ranked, decoder.citations, index, question) : listed;
   if (others.length) {
-    const lines = others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`);
-    const piece = `\n\nOther candidates:\n\n${lines.join("\n")}`;
+    // Facts continue the answer's list; a one-definition answer's runners-up are set apart as candidates.
+    const piece = factAnswer
+      ? others.map((c) => `\n${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("")
+      : `\n\nOther candidates:\n\n${others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}`;
     answer += piece;
     yield { kind: "token", text: piece };
     for (const c of others) {
@@ -277,6 +308,52 @@ async function beforeAnswerOnly(session: RepoSession, question: string, signal: 
   const answer = session.ask(question, { maxNewTokens: 64, signal, beforeAnswer: search });
   await answer.next();
   await answer.return();
+}
+
+/**
+ * The index's facts in the model's order: each label's probability of being written first after the question,
+ * calibrated against a content-free question of the same kind (PMI, as calibratedLabels). One fact needs no model call.
+ */
+async function rankedFacts(
+  session: RepoSession,
+  facts: ReadonlyArray<{ label: string; ids: number[]; files: RankedLabel["files"] }>,
+  question: string,
+  contentFree: string,
+  priorWeight: number,
+  signal?: AbortSignal,
+): Promise<RankedLabel[]> {
+  const asRanked = (scores: readonly number[]) => facts.map((f, i) => ({ ...f, logprob: scores[i] }));
+  if (facts.length === 1) return asRanked([0]);
+  let given: number[] = [];
+  let prior: number[] = [];
+  await beforeAnswerOnly(session, question, signal, async (first, probe) => void (given = await scoreLabels(facts, first, probe)));
+  await beforeAnswerOnly(session, contentFree, signal, async (first, probe) => void (prior = await scoreLabels(facts, first, probe)));
+  return calibrate(asRanked(given), prior, priorWeight);
+}
+
+/**
+ * The facts after the answer's first citation, as citations in the model's order: each label's places as the index
+ * found them (a name defined in two files is two places; a user's file is where it uses the symbol), lines written by
+ * the index, none cited twice.
+ */
+function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex, question: string): ModelCitation[] {
+  const focus = questionFocus(question);
+  const out: ModelCitation[] = [];
+  const groups: Array<{ label: string; places: IndexFact[] }> = [...ranked.map((r) => ({ label: r.label, places: placesOf(facts, r.label) })), { label: "", places: facts.definitions.filter((d) => !d.name) }];
+  for (const { label, places } of groups) {
+    for (const place of places) {
+      if (out.length >= MAX_LISTED_FACTS) return out;
+      const taken = [...cited, ...out];
+      const at = resolveCitationLine(index, [place], label, focus, taken);
+      if (!taken.some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label });
+    }
+  }
+  return out;
+}
+
+/** The places of the facts that go by `label` (`name` or `Container.name`). */
+function placesOf(facts: IndexFacts, label: string): IndexFact[] {
+  return facts.definitions.filter((d) => d.name && (label === d.name || label === definitionLabel(d)));
 }
 
 /** Ranked labels after the first that the answer did not cite, as citations (their lines written by the index). */

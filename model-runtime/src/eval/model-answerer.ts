@@ -24,7 +24,7 @@ import type { HeadPatternSpec } from "../patterns/types";
 import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
-import { type CitationGrounding, answerWithModel, citationGrounding, indexRetriever } from "../answer/model-answer";
+import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "../answer/model-answer";
 import type { QaTask } from "../training-data/tasks";
 import type { AnswerContext, Answerer } from "./answerer";
 
@@ -62,6 +62,8 @@ export interface ModelVariant {
   selectBlocks?: number;
   /** Rank fusion of the model's and BM25's orders for descriptions (model-answer.ts fusionK; 0: none). */
   fusionK?: number;
+  /** Questions the index can answer are answered with its facts in the model's order (model-answer.ts facts; default true). */
+  indexFacts?: boolean;
 }
 
 /**
@@ -139,6 +141,7 @@ export class ModelAnswerer implements Answerer {
       calibrateLabels: v.calibrateLabels,
       retrieve,
       fusionK: v.fusionK,
+      facts: v.indexFacts === false ? undefined : indexFactsOf(ctx.index),
     });
     while (true) {
       const r = await gen.next();
@@ -180,6 +183,8 @@ export interface ModelAnswererOptions {
   selectBlocks?: number;
   /** Also the model answering descriptions by its calibrated order alone (no rank fusion with BM25's order). */
   noFusion?: boolean;
+  /** Also the model answering (a) questions alone, without the index's facts (what the model itself gets right). */
+  noIndexFacts?: boolean;
   /** Also these rank-fusion constants, one variant each (`model-fusion-kN`, descriptions only; tuning). */
   fusionSweep?: readonly number[];
   maxNewTokens?: number;
@@ -204,6 +209,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.noRetrieval) answerers.push(variant("model-no-retrieval", { retrieve: false, tasks: ["needle"] }));
   if (opts.noSelection) answerers.push(variant("model-no-selection", { selectBlocks: 0 }));
   if (opts.noFusion) answerers.push(variant("model-no-fusion", { fusionK: 0, tasks: ["needle"] }));
+  if (opts.noIndexFacts) answerers.push(variant("model-no-index-facts", { indexFacts: false, tasks: ["whereDefined", "whatCalls", "whoUses"] }));
   for (const k of opts.fusionSweep ?? []) answerers.push(variant(`model-fusion-k${k}`, { fusionK: k, tasks: ["needle"] }));
   return {
     answerers,

@@ -1,0 +1,118 @@
+/**
+ * What the index alone knows answers a question that names a symbol, as the definitions the answer may name:
+ *
+ *   where is X defined  → the definitions named X;
+ *   what does X call    → the definitions X's body uses (WorkspaceIndex.callees);
+ *   who uses X          → the definitions whose bodies use X (each use's innermost encloser).
+ *
+ * The model answer (model-answer.ts) then writes its answer among these: the model orders them and writes the
+ * citations, the index has already decided what is true. A 26M-parameter model reads a whole repository but copies
+ * names poorly (it writes `ngx_stream_add_addrs` for the `ngx_mail_add_addrs` the question names, and lists callees
+ * that are not called: docs/benchmarks/eval-model.md), while the index's facts are exact where the parse is; so a
+ * question the index can answer is answered with its facts, in the model's order. A question naming nothing the
+ * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
+ */
+import type { Definition, SymbolHit } from "../index/types";
+import type { WorkspaceIndex } from "../index/workspace-index";
+import { questionFocus } from "./grounded-citations";
+import { questionIntent } from "./index-answer";
+
+export type FactKind = "where" | "calls" | "uses";
+
+export interface IndexFacts {
+  kind: FactKind;
+  /** The symbol the question names, as written. */
+  symbol: string;
+  /**
+   * The definitions an answer may name, each with the file its citation goes to (the definition's file; for a use,
+   * the file of the use), in the index's order: definitions as found, callees by first use, uses by file.
+   */
+  definitions: IndexFact[];
+}
+
+export interface IndexFact {
+  /** Empty for a use outside every definition. */
+  name: string;
+  container?: string;
+  root: string;
+  path: string;
+}
+
+/** Most definitions handed to the model for one question (a symbol used in hundreds of places). */
+export const MAX_FACTS = 24;
+
+/** "Where is X defined?", "Find the definition of X", "Which file defines X?", "Go to the definition of X". */
+export function asksWhereDefined(question: string): boolean {
+  return /\bwhere (?:is|are) .+ (?:defined|declared)\b|\bdefinition of\b|\bdefines\b/i.test(question);
+}
+
+/** "What does X call?", "Which definitions does X use?", "What does X depend on?", "List what X calls." */
+export function asksForCallees(question: string): boolean {
+  return questionIntent(question) === "calls" || /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
+}
+
+/** The facts for `question`, or undefined when it asks none of the three or the index does not know its symbol. */
+export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts | undefined {
+  const focus = questionFocus(question);
+  if (!focus.symbol) return undefined;
+  const hits = exactDefinitions(index, focus.symbol);
+  const kind = askedKind(question, focus.symbol);
+  if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, hits[0]?.definition.name ?? bareName(focus.symbol)));
+  if (kind === "where") return factsOf("where", focus.symbol, hits);
+  if (kind === "calls") {
+    const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
+    return fn ? factsOf("calls", focus.symbol, index.callees(fn.root, fn.path, fn.definition, MAX_FACTS)) : undefined;
+  }
+  return undefined;
+}
+
+function factsOf(kind: FactKind, symbol: string, hits: readonly SymbolHit[]): IndexFacts | undefined {
+  const seen = new Set<string>();
+  const facts: IndexFact[] = [];
+  for (const { root, path, definition: d } of hits) {
+    const key = [d.container ?? "", d.name, root, path].join("\u0000");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    facts.push({ name: d.name, container: d.container, root, path });
+  }
+  return facts.length ? { kind, symbol, definitions: facts.slice(0, MAX_FACTS) } : undefined;
+}
+
+/** `X` → X's definitions; `Owner.x` / `ns::x` → x's definitions in a container ending with Owner (WorkspaceIndex.find). Exact names only. */
+function exactDefinitions(index: WorkspaceIndex, symbol: string) {
+  const name = bareName(symbol);
+  return index.find(symbol, { limit: MAX_FACTS }).filter((h) => h.definition.name === name);
+}
+
+/**
+ * Which of the three the question asks about `symbol`, read only where the phrase names it ("Who uses `X`?",
+ * "Where is X defined?", "What does X call?"): a description that says "… returns a reference to the buffer" or "… only
+ * used by code that …" asks for the described definition, not for the uses of a name it mentions.
+ */
+function askedKind(question: string, symbol: string): FactKind | undefined {
+  const x = String.raw`[\`'"]?${symbol.replace(/[.*+?^${}()|[\]\\$]/g, "\\$&")}[\`'"]?`;
+  const test = (patterns: string[]) => patterns.some((p) => new RegExp(p.replaceAll("X", x), "i").test(question));
+  if (test([String.raw`\b(?:who|what|which code) (?:uses|calls|references|mentions) X`, String.raw`\bwhere (?:is|are) X used\b`, String.raw`\b(?:references?|usages?|uses|callers?|calls) (?:to|of) X`, String.raw`\bX(?: is)? used by\b`]))
+    return "uses";
+  if (test([String.raw`\bwhere (?:is|are) X (?:defined|declared)\b`, String.raw`\b(?:definition|declaration) of X`, String.raw`\bdefines X`]))
+    return "where";
+  if (test([String.raw`\bwhat (?:does|do) X (?:call|use|invoke|depend on)\b`, String.raw`\bwhat X calls\b`, String.raw`\bwhich (?:definitions|functions) (?:does|do) X (?:use|call)\b`, String.raw`\bcallees of X`]))
+    return "calls";
+  return undefined;
+}
+
+function bareName(symbol: string): string {
+  return symbol.split(/\.|::/).pop() ?? symbol;
+}
+
+/** The innermost definitions enclosing the uses of `name`, in the order of the uses (a use outside every definition names none). */
+function usersOf(index: WorkspaceIndex, name: string): SymbolHit[] {
+  const out: SymbolHit[] = [];
+  for (const r of index.references(name, 2000)) {
+    const d = index.definitionAt(r.root, r.path, r.line);
+    // A use outside every definition (a macro test, a module-level call) is a fact without a name; a use inside a
+    // definition of the same name (recursion, a reopened namespace) is a use like any other.
+    out.push({ root: r.root, path: r.path, definition: d ?? ({ name: "" } as Definition) });
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { asksForCallees, asksWhereDefined, indexFacts } from "../../model-runtime/src/answer/index-facts";
+import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
+
+// Sibling names (the model's weak spot), a function with callees in two files, and uses in several definitions.
+const dir = makeTree({
+  "src/http.c": [
+    "static int http_add_addrs(int a) { return a + 1; }",
+    "int http_block(int a) {",
+    "  int x = http_add_addrs(a);",
+    "  return shared_count(x);",
+    "}",
+  ].join("\n"),
+  "src/mail.c": ["static int mail_add_addrs(int a) { return a + 2; }", "int mail_block(int a) {", "  return mail_add_addrs(a) + shared_count(a);", "}"].join("\n"),
+  "src/shared.c": "int shared_count(int a) {\n  return a > 0 ? shared_count(a - 1) : 0;\n}\n",
+  "src/ledger.ts": "export class Ledger {\n  post(x: number) {}\n}\nexport class Journal {\n  post(x: number) {}\n}\n",
+  // A use outside every definition.
+  "tools/main.py": "import shared\n\nshared_count(3)\n",
+});
+after(() => removeTree(dir));
+
+const names = (f: ReturnType<typeof indexFacts>) => f?.definitions.map((d) => `${d.container ? `${d.container}.` : ""}${d.name} ${d.path}`);
+
+test("where-defined: the definitions named exactly as asked, never a sibling", async () => {
+  const index = await indexFolder(dir);
+  const f = indexFacts(index, "Go to the definition of mail_add_addrs.");
+  assert.equal(f?.kind, "where");
+  assert.deepEqual(names(f), ["mail_add_addrs src/mail.c"]);
+  // Two classes define `post`: both are facts; `Ledger.post` keeps only the member of Ledger.
+  assert.deepEqual(names(indexFacts(index, "Where is `post` defined?"))?.sort(), ["Journal.post src/ledger.ts", "Ledger.post src/ledger.ts"]);
+  assert.deepEqual(names(indexFacts(index, "Where is `Ledger.post` defined?")), ["Ledger.post src/ledger.ts"]);
+});
+
+test("what-calls: the callees of the named function, from other files too; who-uses: the definitions using the symbol", async () => {
+  const index = await indexFolder(dir);
+  const calls = indexFacts(index, "What does `http_block` call?");
+  assert.equal(calls?.kind, "calls");
+  assert.deepEqual(names(calls)?.sort(), ["http_add_addrs src/http.c", "shared_count src/shared.c"]);
+  const uses = indexFacts(index, "Who uses `shared_count`?");
+  assert.equal(uses?.kind, "uses");
+  // Each user is cited in the file of its use; a use outside every definition is a fact without a name; a recursive
+  // call is a use too.
+  assert.deepEqual(names(uses)?.sort(), [" tools/main.py", "http_block src/http.c", "mail_block src/mail.c", "shared_count src/shared.c"]);
+});
+
+test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {
+  const index = await indexFolder(dir);
+  assert.equal(indexFacts(index, "Which definition does this describe? Adds two to a number."), undefined);
+  assert.equal(indexFacts(index, "Explain `http_block`."), undefined);
+  assert.equal(indexFacts(index, "Where is `smtp_add_addrs` defined?"), undefined);
+  assert.equal(indexFacts(index, "What does `Ledger` call?"), undefined);
+  // A description that mentions a name and a where-phrase is still a description.
+  assert.equal(indexFacts(index, "Where is this implemented? It returns `mail_add_addrs` when defined."), undefined);
+  assert.equal(indexFacts(index, "Which definition does this describe? Counts the users of `shared_count`."), undefined);
+});
+
+test("question forms: where-defined and callee questions as the training templates and people write them", () => {
+  for (const q of ["Where is `X` defined?", "Find the definition of `X`.", "Which file defines `X`?", "Go to the definition of X."]) assert.ok(asksWhereDefined(q), q);
+  for (const q of ["What does `X` call?", "Which definitions does `X` use?", "What does X depend on?", "List what `X` calls."]) assert.ok(asksForCallees(q), q);
+  for (const q of ["Who uses `X`?", "Explain `X`.", "Where is `X` used?"]) assert.ok(!asksWhereDefined(q) && !asksForCallees(q), q);
+});
