@@ -13,8 +13,13 @@ Usage: python3 bench_gpu.py [--quick] [--json out.json] [--prefill 65536:strided
 --prefill / --decode pick the cases (length:pattern; patterns strided, local+global, random5%, dense); the
 budgets stop STARTING prefill cases / any case after S seconds from the start (the cases left out are listed;
 the first case of each kind always runs), so a device call with a hard time limit still ends with its table.
-The JSON is rewritten after every case."""
+The JSON is rewritten after every case.
+--wgmma-paths also takes launch options after a slash, timed as paths of their own in the same run:
+`wgmma/kv` (KV-head-major tile order: LONGVIEW_CUDA_PREFILL_ORDER=kv) and `wgmma/stages3` (a 3-deep K/V ring:
+LONGVIEW_CUDA_WGMMA_STAGES=3), e.g. --wgmma-paths wgmma,wgmma/kv,wgmma/stages3,wgmma/kv/stages3."""
 import argparse
+import contextlib
+import os
 import json
 import math
 import statistics
@@ -146,6 +151,26 @@ def decode_bytes(layout, pos, hkv):
     return keys * D * 2 * 2 * hkv
 
 
+PATH_OPTIONS = {"kv": ("LONGVIEW_CUDA_PREFILL_ORDER", "kv"), "stages3": ("LONGVIEW_CUDA_WGMMA_STAGES", "3")}
+
+
+@contextlib.contextmanager
+def path_options(spec):
+    """`wgmma/kv/stages3` -> the C API path `wgmma`, with the launch options' environment set while it runs."""
+    path, *opts = spec.split("/")
+    env = dict(PATH_OPTIONS[o] for o in opts)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield path
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def parse_cases(spec, patterns):
     """'65536:strided,1048576:dense' -> [(65536, 'strided'), (1048576, 'dense')]"""
     cases = []
@@ -228,8 +253,10 @@ def main():
         res = {"L": Ln, "H": H, "pattern": pat, "density": density, "flops": flops}
         shape = f"prefill L={Ln // 1024}k H={H} d={D} b={B}"
         paths = wgmma_paths + ["mma"]
+        res["paths"] = paths
         for path in paths:
-            ms, spread = timeit(lambda: lv.attention(q, k, v, out, lse, lay_dev, 0, Ln, path=path))
+            with path_options(path) as api_path:
+                ms, spread = timeit(lambda: lv.attention(q, k, v, out, lse, lay_dev, 0, Ln, path=api_path))
             res[path] = ms
             print(f"  {shape} {pat:12s} dens {density:6.2%} ours-{path:10s} {ms:9.3f} ms {flops / ms / 1e9:6.0f} TFLOP/s", flush=True)
         ours_out = out.clone()
@@ -325,6 +352,15 @@ def main():
         f = lambda x: f"{x:.3f}" if x is not None and x != math.inf else "—"
         print(f"| prefill {r['L'] // 1024}k H{r['H']} | {r['pattern']} | {r['density']:.2%} | {f(r.get('wgmma'))} | {f(r.get('wgmma-pipe'))} | {f(r.get('wgmma-pingpong'))} | {f(r['mma'])} | {tf:.0f} | {tf / mm:.0%} | "
               f"{f(r.get('flex'))} | {(r['flex'] / best) if 'flex' in r else float('nan'):.2f}x | {f(sd)} | {(sd / best) if sd != math.inf else float('nan'):.2f}x |")
+    print()
+    print("Every timed path (launch options after a slash):")
+    print("| shape | pattern | path | ms | TFLOP/s (kept) | % of matmul | vs Flex |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows_out:
+        for path in r["paths"]:
+            tf = r["flops"] / r[path] / 1e9
+            vs = f"{r['flex'] / r[path]:.2f}x" if "flex" in r else "—"
+            print(f"| prefill {r['L'] // 1024}k H{r['H']} | {r['pattern']} | {path} | {r[path]:.3f} | {tf:.0f} | {tf / mm:.0%} | {vs} |")
     print()
     print("| decode | pattern | kept blocks | bytes read (MB) | ours us | GB/s | % of copy BW | FlexAttention us | vs Flex | SDPA dense us |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -171,6 +172,19 @@ void lv_context_destroy(lv_context* ctx) {
 
 void* lv_context_stream(lv_context* ctx) { return ctx ? (void*)ctx->stream : nullptr; }
 
+// Benchmark knobs, read at every launch so kernels/cuda/bench/bench_gpu.py can time the choices side by side in one
+// process; nothing else sets them. LONGVIEW_CUDA_PREFILL_ORDER=kv: the KV-head-major tile order instead of heads
+// fastest (common.cuh PrefillTileOrder). LONGVIEW_CUDA_WGMMA_STAGES=3: a 3-deep K/V ring for the sequential wgmma
+// kernel instead of 2.
+static int prefill_tile_order() {
+  const char* v = std::getenv("LONGVIEW_CUDA_PREFILL_ORDER");
+  return v && std::strcmp(v, "kv") == 0 ? lv::kTileOrderKvMajor : lv::kTileOrderHeadsFastest;
+}
+static int wgmma_stages() {
+  const char* v = std::getenv("LONGVIEW_CUDA_WGMMA_STAGES");
+  return v && std::strcmp(v, "3") == 0 ? 3 : 2;
+}
+
 int lv_attention(lv_context* ctx, const lv_shape* shape, const lv_layout* layout, lv_dtype dtype, const void* q,
                  const void* k, const void* v, void* out, float* lse, void* stream, int path) {
   if (!ctx || !shape || !layout || !q || !k || !v || !out) return fail(LV_E_INVALID, "NULL argument");
@@ -204,6 +218,7 @@ int lv_attention(lv_context* ctx, const lv_shape* shape, const lv_layout* layout
   p.numBlockRows = l.numBlockRows;
   p.maxNnz = l.maxNnz;
   p.scaleLog2 = s.scale * 1.4426950408889634f;
+  p.tileOrder = prefill_tile_order();
 
   if (s.queryLength == 1) {
     p.setsPerKvHead = lv::decode_sets_per_kv_head(s.numHeads, s.numKvHeads, l.numLayouts);
@@ -249,7 +264,7 @@ int lv_attention(lv_context* ctx, const lv_shape* shape, const lv_layout* layout
         !make_map(&maps[1], dt, k, s.headDim, s.kvLength, s.kvCapacity, s.numKvHeads, bn, why) ||
         !make_map(&maps[2], dt, v, s.headDim, s.kvLength, s.kvCapacity, s.numKvHeads, bn, why))
       return fail(LV_E_CUDA, why);
-    cudaError_t e = lv::launch_prefill_wgmma(p, dt, maps, variant, st);
+    cudaError_t e = lv::launch_prefill_wgmma(p, dt, maps, variant, wgmma_stages(), st);
     if (e != cudaSuccess) return cuda_fail(e, "wgmma prefill launch");
     return LV_OK;
   }

@@ -19,6 +19,7 @@ struct Params {
   int queryStart, queryLength, kvLength, kvCapacity;
   int blockSize, numLayouts, numBlockRows, maxNnz;
   float scaleLog2;  // softmax scale * log2(e): scores live in the exp2 domain inside the kernels
+  int tileOrder;    // prefill: which CTA computes which (head, query tile): PrefillTileOrder
   // decode only
   float* wsOut;  // [numHeads][numSplits][headDim] partial outputs (normalised)
   float* wsLse;  // [numHeads][numSplits] partial log2-sum-exp
@@ -95,6 +96,35 @@ __device__ __forceinline__ float quad_max(float x) {
 __device__ __forceinline__ float quad_sum(float x) {
   x += __shfl_xor_sync(0xffffffffu, x, 1);
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+enum PrefillTileOrder : int {
+  // Heads fastest, query tiles last-first (the default, measured on an H100 in docs/benchmarks/kernels-cuda.md): a
+  // wave spans every head, so with 16 heads the strided or scattered columns a wave reads are 16 heads' worth (512 MB
+  // of K/V at 64k) and each row may re-read them from HBM: 128 FLOP per byte on a 128x128 tile, under the ~270 FLOP/B
+  // an H100 needs to stay compute-bound. The suspected cause of the drop at 1M strided and random 5% (387 / 354 vs
+  // 452 TFLOP/s at 64k strided).
+  kTileOrderHeadsFastest = 0,
+  // One KV head at a time (its query heads side by side), query tiles last-first: the ~132 CTAs resident at once read
+  // one KV head's K/V, whose kept blocks can stay in L2 (50 MB) while the wave reuses them. Opt-in
+  // (LONGVIEW_CUDA_PREFILL_ORDER=kv) until an H100 run shows it faster.
+  kTileOrderKvMajor = 1,
+};
+
+// The (head, query tile counted from the last) that CTA `cta` of a prefill grid of numHeads * numQTiles computes.
+// Later query tiles usually keep more blocks, so they go first and the grid's tail is light.
+__device__ __forceinline__ void prefill_tile_of(const Params& p, int cta, int numQTiles, int& h, int& fromEnd) {
+  if (p.tileOrder == kTileOrderHeadsFastest) {
+    h = cta % p.numHeads;
+    fromEnd = cta / p.numHeads;
+    return;
+  }
+  const int group = p.numHeads / p.numKvHeads;
+  const int perKvHead = numQTiles * group;
+  const int kvh = cta / perKvHead;
+  const int r = cta - kvh * perKvHead;
+  fromEnd = r / group;
+  h = kvh * group + (r - fromEnd * group);
 }
 
 // Row `row` of layout `l`: [begin, end) into colIdx (already offset by the layout's slice).

@@ -29,11 +29,11 @@ __global__ void __launch_bounds__(BM * 2, MINB) prefill_mma_kernel(const Params 
   T* Vs = Ks + 2 * BN * D;  // [2][BN][D]
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int h = blockIdx.x % p.numHeads;  // heads vary fastest: a wave holds every head's heavy tiles
   const int firstTile = p.queryStart / BM;
   const int numQTiles = (p.kvLength - 1) / BM + 1 - firstTile;
-  // Later query tiles usually keep more blocks: launch them first so the tail of the grid is short.
-  const int tileStart = (firstTile + numQTiles - 1 - (int)(blockIdx.x / p.numHeads)) * BM;
+  int h, fromEnd;
+  prefill_tile_of(p, (int)blockIdx.x, numQTiles, h, fromEnd);
+  const int tileStart = (firstTile + numQTiles - 1 - fromEnd) * BM;
   const int B = p.blockSize;
   const int blockRow = tileStart / B;
   const int group = p.numHeads / p.numKvHeads;

@@ -15,15 +15,15 @@ void wgmma_tiles(int blockSize, int headDim, int* bm, int* bn) {
   }
 }
 
-template <typename T, int D, int NWG, int BN, int VARIANT = 2>
+template <typename T, int D, int NWG, int BN, int VARIANT = 2, int STG = 2>
 static auto kernel_of() {
-  return prefill_wgmma_kernel<T, D, NWG, BN, VARIANT>;
+  return prefill_wgmma_kernel<T, D, NWG, BN, VARIANT, STG>;
 }
 
-template <typename T, int D, int NWG, int BN>
-static cudaError_t run_cfg(const Params& p, const CUtensorMap* maps, int variant, cudaStream_t st) {
-  using Cfg = Sm90Cfg<T, D, NWG, BN>;
-  auto kernel = variant == 0 ? kernel_of<T, D, NWG, BN, 0>() : variant == 1 ? kernel_of<T, D, NWG, BN, 1>() : kernel_of<T, D, NWG, BN, 2>();
+template <typename T, int D, int NWG, int BN, int STG>
+static cudaError_t launch_with(const Params& p, const CUtensorMap* maps, int variant, cudaStream_t st) {
+  using Cfg = Sm90Cfg<T, D, NWG, BN, STG>;
+  auto kernel = variant == 0 ? kernel_of<T, D, NWG, BN, 0, STG>() : variant == 1 ? kernel_of<T, D, NWG, BN, 1, STG>() : kernel_of<T, D, NWG, BN, 2, STG>();
   cudaFuncAttributes attr;
   cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
   if (e != cudaSuccess) return e;
@@ -36,22 +36,31 @@ static cudaError_t run_cfg(const Params& p, const CUtensorMap* maps, int variant
   return cudaGetLastError();
 }
 
+// stages 3: only the sequential variant with 128-row tiles has a 3-deep K/V ring compiled (a benchmark option).
+template <typename T, int D, int NWG, int BN>
+static cudaError_t run_cfg(const Params& p, const CUtensorMap* maps, int variant, int stages, cudaStream_t st) {
+  if constexpr (NWG == 2) {
+    if (stages == 3 && variant == 0) return launch_with<T, D, NWG, BN, 3>(p, maps, 0, st);
+  }
+  return launch_with<T, D, NWG, BN, 2>(p, maps, variant, st);
+}
+
 template <typename T, int D>
-static cudaError_t by_block(const Params& p, const CUtensorMap* maps, int variant, cudaStream_t st) {
-  if (p.blockSize % 128 == 0) return run_cfg<T, D, 2, 128>(p, maps, variant, st);
-  if (p.blockSize % 64 == 0) return run_cfg<T, D, 1, 64>(p, maps, variant, st);
+static cudaError_t by_block(const Params& p, const CUtensorMap* maps, int variant, int stages, cudaStream_t st) {
+  if (p.blockSize % 128 == 0) return run_cfg<T, D, 2, 128>(p, maps, variant, stages, st);
+  if (p.blockSize % 64 == 0) return run_cfg<T, D, 1, 64>(p, maps, variant, stages, st);
   return cudaErrorInvalidValue;
 }
 
 template <typename T>
-static cudaError_t by_dim(const Params& p, const CUtensorMap* maps, int variant, cudaStream_t st) {
-  if (p.headDim == 128) return by_block<T, 128>(p, maps, variant, st);
-  if (p.headDim == 64) return by_block<T, 64>(p, maps, variant, st);
+static cudaError_t by_dim(const Params& p, const CUtensorMap* maps, int variant, int stages, cudaStream_t st) {
+  if (p.headDim == 128) return by_block<T, 128>(p, maps, variant, stages, st);
+  if (p.headDim == 64) return by_block<T, 64>(p, maps, variant, stages, st);
   return cudaErrorInvalidValue;
 }
 
-cudaError_t launch_prefill_wgmma(const Params& p, DType dt, const CUtensorMap* maps, int variant, cudaStream_t st) {
-  return dt == DType::BF16 ? by_dim<__nv_bfloat16>(p, maps, variant, st) : by_dim<__half>(p, maps, variant, st);
+cudaError_t launch_prefill_wgmma(const Params& p, DType dt, const CUtensorMap* maps, int variant, int stages, cudaStream_t st) {
+  return dt == DType::BF16 ? by_dim<__nv_bfloat16>(p, maps, variant, stages, st) : by_dim<__half>(p, maps, variant, stages, st);
 }
 
 bool wgmma_compiled(DType dt, int headDim) {

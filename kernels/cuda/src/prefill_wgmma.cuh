@@ -16,10 +16,11 @@
 
 namespace lv {
 
-template <typename T, int D, int NWG, int BN>
+// STG: depth of the K/V ring. 3 stages with BM = BN = 128, D = 128 take 225 KB of the 227 KB a CTA may have.
+template <typename T, int D, int NWG, int BN, int STG = 2>
 struct Sm90Cfg {
   static constexpr int BM = 64 * NWG;
-  static constexpr int STAGES = 2;
+  static constexpr int STAGES = STG;
   static constexpr int THREADS = 128 * (NWG + 1);
   static constexpr int Q_BYTES = BM * D * 2;
   static constexpr int KV_BYTES = BN * D * 2;
@@ -72,12 +73,13 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr, uint32_t lbo, uint3
 
 // VARIANT: 0 = sequential (verified and measured on an H100), 1 = software-pipelined, 2 = pipelined +
 // warpgroup ping-pong. 1 and 2 compile spill-free without wgmma serialisation but have NOT run on a GPU yet.
-template <typename T, int D, int NWG, int BN, int VARIANT>
+template <typename T, int D, int NWG, int BN, int VARIANT, int STG = 2>
 __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     prefill_wgmma_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
                          const __grid_constant__ CUtensorMap tmV, const Params p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using Cfg = Sm90Cfg<T, D, NWG, BN>;
+  using Cfg = Sm90Cfg<T, D, NWG, BN, STG>;
+  static_assert(Cfg::SMEM <= 227 * 1024, "shared memory");
   constexpr int BM = Cfg::BM, STAGES = Cfg::STAGES, HALVES = D / 64;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
@@ -90,10 +92,11 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
   auto empty = [&](int s) { return barBase + 8u * (2 * STAGES + s); };
   const uint32_t qBar = barBase + 8u * (3 * STAGES);
 
-  const int h = blockIdx.x % p.numHeads;  // heads vary fastest: a wave holds every head's heavy tiles
   const int firstTile = p.queryStart / BM;
   const int numQTiles = (p.kvLength - 1) / BM + 1 - firstTile;
-  const int tileStart = (firstTile + numQTiles - 1 - (int)(blockIdx.x / p.numHeads)) * BM;
+  int h, fromEnd;
+  prefill_tile_of(p, (int)blockIdx.x, numQTiles, h, fromEnd);
+  const int tileStart = (firstTile + numQTiles - 1 - fromEnd) * BM;
   const int B = p.blockSize;
   const int blockRow = tileStart / B;
   const int kvh = h / (p.numHeads / p.numKvHeads);
