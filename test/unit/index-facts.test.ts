@@ -15,6 +15,8 @@ const dir = makeTree({
   "src/mail.c": ["static int mail_add_addrs(int a) { return a + 2; }", "int mail_block(int a) {", "  return mail_add_addrs(a) + shared_count(a);", "}"].join("\n"),
   "src/shared.c": "int shared_count(int a) {\n  return a > 0 ? shared_count(a - 1) : 0;\n}\n",
   "src/ledger.ts": "export class Ledger {\n  post(x: number) {}\n}\nexport class Journal {\n  post(x: number) {}\n}\n",
+  // A container-less `post` (sorted before src/) must not answer for Journal.post.
+  "lib/post.py": "def post(x):\n    return shared_count(x)\n",
   // A use outside every definition.
   "tools/main.py": "import shared\n\nshared_count(3)\n",
 });
@@ -28,8 +30,9 @@ test("where-defined: the definitions named exactly as asked, never a sibling", a
   assert.equal(f?.kind, "where");
   assert.deepEqual(names(f), ["mail_add_addrs src/mail.c"]);
   // Two classes define `post`: both are facts; `Ledger.post` keeps only the member of Ledger.
-  assert.deepEqual(names(indexFacts(index, "Where is `post` defined?"))?.sort(), ["Journal.post src/ledger.ts", "Ledger.post src/ledger.ts"]);
+  assert.deepEqual(names(indexFacts(index, "Where is `post` defined?"))?.sort(), ["Journal.post src/ledger.ts", "Ledger.post src/ledger.ts", "post lib/post.py"]);
   assert.deepEqual(names(indexFacts(index, "Where is `Ledger.post` defined?")), ["Ledger.post src/ledger.ts"]);
+  assert.deepEqual(names(indexFacts(index, "Where is `Journal.post` defined?")), ["Journal.post src/ledger.ts"]);
 });
 
 test("what-calls: the callees of the named function, from other files too; who-uses: the definitions using the symbol", async () => {
@@ -41,7 +44,7 @@ test("what-calls: the callees of the named function, from other files too; who-u
   assert.equal(uses?.kind, "uses");
   // Each user is cited in the file of its use; a use outside every definition is a fact without a name; a recursive
   // call is a use too.
-  assert.deepEqual(names(uses)?.sort(), [" tools/main.py", "http_block src/http.c", "mail_block src/mail.c", "shared_count src/shared.c"]);
+  assert.deepEqual(names(uses)?.sort(), [" tools/main.py", "http_block src/http.c", "mail_block src/mail.c", "post lib/post.py", "shared_count src/shared.c"]);
 });
 
 test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {

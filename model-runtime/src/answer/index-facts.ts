@@ -78,10 +78,17 @@ function factsOf(kind: FactKind, symbol: string, hits: readonly SymbolHit[]): In
   return facts.length ? { kind, symbol, definitions: facts.slice(0, MAX_FACTS) } : undefined;
 }
 
-/** `X` → X's definitions; `Owner.x` / `ns::x` → x's definitions in a container ending with Owner (WorkspaceIndex.find). Exact names only. */
-function exactDefinitions(index: WorkspaceIndex, symbol: string) {
+/**
+ * `X` → X's definitions; `Owner.x` / `ns::x` → x's definitions in a container ending with Owner, else (no such member)
+ * the container-less ones WorkspaceIndex.find also returns (a Python function nested in a function has no container).
+ * Exact names only.
+ */
+function exactDefinitions(index: WorkspaceIndex, symbol: string): SymbolHit[] {
   const name = bareName(symbol);
-  return index.find(symbol, { limit: MAX_FACTS }).filter((h) => h.definition.name === name);
+  const hits = index.find(symbol, { limit: MAX_FACTS }).filter((h) => h.definition.name === name);
+  const owner = symbol.includes(".") || symbol.includes("::") ? symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, "") : undefined;
+  const members = owner ? hits.filter((h) => h.definition.container?.endsWith(owner)) : [];
+  return members.length ? members : hits;
 }
 
 /**
