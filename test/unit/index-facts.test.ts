@@ -47,6 +47,15 @@ test("what-calls: the callees of the named function, from other files too; who-u
   assert.deepEqual(names(uses)?.sort(), [" tools/main.py", "http_block src/http.c", "mail_block src/mail.c", "post lib/post.py", "shared_count src/shared.c"]);
 });
 
+test("everyday phrasings: implemented, where to find, callers, called from, which functions it calls", async () => {
+  const index = await indexFolder(dir);
+  for (const q of ["Where is mail_add_addrs implemented?", "Where can I find `mail_add_addrs`?", "Show me the implementation of mail_add_addrs", "In which file is `mail_add_addrs`?"])
+    assert.equal(indexFacts(index, q)?.kind, "where", q);
+  for (const q of ["Where is `shared_count` called?", "What calls shared_count?", "Find all callers of `shared_count`.", "Which functions call shared_count?"])
+    assert.equal(indexFacts(index, q)?.kind, "uses", q);
+  for (const q of ["Which functions does `http_block` call?", "What does http_block invoke?"]) assert.equal(indexFacts(index, q)?.kind, "calls", q);
+});
+
 test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {
   const index = await indexFolder(dir);
   assert.equal(indexFacts(index, "Which definition does this describe? Adds two to a number."), undefined);

@@ -99,11 +99,34 @@ function exactDefinitions(index: WorkspaceIndex, symbol: string): SymbolHit[] {
 function askedKind(question: string, symbol: string): FactKind | undefined {
   const x = String.raw`[\`'"]?${symbol.replace(/[.*+?^${}()|[\]\\$]/g, "\\$&")}[\`'"]?`;
   const test = (patterns: string[]) => patterns.some((p) => new RegExp(p.replaceAll("X", x), "i").test(question));
-  if (test([String.raw`\b(?:who|what|which code) (?:uses|calls|references|mentions) X`, String.raw`\bwhere (?:is|are) X used\b`, String.raw`\b(?:references?|usages?|uses|callers?|calls) (?:to|of) X`, String.raw`\bX(?: is)? used by\b`]))
+  if (
+    test([
+      String.raw`\b(?:who|what|which code|which functions) (?:uses?|calls?|references?|mentions?|invokes?) X`,
+      String.raw`\bwhere (?:is|are) X (?:used|called|referenced)\b`,
+      String.raw`\b(?:references?|usages?|uses|callers?|calls) (?:to|of) X`,
+      String.raw`\bX(?: is)? used by\b`,
+    ])
+  )
     return "uses";
-  if (test([String.raw`\bwhere (?:is|are) X (?:defined|declared)\b`, String.raw`\b(?:definition|declaration) of X`, String.raw`\bdefines X`]))
+  if (
+    test([
+      String.raw`\bwhere (?:is|are) X (?:defined|declared|implemented|located)\b`,
+      String.raw`\b(?:definition|declaration|implementation) of X`,
+      String.raw`\b(?:defines|declares) X`,
+      String.raw`\bwhere (?:can I|do I|to) find X`,
+      String.raw`\bwhere does X live\b`,
+      String.raw`\bin which file is X`,
+    ])
+  )
     return "where";
-  if (test([String.raw`\bwhat (?:does|do) X (?:call|use|invoke|depend on)\b`, String.raw`\bwhat X calls\b`, String.raw`\bwhich (?:definitions|functions) (?:does|do) X (?:use|call)\b`, String.raw`\bcallees of X`]))
+  if (
+    test([
+      String.raw`\bwhat (?:does|do) X (?:call|use|invoke|depend on)\b`,
+      String.raw`\bwhat X calls\b`,
+      String.raw`\b(?:which|what) (?:definitions|functions|methods) (?:does|do) X (?:use|call|invoke)\b`,
+      String.raw`\bcallees of X`,
+    ])
+  )
     return "calls";
   return undefined;
 }
