@@ -20,10 +20,10 @@ static auto kernel_of() {
   return prefill_wgmma_kernel<T, D, NWG, BN, VARIANT, STG>;
 }
 
-template <typename T, int D, int NWG, int BN, int STG>
-static cudaError_t launch_with(const Params& p, const CUtensorMap* maps, int variant, cudaStream_t st) {
+template <typename T, int D, int NWG, int BN, int VARIANT, int STG>
+static cudaError_t launch_with(const Params& p, const CUtensorMap* maps, cudaStream_t st) {
   using Cfg = Sm90Cfg<T, D, NWG, BN, STG>;
-  auto kernel = variant == 0 ? kernel_of<T, D, NWG, BN, 0, STG>() : variant == 1 ? kernel_of<T, D, NWG, BN, 1, STG>() : kernel_of<T, D, NWG, BN, 2, STG>();
+  auto kernel = kernel_of<T, D, NWG, BN, VARIANT, STG>();
   cudaFuncAttributes attr;
   cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
   if (e != cudaSuccess) return e;
@@ -40,9 +40,11 @@ static cudaError_t launch_with(const Params& p, const CUtensorMap* maps, int var
 template <typename T, int D, int NWG, int BN>
 static cudaError_t run_cfg(const Params& p, const CUtensorMap* maps, int variant, int stages, cudaStream_t st) {
   if constexpr (NWG == 2) {
-    if (stages == 3 && variant == 0) return launch_with<T, D, NWG, BN, 3>(p, maps, 0, st);
+    if (stages == 3 && variant == 0) return launch_with<T, D, NWG, BN, 0, 3>(p, maps, st);
   }
-  return launch_with<T, D, NWG, BN, 2>(p, maps, variant, st);
+  return variant == 0 ? launch_with<T, D, NWG, BN, 0, 2>(p, maps, st)
+       : variant == 1 ? launch_with<T, D, NWG, BN, 1, 2>(p, maps, st)
+                      : launch_with<T, D, NWG, BN, 2, 2>(p, maps, st);
 }
 
 template <typename T, int D>
