@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
-import { asksWhereDefined } from "../../model-runtime/src/answer/index-facts";
-import { asksForOneDefinition } from "../../model-runtime/src/answer/model-answer";
+import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
 
@@ -90,6 +89,7 @@ test("asksForOneDefinition: where-defined and description questions, not lists, 
   // Which of them name what they ask for (searched in the model's order) and which describe it (calibrated).
   for (const q of one.slice(0, 5)) assert.ok(asksWhereDefined(q), q);
   for (const q of one.slice(5)) assert.ok(!asksWhereDefined(q), q);
+  for (const q of notOne) assert.ok(!asksWhereDefined(q), q);
 });
 
 test("scoreLabels gives each label's log-probability; calibrate re-ranks the shortlist by PMI with the question", async () => {

@@ -15,7 +15,6 @@
 import type { Definition, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
-import { questionIntent } from "./index-answer";
 
 export type FactKind = "where" | "calls" | "uses";
 
@@ -40,16 +39,6 @@ export interface IndexFact {
 
 /** Most definitions handed to the model for one question (a symbol used in hundreds of places). */
 export const MAX_FACTS = 24;
-
-/** "Where is X defined?", "Find the definition of X", "Which file defines X?", "Go to the definition of X". */
-export function asksWhereDefined(question: string): boolean {
-  return /\bwhere (?:is|are) .+ (?:defined|declared)\b|\bdefinition of\b|\bdefines\b/i.test(question);
-}
-
-/** "What does X call?", "Which definitions does X use?", "What does X depend on?", "List what X calls." */
-export function asksForCallees(question: string): boolean {
-  return questionIntent(question) === "calls" || /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
-}
 
 /** The facts for `question`, or undefined when it asks none of the three or the index does not know its symbol. */
 export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts | undefined {

@@ -12,10 +12,10 @@ import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { END_ANSWER } from "../training-data/answer-format";
 import { definitionLabel } from "../training-data/questions";
 import { definitionReads } from "./definition-reads";
-import { GroundedDecoder, type GroundingIndex, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
+import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, questionIntent } from "./index-answer";
-import { type FactKind, type IndexFact, type IndexFacts, asksForCallees, asksWhereDefined, indexFacts } from "./index-facts";
+import { type FactKind, type IndexFact, type IndexFacts, indexFacts } from "./index-facts";
 import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
@@ -75,10 +75,16 @@ const CONTENT_FREE_WHERE = "Where is it defined?";
  */
 const PRIOR_WEIGHT_WHERE = 0.8;
 
+/** "Where is X defined?", "Find the definition of X", "Which file defines X?": the question names what it asks for. */
+export function asksWhereDefined(question: string): boolean {
+  return /\bwhere (?:is|are) .+ (?:defined|declared)\b|\bdefinition of\b|\bdefines\b/i.test(question);
+}
+
 /** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
 export function asksForOneDefinition(question: string): boolean {
   // "List what X calls.", "Which definitions does X use?": a list of callees, whatever questionIntent makes of it.
-  return !asksForExplanation(question) && !asksForCallees(question) && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
+  const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
+  return !asksForExplanation(question) && !asksForCallees && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
 }
 
 /** The content-free questions a fact list is calibrated against, by kind. */
@@ -343,9 +349,7 @@ function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited
   for (const { label, places } of groups) {
     for (const place of places) {
       if (out.length >= MAX_LISTED_FACTS) return out;
-      const taken = [...cited, ...out];
-      const at = resolveCitationLine(index, [place], label, focus, taken);
-      if (!taken.some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label });
+      citeOnce(index, [place], label, focus, cited, out);
     }
   }
   return out;
@@ -365,11 +369,16 @@ function otherCandidates(ranked: readonly RankedLabel[], cited: readonly ModelCi
   const out: ModelCitation[] = [];
   for (const r of ranked.slice(1)) {
     if (cited.some((c) => c.label === r.label) || r.files.length === 0) continue;
-    const taken = [...cited, ...out];
-    const at = resolveCitationLine(index, r.files, r.label, focus, taken);
-    if (!taken.some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label: r.label });
+    citeOnce(index, r.files, r.label, focus, cited, out);
   }
   return out;
+}
+
+/** Appends `label`'s citation in `files` (line written by the index) to `out`, unless the answer or `out` has that place already. */
+function citeOnce(index: GroundingIndex, files: readonly CitationTarget[], label: string, focus: QuestionFocus, cited: readonly ModelCitation[], out: ModelCitation[]): void {
+  const taken = [...cited, ...out];
+  const at = resolveCitationLine(index, files, label, focus, taken);
+  if (!taken.some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label });
 }
 
 function ungroundedCitations(raw: string): ModelAnswer["citations"] {
