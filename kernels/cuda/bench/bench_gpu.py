@@ -14,9 +14,9 @@ Usage: python3 bench_gpu.py [--quick] [--json out.json] [--prefill 65536:strided
 budgets stop STARTING prefill cases / any case after S seconds from the start (the cases left out are listed;
 the first case of each kind always runs), so a device call with a hard time limit still ends with its table.
 The JSON is rewritten after every case.
---wgmma-paths also takes launch options after a slash, timed as paths of their own in the same run:
-`wgmma/kv` (KV-head-major tile order: LONGVIEW_CUDA_PREFILL_ORDER=kv) and `wgmma/stages3` (a 3-deep K/V ring:
-LONGVIEW_CUDA_WGMMA_STAGES=3), e.g. --wgmma-paths wgmma,wgmma/kv,wgmma/stages3,wgmma/kv/stages3."""
+--wgmma-paths also takes launch options after a slash, timed as paths of their own in the same run: the earlier
+defaults `wgmma/heads` (heads-fastest tile order: LONGVIEW_CUDA_PREFILL_ORDER=heads) and `wgmma/stages2` (a 2-deep
+K/V ring: LONGVIEW_CUDA_WGMMA_STAGES=2), e.g. --wgmma-paths wgmma,wgmma/heads,wgmma/stages2,wgmma/heads/stages2."""
 import argparse
 import contextlib
 import os
@@ -151,12 +151,12 @@ def decode_bytes(layout, pos, hkv):
     return keys * D * 2 * 2 * hkv
 
 
-PATH_OPTIONS = {"kv": ("LONGVIEW_CUDA_PREFILL_ORDER", "kv"), "stages3": ("LONGVIEW_CUDA_WGMMA_STAGES", "3")}
+PATH_OPTIONS = {"heads": ("LONGVIEW_CUDA_PREFILL_ORDER", "heads"), "stages2": ("LONGVIEW_CUDA_WGMMA_STAGES", "2")}
 
 
 @contextlib.contextmanager
 def path_options(spec):
-    """`wgmma/kv/stages3` -> the C API path `wgmma`, with the launch options' environment set while it runs."""
+    """`wgmma/heads/stages2` -> the C API path `wgmma`, with the launch options' environment set while it runs."""
     path, *opts = spec.split("/")
     env = dict(PATH_OPTIONS[o] for o in opts)
     saved = {k: os.environ.get(k) for k in env}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One device call (~6 min): are the opt-in prefill launch options faster than the defaults on this GPU?
-#   KV-head-major tile order (LONGVIEW_CUDA_PREFILL_ORDER=kv) and a 3-deep K/V ring (LONGVIEW_CUDA_WGMMA_STAGES=3).
+# One device call (~2 min on an H100): the prefill launch options side by side on this GPU — the defaults (KV-head-major
+# tile order, a 3-deep K/V ring) against the earlier ones (LONGVIEW_CUDA_PREFILL_ORDER=heads: heads fastest;
+# LONGVIEW_CUDA_WGMMA_STAGES=2: a 2-deep ring). First run 2026-12-07: docs/benchmarks/launch-options-2026-12-07.log.
 # Builds the library on the device, checks each option against the float64 reference (check_gpu.py --quick), then
 # times every combination side by side with FlexAttention in one bench_gpu.py run. Only what passed is timed.
 # usage (repo root, on the GPU machine; the run tool's kind nvidia-h100-x1, timeout_s 480):
@@ -27,9 +28,9 @@ check() {  # check NAME ENV... : the mma and wgmma paths under these options
 }
 PATHS=wgmma
 check default LONGVIEW_CUDA_PREFILL_ORDER= || PATHS=""
-check kv LONGVIEW_CUDA_PREFILL_ORDER=kv && PATHS="$PATHS,wgmma/kv"
-check stages3 LONGVIEW_CUDA_WGMMA_STAGES=3 && PATHS="$PATHS,wgmma/stages3"
-check kv-stages3 LONGVIEW_CUDA_PREFILL_ORDER=kv LONGVIEW_CUDA_WGMMA_STAGES=3 && PATHS="$PATHS,wgmma/kv/stages3"
+check heads LONGVIEW_CUDA_PREFILL_ORDER=heads && PATHS="$PATHS,wgmma/heads"
+check stages2 LONGVIEW_CUDA_WGMMA_STAGES=2 && PATHS="$PATHS,wgmma/stages2"
+check heads-stages2 LONGVIEW_CUDA_PREFILL_ORDER=heads LONGVIEW_CUDA_WGMMA_STAGES=2 && PATHS="$PATHS,wgmma/heads/stages2"
 PATHS=${PATHS#,}
 echo "[bench] timing: ${PATHS:-mma only}"
 timeout 260 python3 bench_gpu.py --wgmma-paths="$PATHS" --decode '' --budget-s 180 --json /tmp/launch-options-bench.json \

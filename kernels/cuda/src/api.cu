@@ -172,17 +172,17 @@ void lv_context_destroy(lv_context* ctx) {
 
 void* lv_context_stream(lv_context* ctx) { return ctx ? (void*)ctx->stream : nullptr; }
 
-// Benchmark knobs, read at every launch so kernels/cuda/bench/bench_gpu.py can time the choices side by side in one
-// process; nothing else sets them. LONGVIEW_CUDA_PREFILL_ORDER=kv: the KV-head-major tile order instead of heads
-// fastest (common.cuh PrefillTileOrder). LONGVIEW_CUDA_WGMMA_STAGES=3: a 3-deep K/V ring for the sequential wgmma
-// kernel instead of 2.
+// Launch options, read at every launch so kernels/cuda/bench/bench_gpu.py can time the choices side by side in one
+// process; nothing else sets them. The defaults — the KV-head-major tile order and a 3-deep K/V ring for the
+// sequential wgmma kernel — won on an H100 at every benchmark shape but one (docs/benchmarks/kernels-cuda.md, 2026-12-07);
+// LONGVIEW_CUDA_PREFILL_ORDER=heads and LONGVIEW_CUDA_WGMMA_STAGES=2 bring back the earlier choices for comparison.
 static int prefill_tile_order() {
   const char* v = std::getenv("LONGVIEW_CUDA_PREFILL_ORDER");
-  return v && std::strcmp(v, "kv") == 0 ? lv::kTileOrderKvMajor : lv::kTileOrderHeadsFastest;
+  return v && std::strcmp(v, "heads") == 0 ? lv::kTileOrderHeadsFastest : lv::kTileOrderKvMajor;
 }
 static int wgmma_stages() {
   const char* v = std::getenv("LONGVIEW_CUDA_WGMMA_STAGES");
-  return v && std::strcmp(v, "3") == 0 ? 3 : 2;
+  return v && std::strcmp(v, "2") == 0 ? 2 : 3;
 }
 
 int lv_attention(lv_context* ctx, const lv_shape* shape, const lv_layout* layout, lv_dtype dtype, const void* q,

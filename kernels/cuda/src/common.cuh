@@ -99,15 +99,14 @@ __device__ __forceinline__ float quad_sum(float x) {
 }
 
 enum PrefillTileOrder : int {
-  // Heads fastest, query tiles last-first (the default, measured on an H100 in docs/benchmarks/kernels-cuda.md): a
-  // wave spans every head, so with 16 heads the strided or scattered columns a wave reads are 16 heads' worth (512 MB
-  // of K/V at 64k) and each row may re-read them from HBM: 128 FLOP per byte on a 128x128 tile, under the ~270 FLOP/B
-  // an H100 needs to stay compute-bound. The suspected cause of the drop at 1M strided and random 5% (387 / 354 vs
-  // 452 TFLOP/s at 64k strided).
+  // Heads fastest, query tiles last-first (the default until 2026-12-07; LONGVIEW_CUDA_PREFILL_ORDER=heads): a wave
+  // spans every head, so with 16 heads the strided or scattered columns a wave reads are 16 heads' worth (512 MB of
+  // K/V at 64k) and each row may re-read them from HBM: 128 FLOP per byte on a 128x128 tile, under the ~270 FLOP/B an
+  // H100 needs to stay compute-bound. It dropped to 370 TFLOP/s at 1M strided (0.85x FlexAttention).
   kTileOrderHeadsFastest = 0,
-  // One KV head at a time (its query heads side by side), query tiles last-first: the ~132 CTAs resident at once read
-  // one KV head's K/V, whose kept blocks can stay in L2 (50 MB) while the wave reuses them. Opt-in
-  // (LONGVIEW_CUDA_PREFILL_ORDER=kv) until an H100 run shows it faster.
+  // One KV head at a time (its query heads side by side), query tiles last-first (the default): the ~132 CTAs
+  // resident at once read one KV head's K/V, whose kept blocks can stay in L2 (50 MB) while the wave reuses them.
+  // Measured on an H100: 1M strided 370 -> 453 TFLOP/s, 256k random 5% 381 -> 421 (docs/benchmarks/kernels-cuda.md).
   kTileOrderKvMajor = 1,
 };
 
