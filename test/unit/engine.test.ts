@@ -517,6 +517,30 @@ test("answerWithModel: a description question's shortlist takes in the retriever
   await run(`Where is ${pick.name} defined?`);
   await run(`Explain ${pick.name}.`);
   assert.equal(asked.length, 1, "where-defined and explanation questions do not consult the retriever");
+  // A question about what code does that names no symbol is answered like a description: a definition, then candidates.
+  const how = await run("how does the app read its settings?");
+  assert.deepEqual(asked.slice(1), ["how does the app read its settings?"]);
+  assert.ok(how.citations.length >= 1 && how.citations.every((c) => records.has(c.path)), how.text);
+});
+
+test("answerWithModel: an explanation of a symbol the index defines ends with where it is defined", async () => {
+  const { session, sources, index, grounding } = await answerFixture("e");
+  const defs = sources[2].record.definitions.filter((d) => !d.container);
+  const d = defs[rng.int(defs.length)];
+  const place = { name: d.name, root: sources[2].record.root, path: sources[2].record.path };
+  const facts = (q: string) => (q === `Where is \`${d.name}\` defined?` ? { kind: "where" as const, symbol: d.name, definitions: [place] } : undefined);
+  const gen = answerWithModel(session, tokenizer, index, `Explain \`${d.name}\`.`, { maxNewTokens: 12, grounding, facts });
+  let answer: ModelAnswer | undefined;
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) {
+      answer = r.value.answer;
+      break;
+    }
+  }
+  const tail = answer.text.slice(answer.text.lastIndexOf("Defined at:"));
+  assert.equal(tail, `Defined at:\n\n- \`${d.name}\` ${place.path}:${d.nameLine + 1}`, answer.text);
+  assert.deepEqual(answer.citations.at(-1), { root: place.root, path: place.path, line: d.nameLine + 1, label: d.name });
 });
 
 test("answerWithModel: a description's runners-up are fused with the retriever's order; the answer's first label is the model's", async () => {

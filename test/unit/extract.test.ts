@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SourceParser, cleanDocComment } from "../../model-runtime/src/parse/extract";
+import { SourceParser, cleanDocComment, lexicalReferences } from "../../model-runtime/src/parse/extract";
+import { isMention } from "../../model-runtime/src/index/workspace-index";
 import { languageForPath } from "../../model-runtime/src/parse/languages";
-import type { Definition } from "../../model-runtime/src/index/types";
+import type { Definition, FileRecord } from "../../model-runtime/src/index/types";
 
 const parser = new SourceParser();
 
@@ -151,4 +152,79 @@ test("languageForPath maps extensions and leaves unknown files as text", () => {
   assert.equal(languageForPath("include/a.h"), "cpp");
   assert.equal(languageForPath("README.md"), undefined);
   assert.equal(languageForPath("dir.ts/Makefile"), undefined);
+});
+
+test("a name met only in comments and strings is a mention; in code (f-string and template interpolations included) it is a use", async () => {
+  // Per language: the source, names only in prose on some line, and names in code on that same line.
+  const cases: Array<{ lang: string; src: string; mention: Record<string, number>; code: Record<string, number> }> = [
+    {
+      lang: "python",
+      src: 'def run(ctx):\n    """Call make_response to convert it."""\n    x = f"on {ctx.path} spam_word"  # cheese\n    return make_response(ctx)  # make_response again\n',
+      mention: { make_response: 1, convert: 1, spam_word: 2, cheese: 2 },
+      code: { ctx: 2, path: 2, make_response: 3 },
+    },
+    {
+      lang: "typescript",
+      src: "// é café: helper is old\nconst a = `x ${helper(bar)} word_in_template`; /* helper */\nconst s = 'quoted_name';\nhelper();\n",
+      mention: { café: 0, word_in_template: 1, quoted_name: 2 },
+      code: { helper: 1, bar: 1 },
+    },
+    { lang: "go", src: 'package p\n// Sum adds them.\nfunc Sum() int { return len("Sum is raw") + Other() }\n', mention: { adds: 1 }, code: { Other: 2, len: 2 } },
+    { lang: "rust", src: '/// Parses a header.\nfn parse() { let s = "header_text"; helper(s); }\n', mention: { Parses: 0, header_text: 1 }, code: { helper: 1 } },
+    { lang: "java", src: 'class A {\n  /* calls run */ void go() { log("run twice"); run(); }\n}\n', mention: { twice: 1 }, code: { run: 1, log: 1 } },
+    { lang: "cpp", src: '#include <vector_header>\n// frobnicate the thing\nint f() { return frob("text_only"); }\n', mention: { vector_header: 0, frobnicate: 1, text_only: 2 }, code: { frob: 2 } },
+  ];
+  for (const c of cases) {
+    const r = await parser.parse(c.lang, c.src);
+    const record = { language: c.lang, references: r.references, mentions: r.mentions } as FileRecord;
+    for (const [name, line] of Object.entries(c.mention)) {
+      assert.ok(r.references[name]?.includes(line), `${c.lang}: ${name} is a reference on line ${line}`);
+      assert.ok(isMention(record, name, line), `${c.lang}: ${name} is only mentioned on line ${line}: ${JSON.stringify(r.mentions)}`);
+    }
+    for (const [name, line] of Object.entries(c.code)) {
+      assert.ok(r.references[name]?.includes(line), `${c.lang}: ${name} is a reference on line ${line}`);
+      assert.ok(!isMention(record, name, line), `${c.lang}: ${name} is used in code on line ${line}: ${JSON.stringify(r.mentions)}`);
+    }
+    // Whole prose lines hold no name in code; the per-name lines are lines where the name occurs; all ascending.
+    const ascending = (l: number[]) => l.every((x, i) => i === 0 || l[i - 1] < x);
+    assert.ok(ascending(r.mentions.lines));
+    for (const [name, lines] of Object.entries(r.mentions.names)) {
+      for (const l of lines) assert.ok(r.references[name].includes(l) && !r.mentions.lines.includes(l), `${c.lang}: ${name}@${l}`);
+      assert.ok(ascending(lines));
+    }
+  }
+});
+
+test("mentions match a per-occurrence reference on random mixes of code and prose", () => {
+  // Random lines of names, each occurrence in code or in prose; the reference decides per (name, line) directly.
+  const seed = Number(process.env.TEST_SEED ?? Date.now() % 1e9);
+  let x = seed;
+  const rand = (n: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31), x % n);
+  for (let trial = 0; trial < 100; trial++) {
+    const words = ["alpha", "beta", "gamma", "delta"];
+    const lines: string[] = [];
+    const proseAt: boolean[] = [];
+    const occurrences: Array<{ name: string; line: number; prose: boolean }> = [];
+    for (let l = 0; l < 1 + rand(6); l++) {
+      const parts: string[] = [];
+      for (let k = 0; k < rand(5); k++) {
+        const name = words[rand(words.length)];
+        const prose = rand(2) === 1;
+        const at = lines.join("\n").length + (lines.length ? 1 : 0) + parts.join(" ").length + (parts.length ? 1 : 0);
+        for (let i = 0; i < name.length; i++) proseAt[at + i] = prose;
+        occurrences.push({ name, line: l, prose });
+        parts.push(name);
+      }
+      lines.push(parts.join(" "));
+    }
+    const text = lines.join("\n");
+    const mask = Uint8Array.from({ length: text.length }, (_, i) => (proseAt[i] ? 1 : 0));
+    const r = lexicalReferences(text, mask);
+    const record = { language: "python", references: r.references, mentions: r.mentions } as FileRecord;
+    for (const o of occurrences) {
+      const onlyProse = occurrences.filter((p) => p.name === o.name && p.line === o.line).every((p) => p.prose);
+      assert.equal(isMention(record, o.name, o.line), onlyProse, JSON.stringify({ seed, text, o }));
+      assert.ok(r.references[o.name].includes(o.line));
+    }
+  }
 });

@@ -19,6 +19,10 @@ const dir = makeTree({
   "lib/post.py": "def post(x):\n    return shared_count(x)\n",
   // A use outside every definition.
   "tools/main.py": "import shared\n\nshared_count(3)\n",
+  // Mentions, not uses: a docstring and a comment name shared_count and http_add_addrs, a README names shared_count.
+  "lib/notes.py": 'def summary(x):\n    """Unlike shared_count, this one calls http_add_addrs never."""\n    return x  # not shared_count\n',
+  "README.md": "Call `shared_count` to count. `ghost` is unused.\n",
+  "lib/ghost.py": "def ghost():\n    pass\n",
 });
 after(() => removeTree(dir));
 
@@ -45,6 +49,19 @@ test("what-calls: the callees of the named function, from other files too; who-u
   // Each user is cited in the file of its use; a use outside every definition is a fact without a name; a recursive
   // call is a use too.
   assert.deepEqual(names(uses)?.sort(), [" tools/main.py", "http_block src/http.c", "mail_block src/mail.c", "post lib/post.py", "shared_count src/shared.c"]);
+});
+
+test("mentions in comments, docstrings and text files are neither callees nor users; they come after the uses in code", async () => {
+  const index = await indexFolder(dir);
+  const summary = index.find("summary")[0];
+  assert.deepEqual(index.callees(summary.root, summary.path, summary.definition), [], "a docstring's names are not called");
+  const refs = index.references("shared_count");
+  const firstMention = refs.findIndex((r) => r.mention);
+  assert.ok(firstMention > 0 && refs.slice(firstMention).every((r) => r.mention), JSON.stringify(refs));
+  assert.deepEqual(refs.filter((r) => r.mention).map((r) => `${r.path}:${r.line}`).sort(), ["README.md:0", "lib/notes.py:1", "lib/notes.py:2"]);
+  assert.deepEqual(names(indexFacts(index, "Who uses `http_add_addrs`?")), ["http_block src/http.c"], "the use in code, not the docstring");
+  // A name only ever mentioned gets its mentions as the answer (better than nothing).
+  assert.deepEqual(names(indexFacts(index, "Who uses `ghost`?")), [" README.md"]);
 });
 
 test("everyday phrasings: implemented, where to find, callers, called from, which functions it calls", async () => {

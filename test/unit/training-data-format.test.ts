@@ -155,3 +155,14 @@ test("an answer encodes to ids that decode to its text, and its citations parse 
   const alone = Array.from(tokenizer.encode(p));
   assert.deepEqual(ids.slice(1, 1 + alone.length), alone);
 });
+
+test("answerProse keeps the prose: list lines of a label and its citation go, a citation inside a sentence leaves its words", () => {
+  const text = [
+    "Returns the total of the ledger.",
+    "It calls `rate` <|cite|>src/rates.ts:3<|endcite|> for each line.",
+    "Ledger.total <|cite|>src/ledger.ts:12<|endcite|>",
+    "- `Ledger.post` <|cite|>src/ledger.ts:4<|endcite|>",
+    "<|cite|>README.md:1<|endcite|>",
+  ].join("\n");
+  assert.equal(answerProse(`${text}<|endanswer|>ignored`), "Returns the total of the ledger.\nIt calls `rate`  for each line.");
+});

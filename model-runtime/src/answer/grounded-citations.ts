@@ -11,6 +11,7 @@
  * or returns a forced token. It also records each citation with its label (the answer line's text before it).
  */
 import type { Definition, FileRecord } from "../index/types";
+import { innermostDefinition, isMention } from "../index/workspace-index";
 import type { SampledToken } from "../engine/sampling";
 import { plainContainer } from "../training-data/questions";
 import type { DefinedNames } from "./grounded-labels";
@@ -130,18 +131,12 @@ function focusName(focus: QuestionFocus): string | undefined {
   return focus.symbol ? (labelName(focus.symbol)?.name ?? focus.symbol) : undefined;
 }
 
-/** 0-based lines of `rec` that use `symbol`, its own definitions' name lines excluded. */
+/** 0-based lines of `rec` that use `symbol`, its own definitions' name lines excluded: uses in code first, then mentions. */
 function usesIn(rec: FileRecord, symbol: string): number[] {
   if (!Object.hasOwn(rec.references, symbol)) return [];
   const own = new Set(rec.definitions.filter((d) => d.name === symbol).map((d) => d.nameLine));
-  return rec.references[symbol].filter((l) => !own.has(l));
-}
-
-/** The innermost definition of `rec` enclosing a 0-based line. */
-function enclosing(rec: FileRecord, line: number): Definition | undefined {
-  let best: Definition | undefined;
-  for (const d of rec.definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
-  return best;
+  const lines = rec.references[symbol].filter((l) => !own.has(l));
+  return [...lines.filter((l) => !isMention(rec, symbol, l)), ...lines.filter((l) => isMention(rec, symbol, l))];
 }
 
 /**
@@ -174,7 +169,7 @@ export function resolveCitationLine(
     for (const r of records) {
       const uses = usesOf(r);
       const inEncloser = uses.filter((l) => {
-        const e = enclosing(r, l);
+        const e = innermostDefinition(r, l);
         return name ? e?.name === name.name : e === undefined;
       });
       const hit = pick(r, inEncloser) ?? pick(r, uses);
@@ -302,7 +297,7 @@ export class GroundedDecoder {
     const accepts = (f: CitationTarget): boolean => {
       const rec = this.opts.index.get(f.root, f.path);
       if (!rec) return false;
-      if (this.focus.kind === "uses" && symbol) return usesIn(rec, symbol).some((l) => enclosing(rec, l)?.name === name.name);
+      if (this.focus.kind === "uses" && symbol) return usesIn(rec, symbol).some((l) => innermostDefinition(rec, l)?.name === name.name);
       return definitionsNamed(rec, name).length > 0;
     };
     return this.opts.trie.restrictedTo(accepts);

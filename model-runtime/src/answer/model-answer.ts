@@ -16,6 +16,7 @@ import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, ty
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, questionIntent } from "./index-answer";
 import { type FactKind, type IndexFact, type IndexFacts, indexFacts } from "./index-facts";
+import { RepeatGuard, banRepeatedNgrams } from "./repeat-guard";
 import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
@@ -51,6 +52,11 @@ export interface ModelAnswerOptions {
    */
   facts?: (question: string) => IndexFacts | undefined;
   /**
+   * An explanation's prose never repeats a token n-gram of this size (repeat-guard.ts banRepeatedNgrams; default
+   * EXPLANATION_NO_REPEAT_NGRAM); 0: no rule (an ablation).
+   */
+  noRepeatNgram?: number;
+  /**
    * The rank-fusion constant k for a description question's calibrated labels and the retriever's order
    * (label-search.ts fuseWithRetrieved; default RETRIEVED_FUSION_K); 0: the model's calibrated order alone (an ablation).
    */
@@ -85,6 +91,29 @@ export function asksForOneDefinition(question: string): boolean {
   // "List what X calls.", "Which definitions does X use?": a list of callees, whatever questionIntent makes of it.
   const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
   return !asksForExplanation(question) && !asksForCallees && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
+}
+
+/**
+ * A question about what code does that names no symbol ("how does flask find the app when running flask run?",
+ * "explain the request context"): answered like a description, with the definition that does it and the runners-up.
+ * The model was trained to explain a named definition; with no name to explain, its free answer to such a question
+ * tends to cite one unrelated line over and over.
+ */
+export function asksAboutUnnamedCode(question: string): boolean {
+  return asksForExplanation(question) && !questionFocus(question).symbol;
+}
+
+/** The n-gram an explanation's prose may not repeat (tokens); chosen on the evaluation's explanations, docs/benchmarks/eval-model.md. */
+export const EXPLANATION_NO_REPEAT_NGRAM = 3;
+
+/** Places listed after an explanation, at most. */
+const MAX_DEFINED_AT = 3;
+
+/** The index's definitions of the symbol an explanation asks about (its where-defined facts), if any. */
+function explainedDefinitions(question: string, facts: ModelAnswerOptions["facts"]): IndexFacts | undefined {
+  const symbol = asksForExplanation(question) ? questionFocus(question).symbol : undefined;
+  const found = symbol ? facts?.(`Where is \`${symbol}\` defined?`) : undefined;
+  return found?.kind === "where" && found.definitions.some((d) => d.name) ? found : undefined;
 }
 
 /** The content-free questions a fact list is calibrated against, by kind. */
@@ -169,7 +198,7 @@ export async function* answerWithModel(
     ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
     const first = ranked[0];
     decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label) : unnamed);
-  } else if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && asksForOneDefinition(question)) {
+  } else if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && (asksForOneDefinition(question) || asksAboutUnnamedCode(question))) {
     if (opts.calibrateLabels === false) {
       // The ablation: the model's own order.
       beforeAnswer = async (firstLogits, probe) => {
@@ -198,13 +227,30 @@ export async function* answerWithModel(
   let count = 0;
   let stop: ModelAnswer["stop"] = "length";
   const raw: number[] = [];
+  // A line repeating an earlier one ends the answer and is left out (repeat-guard.ts): the citations of a line held
+  // back wait with it, and the raw answer is cut where it began.
+  const guard = new RepeatGuard();
+  const noRepeatNgram = !factAnswer && asksForExplanation(question) && !asksAboutUnnamedCode(question) ? (opts.noRepeatNgram ?? EXPLANATION_NO_REPEAT_NGRAM) : 0;
+  let heldCitations: ModelCitation[] = [];
+  let rawAtHeldLine = 0;
+  let repeated = false;
+  const dropHeld = () => {
+    decoder?.citations.splice(decoder.citations.length - heldCitations.length);
+    heldCitations = [];
+    raw.length = rawAtHeldLine;
+    repeated = true;
+  };
   for await (const t of session.ask(question, {
     maxNewTokens: opts.maxNewTokens ?? 256,
     sampling: { temperature: opts.temperature ?? 0, seed: opts.seed },
     signal: opts.signal,
     // A fact answer ends after its first citation: the other facts follow in the model's order, below.
     choose: decoder
-      ? (logits, sample) => (factAnswer && decoder.citations.length > 0 && !decoder.inCitation ? { id: id("<|endanswer|>"), logprob: 0 } : decoder.choose(logits, sample))
+      ? (logits, sample) => {
+          if (factAnswer && decoder.citations.length > 0 && !decoder.inCitation) return { id: id("<|endanswer|>"), logprob: 0 };
+          if (noRepeatNgram && !decoder.inCitation) banRepeatedNgrams(logits, raw, noRepeatNgram);
+          return decoder.choose(logits, sample);
+        }
       : undefined,
     beforeAnswer,
   })) {
@@ -216,36 +262,50 @@ export async function* answerWithModel(
     }
     // Prose and citations as people read them: markers dropped, the path and ":line" kept.
     const piece = special.has(t.id) ? "" : text.decode(tokenizer.decodeBytes([t.id]), { stream: !t.last });
-    if (piece) {
-      answer += piece;
-      yield { kind: "token", text: piece };
+    const wasHolding = guard.holding;
+    const step = guard.push(piece);
+    if (step.repeated) {
+      dropHeld();
+      break;
     }
-    if (decoder?.completed) yield { kind: "citation", citation: decoder.completed };
+    if (guard.holding && (!wasHolding || piece.includes("\n"))) rawAtHeldLine = raw.length - 1;
+    if (step.emit) {
+      answer += step.emit;
+      yield { kind: "token", text: step.emit };
+    }
+    if (decoder?.completed) heldCitations.push(decoder.completed);
+    if (!guard.holding) {
+      for (const citation of heldCitations) yield { kind: "citation", citation };
+      heldCitations = [];
+    }
     // Decode steps run inline (engine.ts: small calls skip libuv's pool), so give the event loop a turn per token:
     // a worker must see a "cancel" message mid-answer, not after it.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const tail = text.decode();
-  if (tail) {
-    answer += tail;
-    yield { kind: "token", text: tail };
+  if (!repeated) {
+    const tail = guard.push(text.decode());
+    const last = tail.repeated ? tail : guard.end();
+    const emit = tail.emit + (tail.repeated ? "" : last.emit);
+    if (emit) {
+      answer += emit;
+      yield { kind: "token", text: emit };
+    }
+    if (last.repeated) dropHeld();
+    for (const citation of heldCitations) yield { kind: "citation", citation };
   }
-  // The next labels the model found likely, each grounded like a citation of its own.
+  if (repeated) stop = "repeat";
+  // What follows the model's own words: the other facts, where an explained symbol is defined, or the runners-up.
   let rawTail = "";
-  const listed = facts && factAnswer ? remainingFacts(ranked, facts, decoder!.citations, index, question) : [];
-  const others = decoder && !factAnswer ? otherCandidates(ranked, decoder.citations, index, question) : listed;
-  if (others.length) {
-    // Facts continue the answer's list; a one-definition answer's runners-up are set apart as candidates.
-    const piece = factAnswer
-      ? others.map((c) => `\n${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("")
-      : `\n\nOther candidates:\n\n${others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}`;
+  const after = decoder ? citationsAfter(decoder.citations, { ranked, facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question }) : undefined;
+  if (after?.citations.length) {
+    const piece = after.text(answer);
     answer += piece;
     yield { kind: "token", text: piece };
-    for (const c of others) {
+    for (const c of after.citations) {
       decoder!.citations.push(c);
       yield { kind: "citation", citation: c };
     }
-    rawTail = others.map((c) => `\n${c.label} <|cite|>${c.path}:${c.line}<|endcite|>`).join("");
+    rawTail = after.citations.map((c) => `\n${c.label ? `${c.label} ` : ""}<|cite|>${c.path}:${c.line}<|endcite|>`).join("");
   }
   const end = performance.now();
   const citations = decoder?.citations ?? ungroundedCitations(tokenizer.decode(raw));
@@ -352,6 +412,33 @@ function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited
       citeOnce(index, [place], label, focus, cited, out);
     }
   }
+  return out;
+}
+
+/**
+ * The citations listed after the answer's own words, each grounded like one of its own, and how they read: a fact
+ * answer's list goes on (one `label path:line` per line); an explanation of a symbol the index defines ends with where
+ * it is defined (the model's prose names no place); a one-definition answer's runners-up are set apart as candidates.
+ */
+function citationsAfter(
+  cited: readonly ModelCitation[],
+  a: { ranked: readonly RankedLabel[]; facts?: IndexFacts; explainFacts: ModelAnswerOptions["facts"]; index: GroundingIndex; question: string },
+): { citations: ModelCitation[]; text: (answerSoFar: string) => string } {
+  if (a.facts) {
+    const list = remainingFacts(a.ranked, a.facts, cited, a.index, a.question);
+    return { citations: list, text: () => list.map((c) => `\n${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("") };
+  }
+  const explained = explainedDefinitions(a.question, a.explainFacts);
+  const [title, list] = explained ? ["Defined at", definedAt(explained, cited, a.index)] : ["Other candidates", otherCandidates(a.ranked, cited, a.index, a.question)];
+  // Set apart after a blank line (the answer may end with a line break already).
+  return { citations: list, text: (answer) => `${answer.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${list.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` };
+}
+
+/** Where an explained symbol is defined, as citations (lines written by the index), none the answer cited already. */
+function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex): ModelCitation[] {
+  const focus = questionFocus(`Where is \`${explained.symbol}\` defined?`);
+  const out: ModelCitation[] = [];
+  for (const d of explained.definitions.filter((f) => f.name).slice(0, MAX_DEFINED_AT)) citeOnce(index, [d], definitionLabel(d), focus, cited, out);
   return out;
 }
 

@@ -142,8 +142,8 @@ export interface ModelAnswer {
   /** Files the answer read, most attention first (shares ≥ 0.5 %). */
   readMap: ModelFileRead[];
   timings: ModelAnswerTimings;
-  /** "end": the model ended its answer; "length": maxNewTokens reached. */
-  stop: "end" | "length";
+  /** "end": the model ended its answer; "length": maxNewTokens reached; "repeat": it began repeating a line (answer/repeat-guard.ts). */
+  stop: "end" | "length" | "repeat";
 }
 
 export type ModelAnswerEvent =

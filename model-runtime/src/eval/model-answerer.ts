@@ -64,6 +64,8 @@ export interface ModelVariant {
   fusionK?: number;
   /** Questions the index can answer are answered with its facts in the model's order (model-answer.ts facts; default true). */
   indexFacts?: boolean;
+  /** An explanation's no-repeat n-gram (model-answer.ts noRepeatNgram; 0: none). */
+  noRepeatNgram?: number;
 }
 
 /**
@@ -141,6 +143,7 @@ export class ModelAnswerer implements Answerer {
       calibrateLabels: v.calibrateLabels,
       retrieve,
       fusionK: v.fusionK,
+      noRepeatNgram: v.noRepeatNgram,
       facts: v.indexFacts === false ? undefined : indexFactsOf(ctx.index),
     });
     while (true) {
@@ -187,6 +190,8 @@ export interface ModelAnswererOptions {
   noIndexFacts?: boolean;
   /** Also these rank-fusion constants, one variant each (`model-fusion-kN`, descriptions only; tuning). */
   fusionSweep?: readonly number[];
+  /** Also these no-repeat n-gram sizes for explanations, one variant each (`model-ngram-N`, 0 = none; explanations only). */
+  ngramSweep?: readonly number[];
   maxNewTokens?: number;
   log?: (message: string) => void;
 }
@@ -211,6 +216,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.noFusion) answerers.push(variant("model-no-fusion", { fusionK: 0, tasks: ["needle"] }));
   if (opts.noIndexFacts) answerers.push(variant("model-no-index-facts", { indexFacts: false, tasks: ["whereDefined", "whatCalls", "whoUses"] }));
   for (const k of opts.fusionSweep ?? []) answerers.push(variant(`model-fusion-k${k}`, { fusionK: k, tasks: ["needle"] }));
+  for (const n of opts.ngramSweep ?? []) answerers.push(variant(`model-ngram-${n}`, { noRepeatNgram: n, tasks: ["explain"] }));
   return {
     answerers,
     tokenizer,

@@ -45,10 +45,12 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
       note = e instanceof ParseTimeoutError ? `parse timed out; indexed as text` : `parse failed (${(e as Error).message}); indexed as text`;
     }
   }
+  // A text file is all prose: its record's language says so (WorkspaceIndex reads every use there as a mention).
   parsed ??= {
     definitions: [],
     imports: [],
-    references: bytes.length <= MAX_TEXT_REFERENCE_BYTES ? lexicalReferences(decoded.text) : {},
+    references: bytes.length <= MAX_TEXT_REFERENCE_BYTES ? lexicalReferences(decoded.text).references : {},
+    mentions: { lines: [], names: {} },
     hasErrors: false,
   };
   const record: FileRecord = {
@@ -63,6 +65,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     definitions: parsed.definitions,
     imports: parsed.imports,
     references: parsed.references,
+    mentions: parsed.mentions,
     hasErrors: parsed.hasErrors,
   };
   if (decoded.encoding === "latin1") note = (note ? `${note}; ` : "") + "not valid UTF-8; decoded as latin1";

@@ -44,6 +44,14 @@ export interface ImportEntry {
 /** Identifier uses in a file, grouped by name: name → ascending unique 0-based lines. */
 export type ReferenceMap = Record<string, number[]>;
 
+/** Where a file's names occur only in prose (comments, strings), in two parts so that whole prose lines stay cheap. */
+export interface Mentions {
+  /** Ascending 0-based lines where every listed name occurs only in prose (docstring and comment lines). */
+  lines: number[];
+  /** On the other lines, the names that occur there only in prose (a trailing comment, a string argument). */
+  names: ReferenceMap;
+}
+
 export type SkipReason = "binary" | "too-large" | "minified" | "unreadable" | "not-a-file" | "excluded";
 
 /** One indexed file. `path` is relative to its workspace folder, with forward slashes. */
@@ -63,6 +71,12 @@ export interface FileRecord {
   definitions: Definition[];
   imports: ImportEntry[];
   references: ReferenceMap;
+  /**
+   * Which occurrences of `references` are only in comments and string literals: mentions, which tell a reader where
+   * a name is talked about but are not uses in code (not calls). Empty for a text file, whose every line is prose
+   * (isMention in workspace-index.ts); absent in records built without it.
+   */
+  mentions?: Mentions;
   /** True when tree-sitter reported syntax errors (definitions may be partial). */
   hasErrors: boolean;
 }
@@ -123,6 +137,8 @@ export interface ReferenceHit {
   root: string;
   path: string;
   line: number;
+  /** The name occurs on this line only in prose (a comment, a string, a text file), not in code. */
+  mention?: true;
 }
 
 export interface IndexStats {

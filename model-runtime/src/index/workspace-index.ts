@@ -169,26 +169,32 @@ export class WorkspaceIndex {
     return out.sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).slice(0, limit);
   }
 
-  /** Every line that uses identifier `name`, excluding the definitions' own name positions. */
+  /**
+   * Every line that uses identifier `name`, excluding the definitions' own name positions: uses in code first, then
+   * the lines that only mention it (comments, strings, text files; `mention` set), each in file order.
+   */
   references(name: string, limit = 500): ReferenceHit[] {
-    const hits: ReferenceHit[] = [];
+    const uses: ReferenceHit[] = [];
+    const mentions: ReferenceHit[] = [];
     for (const rec of this.files.values()) {
       if (!Object.hasOwn(rec.references, name)) continue;
       const lines = rec.references[name];
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
       for (const line of lines) {
         if (defLines.has(line)) continue;
-        hits.push({ root: rec.root, path: rec.path, line });
-        if (hits.length >= limit) return hits;
+        if (!isMention(rec, name, line)) uses.push({ root: rec.root, path: rec.path, line });
+        else if (mentions.length < limit) mentions.push({ root: rec.root, path: rec.path, line, mention: true });
+        if (uses.length >= limit) return uses;
       }
     }
-    return hits;
+    return [...uses, ...mentions].slice(0, limit);
   }
 
   /**
-   * What a definition uses: names occurring inside its line range that are defined somewhere in the index (itself
-   * excepted), each resolved to its best definition — in the same file first, else the first by path. Lexical,
-   * so it over-approximates calls (a type or a constant counts too), which is what a reader wants to follow.
+   * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
+   * are defined somewhere in the index (itself excepted), each resolved to its best definition — in the same file
+   * first, else the first by path. Lexical, so it over-approximates calls (a type or a constant counts too), which
+   * is what a reader wants to follow.
    */
   callees(root: string, path: string, def: Definition, limit = 20): SymbolHit[] {
     const rec = this.get(root, path);
@@ -197,7 +203,7 @@ export class WorkspaceIndex {
     for (const name in rec.references) {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
-      if (!lines.some((l) => l >= def.startLine && l <= def.endLine)) continue;
+      if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l))) continue;
       const hits = this.find(name, { limit: 10 });
       const local = hits.find((h) => h.root === root && h.path === path && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
       const chosen = local ?? hits.find((h) => !(h.root === root && h.path === path));
@@ -210,11 +216,7 @@ export class WorkspaceIndex {
   /** The innermost definition enclosing a position (for hover and "explain symbol at cursor"). */
   definitionAt(root: string, path: string, line: number): Definition | undefined {
     const rec = this.get(root, path);
-    let best: Definition | undefined;
-    for (const d of rec?.definitions ?? []) {
-      if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
-    }
-    return best;
+    return rec ? innermostDefinition(rec, line) : undefined;
   }
 
   stats(): IndexStats {
@@ -229,4 +231,32 @@ export class WorkspaceIndex {
     }
     return s;
   }
+}
+
+/** Whether `name` occurs on `line` of `rec` only in prose: in a comment or a string, or anywhere in a text file. */
+export function isMention(rec: FileRecord, name: string, line: number): boolean {
+  if (rec.language === "text") return true;
+  const m = rec.mentions;
+  if (!m) return false;
+  return includesSorted(m.lines, line) || (Object.hasOwn(m.names, name) && includesSorted(m.names[name], line));
+}
+
+/** Whether ascending `lines` holds `line` (binary search). */
+function includesSorted(lines: readonly number[], line: number): boolean {
+  let lo = 0;
+  let hi = lines.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (lines[mid] === line) return true;
+    if (lines[mid] < line) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** The innermost definition of `rec` enclosing a 0-based line. */
+export function innermostDefinition(rec: FileRecord, line: number): Definition | undefined {
+  let best: Definition | undefined;
+  for (const d of rec.definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
+  return best;
 }

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Language, type Node, Parser, Query, type QueryMatch } from "web-tree-sitter";
-import type { Definition, DefinitionKind, ImportEntry, ReferenceMap } from "../index/types";
+import type { Definition, DefinitionKind, ImportEntry, Mentions, ReferenceMap } from "../index/types";
 import grammarFiles from "./grammar-files.json";
 import { LANGUAGES, type LanguageSpec } from "./languages";
 
@@ -14,6 +14,8 @@ export interface ParsedSource {
   definitions: Definition[];
   imports: ImportEntry[];
   references: ReferenceMap;
+  /** Which occurrences of `references` are only in comments and string literals (lexicalReferences). */
+  mentions: Mentions;
   hasErrors: boolean;
 }
 
@@ -24,6 +26,7 @@ interface LoadedLanguage {
   spec: LanguageSpec;
   parser: Parser;
   definitions: Query;
+  prose: Query;
 }
 
 /** Grammar .wasm files live in dist/grammars when bundled, and in node_modules when run from source. */
@@ -171,7 +174,7 @@ export class SourceParser {
         const language = await Language.load(locateGrammar(spec.wasm));
         const parser = new Parser();
         parser.setLanguage(language);
-        return { spec, parser, definitions: new Query(language, spec.definitions) };
+        return { spec, parser, definitions: new Query(language, spec.definitions), prose: new Query(language, spec.prose) };
       })();
       this.loaded.set(languageId, entry);
     }
@@ -195,7 +198,7 @@ export class SourceParser {
       return {
         definitions: this.definitions(lang, matches, source),
         imports: this.imports(matches),
-        references: lexicalReferences(source),
+        ...lexicalReferences(source, proseMask(lang.prose, root, source.length)),
         hasErrors: root.hasError,
       };
     } finally {
@@ -292,29 +295,75 @@ const KEYWORDS = new Set(
 const IDENTIFIER = /[\p{L}_$][\p{L}\p{N}_$]*/gu;
 
 /**
+ * Which characters of a parsed source are prose (1): inside a comment or a string literal and not in code embedded
+ * there (an f-string's or a template's interpolation). Captures come outer before inner, so painting them in order
+ * leaves each character marked by its innermost capture. Offsets are UTF-16 code units, as web-tree-sitter's
+ * indices and the identifier regex's both are.
+ */
+function proseMask(query: Query, root: Node, length: number): Uint8Array {
+  const mask = new Uint8Array(length);
+  const captures = query.captures(root).sort((a, b) => a.node.startIndex - b.node.startIndex || b.node.endIndex - a.node.endIndex);
+  for (const c of captures) mask.fill(c.name === "text" ? 1 : 0, c.node.startIndex, Math.min(c.node.endIndex, length));
+  return mask;
+}
+
+export interface LexicalReferences {
+  /** Every line where each name occurs. */
+  references: ReferenceMap;
+  /** Which of those occurrences are only in prose (comments, strings): mentions, not uses in code. */
+  mentions: Mentions;
+}
+
+/**
  * Identifier uses by line, found lexically. A tree-sitter query over every identifier node cost ~45% of the parse
  * itself; a regex pass costs ~10% and finds the same uses, plus mentions in comments and strings — which also
- * count as "who refers to this" for a reader. Definitions' own names are filtered at query time.
+ * count as "who refers to this" for a reader, but not as a call: `prose` (proseMask) tells them apart. Most prose is
+ * whole lines (docstrings, comment lines), kept as one list of lines; on the other lines only the names that occur
+ * there in prose alone are listed — a map of every prose word would double the index. Definitions' own names are
+ * filtered at query time.
  */
-export function lexicalReferences(text: string): ReferenceMap {
-  // A plain object (it survives structured clone and v8 serialisation unchanged); every lookup uses
+export function lexicalReferences(text: string, prose?: Uint8Array): LexicalReferences {
+  // Plain objects (they survive structured clone and v8 serialisation unchanged); every lookup uses
   // Object.hasOwn so names like "constructor" never hit Object.prototype, and "__proto__" is left out.
   const refs: ReferenceMap = {};
+  const mentions: Mentions = { lines: [], names: {} };
+  // The current line's listed names, each with whether it occurred in code there.
+  const onLine = new Map<string, boolean>();
   let line = 0;
+  const closeLine = () => {
+    if (onLine.size === 0) return;
+    let code = false;
+    for (const inCode of onLine.values()) code ||= inCode;
+    if (!code) mentions.lines.push(line);
+    else {
+      for (const [name, inCode] of onLine) {
+        if (inCode) continue;
+        if (Object.hasOwn(mentions.names, name)) mentions.names[name].push(line);
+        else mentions.names[name] = [line];
+      }
+    }
+    onLine.clear();
+  };
   let nextNewline = text.indexOf("\n");
   IDENTIFIER.lastIndex = 0;
   for (let m = IDENTIFIER.exec(text); m; m = IDENTIFIER.exec(text)) {
-    while (nextNewline !== -1 && nextNewline < m.index) {
-      line++;
-      nextNewline = text.indexOf("\n", nextNewline + 1);
+    if (nextNewline !== -1 && nextNewline < m.index) {
+      closeLine();
+      do {
+        line++;
+        nextNewline = text.indexOf("\n", nextNewline + 1);
+      } while (nextNewline !== -1 && nextNewline < m.index);
     }
     const name = m[0];
     if (name.length < 2 || name === "__proto__" || KEYWORDS.has(name)) continue;
-    if (!Object.hasOwn(refs, name)) refs[name] = [line];
-    else {
-      const lines = refs[name];
-      if (lines[lines.length - 1] !== line) lines.push(line);
-    }
+    const inCode = !prose || prose[m.index] !== 1;
+    const seen = onLine.get(name);
+    if (seen === undefined) {
+      onLine.set(name, inCode);
+      if (!Object.hasOwn(refs, name)) refs[name] = [line];
+      else refs[name].push(line);
+    } else if (inCode && !seen) onLine.set(name, true);
   }
-  return refs;
+  closeLine();
+  return { references: refs, mentions };
 }

@@ -9,6 +9,7 @@ export interface LanguageSpec {
   /** File name of the grammar's .wasm (looked up in the grammar directory). */
   wasm: string;
   definitions: string;
+  prose: string;
 }
 
 const JS_CORE = `
@@ -106,23 +107,28 @@ ${C_COMMON}
 (namespace_definition name: (_) @name) @definition.module
 `;
 
+const JS_PROSE = "(comment) @text (string) @text (template_string) @text (template_substitution) @code";
+const C_PROSE = "(comment) @text (string_literal) @text (system_lib_string) @text";
+
 export const LANGUAGES: Record<string, LanguageSpec> = {
-  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA },
-  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA },
-  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE },
-  python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON },
+  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE },
+  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE },
+  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE, prose: JS_PROSE },
+  python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON, prose: "(comment) @text (string) @text (interpolation) @code" },
   go: {
     id: "go",
     wasm: "tree-sitter-go.wasm",
     definitions: GO,
+    prose: "(comment) @text (interpreted_string_literal) @text (raw_string_literal) @text",
   },
-  rust: { id: "rust", wasm: "tree-sitter-rust.wasm", definitions: RUST },
-  java: { id: "java", wasm: "tree-sitter-java.wasm", definitions: JAVA },
-  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C },
+  rust: { id: "rust", wasm: "tree-sitter-rust.wasm", definitions: RUST, prose: "(line_comment) @text (block_comment) @text (string_literal) @text (raw_string_literal) @text" },
+  java: { id: "java", wasm: "tree-sitter-java.wasm", definitions: JAVA, prose: "(line_comment) @text (block_comment) @text (string_literal) @text" },
+  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C, prose: C_PROSE },
   cpp: {
     id: "cpp",
     wasm: "tree-sitter-cpp.wasm",
     definitions: CPP,
+    prose: `${C_PROSE} (raw_string_literal) @text`,
   },
 };
 

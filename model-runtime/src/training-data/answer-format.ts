@@ -71,9 +71,12 @@ export function parseCitations(text: string): CitationRef[] {
   return [...body.matchAll(CITATION)].map((m) => ({ path: m[1], line: Number(m[2]) }));
 }
 
-/** The prose of an answer: citations and markers removed, up to <|endanswer|>. */
+/** A line that is only a citation with its label ("`Ledger.post` <|cite|>…<|endcite|>"): a list item, not prose. */
+const CITATION_LINE = /^[^\S\n]*(?:[-*][^\S\n]+)?`?[\w$.:<>]*`?[^\S\n]*<\|cite\|>[^\n]*?:\d+<\|endcite\|>[^\S\n]*$/gm;
+
+/** The prose of an answer: citation lines (label and citation), other citations and markers removed, up to <|endanswer|>. */
 export function answerProse(text: string): string {
   const end = text.indexOf(END_ANSWER);
   const body = end >= 0 ? text.slice(0, end) : text;
-  return body.replace(CITATION, "").replace(/<\|[a-z_]+\|>/g, "").trim();
+  return body.replace(CITATION_LINE, "").replace(CITATION, "").replace(/<\|[a-z_]+\|>/g, "").trim();
 }

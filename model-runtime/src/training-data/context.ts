@@ -176,6 +176,7 @@ export async function buildContext(
       definitions: parsed.definitions,
       imports: parsed.imports,
       references: parsed.references,
+      mentions: parsed.mentions,
       hasErrors: parsed.hasErrors,
     });
     editedTexts.set(p, newText);

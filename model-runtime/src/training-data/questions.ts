@@ -11,6 +11,7 @@
  * meets first), with "(+N more)"; any true item counts when scoring.
  */
 import type { Definition } from "../index/types";
+import { isMention } from "../index/workspace-index";
 import { type AnswerPart, type CitationRef, citedList } from "./answer-format";
 import type { RemovedDoc, RepoContext } from "./context";
 import type { QaTask } from "./tasks";
@@ -195,7 +196,7 @@ export class QuestionMaker {
     if (!rec) return undefined;
     const callees = this.ctx.index.callees(this.ctx.root, path, def, 20);
     if (callees.length === 0) return undefined;
-    const firstUse = (n: string) => rec.references[n]?.find((l) => l >= def.startLine && l <= def.endLine) ?? def.endLine;
+    const firstUse = (n: string) => rec.references[n]?.find((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, n, l)) ?? def.endLine;
     const ordered = callees
       .map((c) => ({ c, at: firstUse(c.definition.name) }))
       .sort((a, b) => a.at - b.at || (a.c.definition.name < b.c.definition.name ? -1 : 1))
@@ -212,7 +213,10 @@ export class QuestionMaker {
 
   whoUses({ def }: DefAt): QaItem | undefined {
     if (this.exactHits(def.name).length > 3) return undefined;
-    const refs = this.ctx.index.references(def.name, 5000);
+    // Uses in code where there are any (as the product's answer, answer/index-facts.ts): a mention is not a use.
+    const all = this.ctx.index.references(def.name, 5000);
+    const inCode = all.filter((r) => !r.mention);
+    const refs = inCode.length ? inCode : all;
     if (refs.length === 0) return undefined;
     const order = this.ctx.fileOrder;
     refs.sort((a, b) => order.get(a.path)! - order.get(b.path)! || a.line - b.line);
