@@ -523,6 +523,53 @@ test("answerWithModel: a description question's shortlist takes in the retriever
   assert.ok(how.citations.length >= 1 && how.citations.every((c) => records.has(c.path)), how.text);
 });
 
+test("answerWithModel: facts in files the model did not read are listed by the index; with none read the list is the answer", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("o");
+  // A file the index knows but the layout left out (a repository larger than the context).
+  const outside = source("src/outside.ts", 4);
+  records.set(outside.record.path, outside.record);
+  const inFile = sources[3].record.definitions.filter((d) => !d.container)[0];
+  const outDefs = outside.record.definitions.filter((d) => !d.container).slice(0, 2);
+  const fact = (d: { name: string }, r: { root: string; path: string }) => ({ name: d.name, root: r.root, path: r.path });
+  const run = async (question: string, definitions: ReturnType<typeof fact>[]) => {
+    const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 40, grounding, facts: () => ({ kind: "where" as const, symbol: definitions[0].name, definitions }) });
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) return r.value.answer;
+    }
+  };
+  const lineOf = (d: { nameLine: number }) => d.nameLine + 1;
+  // One fact read, two not: the model writes the read one; the others follow at the index's lines.
+  const mixed = await run(`Where is \`${inFile.name}\` defined?`, [fact(outDefs[0], outside.record), fact(inFile, sources[3].record), fact(outDefs[1], outside.record)]);
+  assert.deepEqual(
+    mixed.citations.map((c) => `${c.label} ${c.path}:${c.line}`),
+    [`${inFile.name} ${sources[3].record.path}:${lineOf(inFile)}`, ...outDefs.map((d) => `${d.name} ${outside.record.path}:${lineOf(d)}`)],
+    mixed.text,
+  );
+  // None read: no model tokens, the index's list in its order.
+  const none = await run(`Where is \`${outDefs[0].name}\` defined?`, outDefs.map((d) => fact(d, outside.record)));
+  assert.equal(none.timings.decodeTokens, 0);
+  assert.equal(none.stop, "end");
+  assert.equal(none.text, outDefs.map((d) => `${d.name} ${outside.record.path}:${lineOf(d)}`).join("\n"));
+  assert.deepEqual(none.readMap, []);
+  // A use outside every definition, in an unread file: listed, never led (the model cannot write that path).
+  const gen = answerWithModel(session, tokenizer, index, `Who uses \`${outDefs[0].name}\`?`, {
+    maxNewTokens: 40,
+    grounding,
+    facts: () => ({ kind: "uses" as const, symbol: outDefs[0].name, definitions: [{ name: "", root: outside.record.root, path: outside.record.path }] }),
+  });
+  let use: ModelAnswer | undefined;
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) {
+      use = r.value.answer;
+      break;
+    }
+  }
+  assert.deepEqual(use.citations.map((c) => c.path), [outside.record.path], use.text);
+  assert.equal(use.timings.decodeTokens, 0);
+});
+
 test("answerWithModel: an explanation of a symbol the index defines ends with where it is defined", async () => {
   const { session, sources, index, grounding } = await answerFixture("e");
   const defs = sources[2].record.definitions.filter((d) => !d.container);

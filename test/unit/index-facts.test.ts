@@ -23,6 +23,9 @@ const dir = makeTree({
   "lib/notes.py": 'def summary(x):\n    """Unlike shared_count, this one calls http_add_addrs never."""\n    return x  # not shared_count\n',
   "README.md": "Call `shared_count` to count. `ghost` is unused.\n",
   "lib/ghost.py": "def ghost():\n    pass\n",
+  // A nested helper shadows another file's helper of the same name.
+  "lib/nested.py": "def outer():\n    def helper():\n        return 1\n    return helper() + tally()\n",
+  "lib/other.py": "def helper():\n    return 2\n\ndef tally():\n    return 3\n",
 });
 after(() => removeTree(dir));
 
@@ -60,6 +63,8 @@ test("mentions in comments, docstrings and text files are neither callees nor us
   assert.ok(firstMention > 0 && refs.slice(firstMention).every((r) => r.mention), JSON.stringify(refs));
   assert.deepEqual(refs.filter((r) => r.mention).map((r) => `${r.path}:${r.line}`).sort(), ["README.md:0", "lib/notes.py:1", "lib/notes.py:2"]);
   assert.deepEqual(names(indexFacts(index, "Who uses `http_add_addrs`?")), ["http_block src/http.c"], "the use in code, not the docstring");
+  // A function's own nested definitions are part of it, not callees elsewhere.
+  assert.deepEqual(names(indexFacts(index, "What does `outer` call?")), ["tally lib/other.py"]);
   // A name only ever mentioned gets its mentions as the answer (better than nothing).
   assert.deepEqual(names(indexFacts(index, "Who uses `ghost`?")), [" README.md"]);
 });

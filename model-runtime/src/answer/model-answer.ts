@@ -4,7 +4,7 @@
  * as events: prose text, each citation once complete, and at the end the answer, its citations, the files it read
  * (attention mass, and in each file the definitions it read most) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
  */
-import type { AskOptions, RepoSession } from "../engine/repo-session";
+import type { AnswerEvent, AskOptions, RepoSession } from "../engine/repo-session";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
@@ -142,6 +142,8 @@ export function indexRetriever(index: WorkspaceIndex): NonNullable<ModelAnswerOp
 /** What a citation may name: the laid-out files' paths and their definitions' names. */
 export interface CitationGrounding {
   trie: PathTrie;
+  /** Whether a file is laid out (in the model's context). */
+  laidOut: (file: CitationTarget) => boolean;
   names: DefinedNames;
   /** The definitions' labels as token ids, for label search. */
   labels: LabelTrie;
@@ -150,8 +152,10 @@ export interface CitationGrounding {
 /** Files the model can cite (paths encoded as the layout encodes them) and the names they define. */
 export function citationGrounding(layout: RepoLayout, tokenizer: Pick<CodeTokenizer, "encode">, index: GroundingIndex): CitationGrounding {
   const files = layout.fileBlocks().map((f) => ({ file: { root: f.root, path: f.path }, definitions: index.get(f.root, f.path)?.definitions ?? [] }));
+  const keys = new Set(files.map((f) => `${f.file.root}\0${f.file.path}`));
   return {
     trie: PathTrie.build(files.map((f) => f.file), (p) => tokenizer.encode(p)),
+    laidOut: (f) => keys.has(`${f.root}\0${f.path}`),
     names: new DefinedNames(files.flatMap((f) => f.definitions.map((d) => d.name))),
     labels: LabelTrie.build(files, (t) => tokenizer.encode(t)),
   };
@@ -186,18 +190,25 @@ export async function* answerWithModel(
     : undefined;
   let ranked: RankedLabel[] = [];
   let beforeAnswer: AskOptions["beforeAnswer"];
-  const facts = decoder && grounding && opts.searchLabels !== false ? opts.facts?.(question) : undefined;
-  const factLabels = facts && grounding ? labelsOf(grounding.labels, facts.definitions.filter((d) => d.name), []) : [];
+  const found = decoder && grounding && opts.searchLabels !== false ? opts.facts?.(question) : undefined;
+  const facts = found?.definitions.length ? found : undefined;
+  // The model can write only the facts in files it read: a repository larger than the context leaves files out, and
+  // their facts are listed by the index after the model's (with none read, the index's list is the whole answer).
+  const read = (f: CitationTarget) => grounding!.laidOut(f);
+  const factLabels = facts && grounding ? labelsOf(grounding.labels, facts.definitions.filter((d) => d.name && read(d)), []) : [];
   // A use outside every definition is a fact without a name (its line written with an empty label, as training does).
-  const unnamed = facts?.definitions.filter((d) => !d.name) ?? [];
-  const factAnswer = !!decoder && (factLabels.length > 0 || unnamed.length > 0);
-  if (decoder && facts && factAnswer) {
-    // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
-    // among that fact's own places.
-    const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
-    ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
-    const first = ranked[0];
-    decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label) : unnamed);
+  const unnamed = facts?.definitions.filter((d) => !d.name && read(d)) ?? [];
+  const factAnswer = !!decoder && !!facts;
+  const skipModel = factAnswer && factLabels.length === 0 && unnamed.length === 0;
+  if (decoder && facts) {
+    if (!skipModel) {
+      // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
+      // among that fact's own places.
+      const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
+      ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
+      const first = ranked[0];
+      decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label).filter(read) : unnamed);
+    }
   } else if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && (asksForOneDefinition(question) || asksAboutUnnamedCode(question))) {
     if (opts.calibrateLabels === false) {
       // The ablation: the model's own order.
@@ -225,7 +236,7 @@ export async function* answerWithModel(
   let answer = "";
   let firstAt = 0;
   let count = 0;
-  let stop: ModelAnswer["stop"] = "length";
+  let stop: ModelAnswer["stop"] = skipModel ? "end" : "length";
   const raw: number[] = [];
   // A line repeating an earlier one ends the answer and is left out (repeat-guard.ts): the citations of a line held
   // back wait with it, and the raw answer is cut where it began.
@@ -240,7 +251,7 @@ export async function* answerWithModel(
     raw.length = rawAtHeldLine;
     repeated = true;
   };
-  for await (const t of session.ask(question, {
+  const askOptions: AskOptions = {
     maxNewTokens: opts.maxNewTokens ?? 256,
     sampling: { temperature: opts.temperature ?? 0, seed: opts.seed },
     signal: opts.signal,
@@ -253,7 +264,9 @@ export async function* answerWithModel(
         }
       : undefined,
     beforeAnswer,
-  })) {
+  };
+  const tokens = skipModel ? noTokens() : session.ask(question, askOptions);
+  for await (const t of tokens) {
     if (count++ === 0) firstAt = performance.now();
     raw.push(t.id);
     if (t.id === id("<|endanswer|>") || t.id === id("<|eos|>")) {
@@ -314,7 +327,7 @@ export async function* answerWithModel(
   const result: ModelAnswer = {
     text: answer.trim(),
     citations,
-    readMap: readShares(session, index),
+    readMap: skipModel ? [] : readShares(session, index),
     timings: {
       timeToFirstTokenMs: (firstAt || end) - t0,
       decodeTokens,
@@ -405,7 +418,10 @@ async function rankedFacts(
 function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex, question: string): ModelCitation[] {
   const focus = questionFocus(question);
   const out: ModelCitation[] = [];
-  const groups: Array<{ label: string; places: IndexFact[] }> = [...ranked.map((r) => ({ label: r.label, places: placesOf(facts, r.label) })), { label: "", places: facts.definitions.filter((d) => !d.name) }];
+  // The model's order first; then the facts it could not write (in files it did not read), in the index's order.
+  const inRanked = new Set(ranked.flatMap((r) => placesOf(facts, r.label)));
+  const unranked = facts.definitions.filter((d) => d.name && !inRanked.has(d)).map((d) => ({ label: definitionLabel(d), places: [d] }));
+  const groups: Array<{ label: string; places: IndexFact[] }> = [...ranked.map((r) => ({ label: r.label, places: placesOf(facts, r.label) })), ...unranked, { label: "", places: facts.definitions.filter((d) => !d.name) }];
   for (const { label, places } of groups) {
     for (const place of places) {
       if (out.length >= MAX_LISTED_FACTS) return out;
@@ -426,7 +442,7 @@ function citationsAfter(
 ): { citations: ModelCitation[]; text: (answerSoFar: string) => string } {
   if (a.facts) {
     const list = remainingFacts(a.ranked, a.facts, cited, a.index, a.question);
-    return { citations: list, text: () => list.map((c) => `\n${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("") };
+    return { citations: list, text: (answer) => list.map((c, i) => `${i === 0 && !answer ? "" : "\n"}${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("") };
   }
   const explained = explainedDefinitions(a.question, a.explainFacts);
   const [title, list] = explained ? ["Defined at", definedAt(explained, cited, a.index)] : ["Other candidates", otherCandidates(a.ranked, cited, a.index, a.question)];
@@ -489,3 +505,6 @@ export function readShares(session: RepoSession, index: GroundingIndex): ModelFi
       return definitions.length ? { root: f.root, path: f.path, share: f.mass, definitions } : { root: f.root, path: f.path, share: f.mass };
     });
 }
+
+/** The answer's tokens when the model writes none (every fact is in a file it did not read). */
+async function* noTokens(): AsyncGenerator<AnswerEvent, void, void> {}

@@ -204,9 +204,13 @@ export class WorkspaceIndex {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
       if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l))) continue;
+      // A name the definition defines inside itself (a nested function, a local class) is its own part, and it
+      // shadows the name's definitions elsewhere.
+      if (rec.definitions.some((d) => d.name === name && d !== def && d.startLine >= def.startLine && d.endLine <= def.endLine)) continue;
       const hits = this.find(name, { limit: 10 });
-      const local = hits.find((h) => h.root === root && h.path === path && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
-      const chosen = local ?? hits.find((h) => !(h.root === root && h.path === path));
+      const sameFile = (h: SymbolHit) => h.root === root && h.path === path;
+      const local = hits.find((h) => sameFile(h) && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
+      const chosen = local ?? hits.find((h) => !sameFile(h));
       if (chosen) out.push(chosen);
       if (out.length >= limit) break;
     }
