@@ -568,6 +568,24 @@ test("answerWithModel: facts in files the model did not read are listed by the i
   }
   assert.deepEqual(use.citations.map((c) => c.path), [outside.record.path], use.text);
   assert.equal(use.timings.decodeTokens, 0);
+  // A description: the retriever's first hit, in the unread file, is among the other candidates at the index's line.
+  const described = answerWithModel(session, tokenizer, index, "Which definition does this describe? Sums the rows.", {
+    maxNewTokens: 10,
+    grounding,
+    retrieve: () => [{ name: outDefs[0].name, root: outside.record.root, path: outside.record.path }],
+  });
+  let candidates: ModelAnswer | undefined;
+  for (;;) {
+    const r = await described.next();
+    if (r.done) {
+      candidates = r.value.answer;
+      break;
+    }
+  }
+  const [own, others = ""] = candidates.text.split("Other candidates:");
+  assert.ok(others.includes(`- \`${outDefs[0].name}\` ${outside.record.path}:${lineOf(outDefs[0])}`), candidates.text);
+  assert.ok(!own.includes(outside.record.path), "the answer itself is the model's, from what it read");
+  assert.ok(candidates.citations.some((c) => c.path === outside.record.path && c.line === lineOf(outDefs[0]) && c.label === outDefs[0].name));
 });
 
 test("answerWithModel: an explanation of a symbol the index defines ends with where it is defined", async () => {

@@ -141,6 +141,10 @@ test("fuseWithRetrieved: the model's first stays; its runners-up by reciprocal r
   // Mirror ranks tie (b: 2nd and 3rd, c: 3rd and 2nd): the model's order breaks it.
   assert.deepEqual(fuseWithRetrieved(model, ["x", "c", "b"], 3).slice(0, 3).map((x) => x.label), ["a", "b", "c"]);
   assert.deepEqual(fuseWithRetrieved([r("only")], ["z"], 3).map((x) => x.label), ["only"]);
+  // A retrieved label outside the model's context competes by the retriever's term alone: x (1st) 1/4 beats b (2nd,
+  // absent) 1/5 and loses to c (3rd, 2nd) 1/6 + 1/5; it is never first, even after a lone model label.
+  assert.deepEqual(fuseWithRetrieved(["a", "b", "c"].map(r), ["x", "c"], 3, [r("x")]).map((x) => x.label), ["a", "c", "x", "b"]);
+  assert.deepEqual(fuseWithRetrieved([r("only")], ["x"], 3, [r("x")]).map((x) => x.label), ["only", "x"]);
   // Random lists: after the first, sorted by the score the doc states; every label once.
   for (let trial = 0; trial < 20; trial++) {
     const labels = Array.from({ length: 12 }, (_, i) => `l${i}`).sort(() => Math.random() - 0.5);

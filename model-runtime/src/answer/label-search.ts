@@ -205,18 +205,21 @@ export function calibrate(ranked: readonly RankedLabel[], priorLogprobs: readonl
  * Ranks, not scores: PMI in nats and BM25 have no common scale. The two err differently — BM25 on the words a
  * description shares with a name, the model on what the code does — so the runners-up gain from both, while the first
  * place stays the model's: fusing it too lost top-1 at 64k (BM25's first is right far less often there; measured in
- * docs/benchmarks/eval-model.md). Ties keep the model's order.
+ * docs/benchmarks/eval-model.md). Ties keep the model's order. `outside`: retrieved definitions the model could not
+ * rank (in files left out of its context; their labels among `retrievedLabels`), scored by the retriever's term alone.
  */
-export function fuseWithRetrieved(ranked: readonly RankedLabel[], retrievedLabels: readonly string[], k: number): RankedLabel[] {
-  if (ranked.length < 2) return [...ranked];
+export function fuseWithRetrieved(ranked: readonly RankedLabel[], retrievedLabels: readonly string[], k: number, outside: readonly RankedLabel[] = []): RankedLabel[] {
+  if (ranked.length === 0 || (ranked.length < 2 && outside.length === 0)) return [...ranked];
   const retrievedRank = new Map<string, number>();
   retrievedLabels.forEach((l, i) => retrievedRank.has(l) || retrievedRank.set(l, i + 1));
-  const rest = ranked
-    .map((r, i) => {
-      const rr = retrievedRank.get(r.label);
-      return { r, i, score: 1 / (k + i + 1) + (rr === undefined ? 0 : 1 / (k + rr)) };
-    })
-    .slice(1)
+  const retrieval = (label: string) => {
+    const rr = retrievedRank.get(label);
+    return rr === undefined ? 0 : 1 / (k + rr);
+  };
+  const rest = [
+    ...ranked.map((r, i) => ({ r, i, score: 1 / (k + i + 1) + retrieval(r.label) })).slice(1),
+    ...outside.map((r, j) => ({ r, i: ranked.length + j, score: retrieval(r.label) })),
+  ]
     .sort((a, b) => b.score - a.score || a.i - b.i)
     .map(({ r }) => r);
   return [ranked[0], ...rest];

@@ -43,7 +43,7 @@ export interface ModelAnswerOptions {
    * Definitions a retriever finds for the question (e.g. the index's BM25 search), best first: their labels join the
    * searched shortlist before it is calibrated, so the model also weighs names its own search did not reach.
    */
-  retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string }>;
+  retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string; root?: string; path?: string }>;
   /**
    * What the index knows answers the question (index-facts.ts: where X is defined, what X calls, who uses X). When
    * it returns facts the answer names only them: the model orders them (by its calibrated probability of writing each
@@ -136,7 +136,7 @@ export const RETRIEVED_FUSION_K = 3;
  * built on the first description question, not when the option is made (every model answer makes one).
  */
 export function indexRetriever(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["retrieve"]> {
-  return (question) => definitionSearch(index).query(question, RETRIEVED).map((h) => h.definition);
+  return (question) => definitionSearch(index).query(question, RETRIEVED).map((h) => ({ ...h.definition, root: h.root, path: h.path }));
 }
 
 /** What a citation may name: the laid-out files' paths and their definitions' names. */
@@ -225,8 +225,12 @@ export async function* answerWithModel(
       ranked = await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal);
       const fusionK = opts.fusionK ?? RETRIEVED_FUSION_K;
       if (retrieved.length && fusionK > 0) {
-        const retrievedLabels = retrieved.map((d) => labelOf(grounding.labels, d)).filter((l): l is string => l !== undefined);
-        ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK);
+        // A retrieved definition in a file the model did not read (a repository larger than the context) can still be
+        // a candidate, placed by the retriever's rank alone.
+        const outside = retrieved.filter((d) => d.root !== undefined && d.path !== undefined && !grounding.laidOut({ root: d.root, path: d.path }));
+        const outsideLabels = outside.map((d) => ({ label: definitionLabel(d), logprob: -Infinity, ids: [], files: [{ root: d.root!, path: d.path! }] }));
+        const retrievedLabels = retrieved.map((d) => (outside.includes(d) ? definitionLabel(d) : labelOf(grounding.labels, d))).filter((l): l is string => l !== undefined);
+        ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK, outsideLabels);
       }
       ranked = ranked.slice(0, CANDIDATES);
       if (ranked.length) decoder.lead(ranked[0].ids);
