@@ -484,6 +484,14 @@ test("beforeAnswer: a probe gives the logits decoding would see after those toke
   assert.deepEqual(withProbe, plain, "probing changes nothing in the answer");
 });
 
+/** Drains an answer's event stream: the final answer and the raw text. */
+async function finished(gen: ReturnType<typeof answerWithModel>): Promise<{ answer: ModelAnswer; raw: string }> {
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) return r.value;
+  }
+}
+
 /** A random small model prefilled over six generated files, with the index and grounding answerWithModel takes. */
 async function answerFixture(prefix: string) {
   const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
@@ -532,11 +540,7 @@ test("answerWithModel: facts in files the model did not read are listed by the i
   const outDefs = outside.record.definitions.filter((d) => !d.container).slice(0, 2);
   const fact = (d: { name: string }, r: { root: string; path: string }) => ({ name: d.name, root: r.root, path: r.path });
   const run = async (question: string, definitions: ReturnType<typeof fact>[]) => {
-    const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 40, grounding, facts: () => ({ kind: "where" as const, symbol: definitions[0].name, definitions }) });
-    for (;;) {
-      const r = await gen.next();
-      if (r.done) return r.value.answer;
-    }
+    return (await finished(answerWithModel(session, tokenizer, index, question, { maxNewTokens: 40, grounding, facts: () => ({ kind: "where" as const, symbol: definitions[0].name, definitions }) }))).answer;
   };
   const lineOf = (d: { nameLine: number }) => d.nameLine + 1;
   // One fact read, two not: the model writes the read one; the others follow at the index's lines.
@@ -558,14 +562,7 @@ test("answerWithModel: facts in files the model did not read are listed by the i
     grounding,
     facts: () => ({ kind: "uses" as const, symbol: outDefs[0].name, definitions: [{ name: "", root: outside.record.root, path: outside.record.path }] }),
   });
-  let use: ModelAnswer | undefined;
-  for (;;) {
-    const r = await gen.next();
-    if (r.done) {
-      use = r.value.answer;
-      break;
-    }
-  }
+  const use = (await finished(gen)).answer;
   assert.deepEqual(use.citations.map((c) => c.path), [outside.record.path], use.text);
   assert.equal(use.timings.decodeTokens, 0);
   // A description: the retriever's first hit, in the unread file, is among the other candidates at the index's line.
@@ -574,14 +571,7 @@ test("answerWithModel: facts in files the model did not read are listed by the i
     grounding,
     retrieve: () => [{ name: outDefs[0].name, root: outside.record.root, path: outside.record.path }],
   });
-  let candidates: ModelAnswer | undefined;
-  for (;;) {
-    const r = await described.next();
-    if (r.done) {
-      candidates = r.value.answer;
-      break;
-    }
-  }
+  const candidates = (await finished(described)).answer;
   const [own, others = ""] = candidates.text.split("Other candidates:");
   assert.ok(others.includes(`- \`${outDefs[0].name}\` ${outside.record.path}:${lineOf(outDefs[0])}`), candidates.text);
   assert.ok(!own.includes(outside.record.path), "the answer itself is the model's, from what it read");
@@ -595,14 +585,7 @@ test("answerWithModel: an explanation of a symbol the index defines ends with wh
   const place = { name: d.name, root: sources[2].record.root, path: sources[2].record.path };
   const facts = (q: string) => (q === `Where is \`${d.name}\` defined?` ? { kind: "where" as const, symbol: d.name, definitions: [place] } : undefined);
   const gen = answerWithModel(session, tokenizer, index, `Explain \`${d.name}\`.`, { maxNewTokens: 12, grounding, facts });
-  let answer: ModelAnswer | undefined;
-  for (;;) {
-    const r = await gen.next();
-    if (r.done) {
-      answer = r.value.answer;
-      break;
-    }
-  }
+  const answer = (await finished(gen)).answer;
   const tail = answer.text.slice(answer.text.lastIndexOf("Defined at:"));
   assert.equal(tail, `Defined at:\n\n- \`${d.name}\` ${place.path}:${d.nameLine + 1}`, answer.text);
   assert.deepEqual(answer.citations.at(-1), { root: place.root, path: place.path, line: d.nameLine + 1, label: d.name });
@@ -686,14 +669,7 @@ test("answerWithModel: a question the index answers names only its facts, in the
   const usesQuestion = `Who uses \`${picks[1].name}\`?`;
   const unnamed = { kind: "uses" as const, symbol: picks[1].name, definitions: [{ name: "", root: picks[2].root, path: picks[2].path }] };
   const gen2 = answerWithModel(session, tokenizer, index, usesQuestion, { maxNewTokens: 40, grounding, facts: () => unnamed });
-  let second: ModelAnswer | undefined;
-  for (;;) {
-    const r = await gen2.next();
-    if (r.done) {
-      second = r.value.answer;
-      break;
-    }
-  }
+  const second = (await finished(gen2)).answer;
   assert.deepEqual(second.citations.map((c) => [c.label, c.path]), [["", picks[2].path]]);
   assert.equal(second.stop, "end");
 });
