@@ -188,54 +188,8 @@ export async function* answerWithModel(
         forbidden: SPECIAL_TOKENS.filter((t) => !["<|endanswer|>", "<|eos|>", "<|cite|>", "<|endcite|>"].includes(t)).map(id),
       })
     : undefined;
-  let ranked: RankedLabel[] = [];
-  let beforeAnswer: AskOptions["beforeAnswer"];
-  const found = decoder && grounding && opts.searchLabels !== false ? opts.facts?.(question) : undefined;
-  const facts = found?.definitions.length ? found : undefined;
-  // The model can write only the facts in files it read: a repository larger than the context leaves files out, and
-  // their facts are listed by the index after the model's (with none read, the index's list is the whole answer).
-  const read = (f: CitationTarget) => grounding!.laidOut(f);
-  const factLabels = facts && grounding ? labelsOf(grounding.labels, facts.definitions.filter((d) => d.name && read(d)), []) : [];
-  // A use outside every definition is a fact without a name (its line written with an empty label, as training does).
-  const unnamed = facts?.definitions.filter((d) => !d.name && read(d)) ?? [];
-  const factAnswer = !!decoder && !!facts;
-  const skipModel = factAnswer && factLabels.length === 0 && unnamed.length === 0;
-  if (decoder && facts) {
-    if (!skipModel) {
-      // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
-      // among that fact's own places.
-      const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
-      ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
-      const first = ranked[0];
-      decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label).filter(read) : unnamed);
-    }
-  } else if (decoder && grounding && opts.searchLabels !== false && grounding.labels.size > 0 && (asksForOneDefinition(question) || asksAboutUnnamedCode(question))) {
-    if (opts.calibrateLabels === false) {
-      // The ablation: the model's own order.
-      beforeAnswer = async (firstLogits, probe) => {
-        ranked = await rankLabels(grounding.labels, firstLogits, probe, { k: CANDIDATES, maxExpansions: SEARCH_CALLS });
-        if (ranked.length) decoder.lead(ranked[0].ids);
-      };
-    } else {
-      // A shortlist by the model's probability, re-ranked against a content-free question of the same form.
-      const contentFree = asksWhereDefined(question) ? CONTENT_FREE_WHERE : CONTENT_FREE_DESCRIPTION;
-      // Where-defined questions name the symbol: a retriever would hand over the answer, so only descriptions take its hits.
-      const retrieved = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
-      const priorWeight = asksWhereDefined(question) ? PRIOR_WEIGHT_WHERE : 1;
-      ranked = await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal);
-      const fusionK = opts.fusionK ?? RETRIEVED_FUSION_K;
-      if (retrieved.length && fusionK > 0) {
-        // A retrieved definition in a file the model did not read (a repository larger than the context) can still be
-        // a candidate, placed by the retriever's rank alone.
-        const outside = retrieved.filter((d) => d.root !== undefined && d.path !== undefined && !grounding.laidOut({ root: d.root, path: d.path }));
-        const outsideLabels = outside.map((d) => ({ label: definitionLabel(d), logprob: -Infinity, ids: [], files: [{ root: d.root!, path: d.path! }] }));
-        const retrievedLabels = retrieved.map((d) => (outside.includes(d) ? definitionLabel(d) : labelOf(grounding.labels, d))).filter((l): l is string => l !== undefined);
-        ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK, outsideLabels);
-      }
-      ranked = ranked.slice(0, CANDIDATES);
-      if (ranked.length) decoder.lead(ranked[0].ids);
-    }
-  }
+  const plan = decoder && grounding ? await planAnswer(session, decoder, grounding, question, opts) : undefined;
+  const { facts, factAnswer = false, skipModel = false, beforeAnswer } = plan ?? {};
   const text = new TextDecoder("utf-8");
   let answer = "";
   let firstAt = 0;
@@ -313,7 +267,7 @@ export async function* answerWithModel(
   if (repeated) stop = "repeat";
   // What follows the model's own words: the other facts, where an explained symbol is defined, or the runners-up.
   let rawTail = "";
-  const after = decoder ? citationsAfter(decoder.citations, { ranked, facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question }) : undefined;
+  const after = decoder ? citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question }) : undefined;
   if (after?.citations.length) {
     const piece = after.text(answer);
     answer += piece;
@@ -346,6 +300,75 @@ export async function* answerWithModel(
   const rawText = tokenizer.decode(raw);
   const cut = rawText.endsWith(END_ANSWER) ? rawText.length - END_ANSWER.length : rawText.length;
   return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
+}
+
+/** What the answer starts from, decided before decoding. */
+interface AnswerPlan {
+  /** The index's facts for the question (where X is defined, what X calls, who uses X), if any. */
+  facts?: IndexFacts;
+  /** The answer names only the facts. */
+  factAnswer: boolean;
+  /** No fact is in a file the model read: the index's list is the answer, the model writes nothing. */
+  skipModel: boolean;
+  /** The labels the model ranked (facts or one-definition candidates), best first. */
+  ranked: RankedLabel[];
+  /** The uncalibrated ablation searches after the question's first logits (ranked is filled then). */
+  beforeAnswer?: AskOptions["beforeAnswer"];
+}
+
+/**
+ * The answer's start: for a question the index answers, the facts ordered by the model and the first one led; for a
+ * one-definition question (where defined, a description, a question about unnamed code), the searched labels and the
+ * best one led; otherwise nothing (the model answers freely).
+ */
+async function planAnswer(session: RepoSession, decoder: GroundedDecoder, grounding: CitationGrounding, question: string, opts: ModelAnswerOptions): Promise<AnswerPlan> {
+  const found = opts.searchLabels !== false ? opts.facts?.(question) : undefined;
+  const facts = found?.definitions.length ? found : undefined;
+  if (facts) {
+    // The model can write only the facts in files it read: a repository larger than the context leaves files out,
+    // and their facts are listed by the index after the model's (with none read, the index's list is the answer).
+    const read = (f: CitationTarget) => grounding.laidOut(f);
+    const factLabels = labelsOf(grounding.labels, facts.definitions.filter((d) => d.name && read(d)), []);
+    // A use outside every definition is a fact without a name (its line written with an empty label, as training does).
+    const unnamed = facts.definitions.filter((d) => !d.name && read(d));
+    if (factLabels.length === 0 && unnamed.length === 0) return { facts, factAnswer: true, skipModel: true, ranked: [] };
+    // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
+    // among that fact's own places.
+    const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
+    const ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
+    const first = ranked[0];
+    decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label).filter(read) : unnamed);
+    return { facts, factAnswer: true, skipModel: false, ranked };
+  }
+  const none: AnswerPlan = { factAnswer: false, skipModel: false, ranked: [] };
+  if (opts.searchLabels === false || grounding.labels.size === 0 || !(asksForOneDefinition(question) || asksAboutUnnamedCode(question))) return none;
+  if (opts.calibrateLabels === false) {
+    // The ablation: the model's own order.
+    const plan: AnswerPlan = { ...none };
+    plan.beforeAnswer = async (firstLogits, probe) => {
+      plan.ranked = await rankLabels(grounding.labels, firstLogits, probe, { k: CANDIDATES, maxExpansions: SEARCH_CALLS });
+      if (plan.ranked.length) decoder.lead(plan.ranked[0].ids);
+    };
+    return plan;
+  }
+  // A shortlist by the model's probability, re-ranked against a content-free question of the same form.
+  const contentFree = asksWhereDefined(question) ? CONTENT_FREE_WHERE : CONTENT_FREE_DESCRIPTION;
+  // Where-defined questions name the symbol: a retriever would hand over the answer, so only descriptions take its hits.
+  const retrieved = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
+  const priorWeight = asksWhereDefined(question) ? PRIOR_WEIGHT_WHERE : 1;
+  let ranked = await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal);
+  const fusionK = opts.fusionK ?? RETRIEVED_FUSION_K;
+  if (retrieved.length && fusionK > 0) {
+    // A retrieved definition in a file the model did not read (a repository larger than the context) can still be a
+    // candidate, placed by the retriever's rank alone.
+    const outside = retrieved.filter((d) => d.root !== undefined && d.path !== undefined && !grounding.laidOut({ root: d.root, path: d.path }));
+    const outsideLabels = outside.map((d) => ({ label: definitionLabel(d), logprob: -Infinity, ids: [], files: [{ root: d.root!, path: d.path! }] }));
+    const retrievedLabels = retrieved.map((d) => (outside.includes(d) ? definitionLabel(d) : labelOf(grounding.labels, d))).filter((l): l is string => l !== undefined);
+    ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK, outsideLabels);
+  }
+  ranked = ranked.slice(0, CANDIDATES);
+  if (ranked.length) decoder.lead(ranked[0].ids);
+  return { ...none, ranked };
 }
 
 /**
