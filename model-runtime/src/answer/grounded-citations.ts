@@ -135,8 +135,10 @@ function focusName(focus: QuestionFocus): string | undefined {
 function usesIn(rec: FileRecord, symbol: string): number[] {
   if (!Object.hasOwn(rec.references, symbol)) return [];
   const own = new Set(rec.definitions.filter((d) => d.name === symbol).map((d) => d.nameLine));
-  const lines = rec.references[symbol].filter((l) => !own.has(l));
-  return [...lines.filter((l) => !isMention(rec, symbol, l)), ...lines.filter((l) => isMention(rec, symbol, l))];
+  const inCode: number[] = [];
+  const mentioned: number[] = [];
+  for (const l of rec.references[symbol]) if (!own.has(l)) (isMention(rec, symbol, l) ? mentioned : inCode).push(l);
+  return [...inCode, ...mentioned];
 }
 
 /**

@@ -126,14 +126,11 @@ function bareName(symbol: string): string {
 
 /**
  * The innermost definitions enclosing the uses of `name`, in the order of the uses (a use outside every definition
- * names none). Uses in code only, where there are any: a definition whose comment mentions the name, or a README,
- * does not use it.
+ * names none): WorkspaceIndex.uses, so mentions only for a name used nowhere in code.
  */
 function usersOf(index: WorkspaceIndex, name: string): SymbolHit[] {
   const out: SymbolHit[] = [];
-  const refs = index.references(name, 2000);
-  const inCode = refs.filter((r) => !r.mention);
-  for (const r of inCode.length ? inCode : refs) {
+  for (const r of index.uses(name, 2000)) {
     const d = index.definitionAt(r.root, r.path, r.line);
     // A use outside every definition (a macro test, a module-level call) is a fact without a name; a use inside a
     // definition of the same name (recursion, a reopened namespace) is a use like any other.

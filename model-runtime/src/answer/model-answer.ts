@@ -479,7 +479,7 @@ function citationsAfter(
 
 /** Where an explained symbol is defined, as citations (lines written by the index), none the answer cited already. */
 function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex): ModelCitation[] {
-  const focus = questionFocus(`Where is \`${explained.symbol}\` defined?`);
+  const focus: QuestionFocus = { symbol: explained.symbol, kind: "other" };
   const out: ModelCitation[] = [];
   for (const d of explained.definitions.filter((f) => f.name).slice(0, MAX_DEFINED_AT)) citeOnce(index, [d], definitionLabel(d), focus, cited, out);
   return out;

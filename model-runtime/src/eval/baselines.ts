@@ -124,9 +124,7 @@ export const indexLookupBaseline: Answerer = {
     const cite = (path: string, line0: number) => ({ path, line: line0 + 1 });
     if (intent === "whereDefined") return answerToText(citedList(hits.map((h) => ({ label: h.definition.name, cite: cite(h.path, h.definition.nameLine) }))));
     if (intent === "whoUses") {
-      const all = ctx.index.references(hits[0]?.definition.name ?? name, 500);
-      const inCode = all.filter((r) => !r.mention);
-      const refs = inCode.length ? inCode : all;
+      const refs = ctx.index.uses(hits[0]?.definition.name ?? name, 500);
       refs.sort((a, b) => (ctx.fileOrder.get(a.path) ?? 0) - (ctx.fileOrder.get(b.path) ?? 0) || a.line - b.line);
       return answerToText(citedList(refs.slice(0, 8).map((r) => ({ label: "", cite: cite(r.path, r.line) }))));
     }

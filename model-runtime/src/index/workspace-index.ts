@@ -191,6 +191,16 @@ export class WorkspaceIndex {
   }
 
   /**
+   * The lines that use `name` in code; for a name used nowhere in code, the lines that mention it (a README, a
+   * comment) — what "who uses X" answers with: a definition whose comment names X does not use it.
+   */
+  uses(name: string, limit = 500): ReferenceHit[] {
+    const refs = this.references(name, limit);
+    const inCode = refs.filter((r) => !r.mention);
+    return inCode.length ? inCode : refs;
+  }
+
+  /**
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
    * are defined somewhere in the index (itself excepted), each resolved to its best definition — in the same file
    * first, else the first by path. Lexical, so it over-approximates calls (a type or a constant counts too), which

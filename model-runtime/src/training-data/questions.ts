@@ -213,10 +213,8 @@ export class QuestionMaker {
 
   whoUses({ def }: DefAt): QaItem | undefined {
     if (this.exactHits(def.name).length > 3) return undefined;
-    // Uses in code where there are any (as the product's answer, answer/index-facts.ts): a mention is not a use.
-    const all = this.ctx.index.references(def.name, 5000);
-    const inCode = all.filter((r) => !r.mention);
-    const refs = inCode.length ? inCode : all;
+    // Uses in code where there are any, as the product's answer (answer/index-facts.ts): a mention is not a use.
+    const refs = this.ctx.index.uses(def.name, 5000);
     if (refs.length === 0) return undefined;
     const order = this.ctx.fileOrder;
     refs.sort((a, b) => order.get(a.path)! - order.get(b.path)! || a.line - b.line);
