@@ -90,6 +90,56 @@ test("GEMMs on every kernel build match a float64 product on odd shapes (float a
   }
 });
 
+/** The next float32 after v toward +∞ or −∞. */
+function nextFloat(v: number, dir: 1 | -1): number {
+  const f = new Float32Array([v]);
+  const bits = new Int32Array(f.buffer);
+  bits[0] += (v >= 0) === (dir > 0) ? 1 : -1;
+  return f[0];
+}
+
+// x · inv rounds (in float32) to exactly n + ½ while the exact product lies just off it: rounding the float product
+// breaks the tie to even; a kernel whose multiply and rounding add fused into an FMA rounds the exact product instead
+// (CI caught this once in ~40 runs of the random test above).
+test("int8 activations round the float32 product: products one ulp from a tie go to even (VNNI)", { skip }, () => {
+  const addon = loadDenseAddon();
+  if (!addon.isa("best").supportedIsas.includes("avx512vnni")) return;
+  try {
+    addon.isa("avx512vnni");
+    const K = 64;
+    const M = 4;
+    const x = new Float32Array(M * K);
+    let ties = 0;
+    for (let m = 0; m < M; m++) {
+      const amax = Math.fround(2 + rng.next() * 2);
+      x[m * K] = amax;
+      const inv = Math.fround(127 / amax);
+      for (let k = 1; k < K; k++) {
+        const target = (rng.int(120) + 0.5) * (rng.next() < 0.5 ? -1 : 1);
+        let v = Math.fround(target / inv);
+        // Walk to a float whose float32 product is the tie but whose exact product is not.
+        for (let step = 0; step < 8 && !(Math.fround(v * inv) === target && v * inv !== target); step++) v = nextFloat(v, step % 2 ? 1 : -1);
+        if (Math.fround(v * inv) === target && v * inv !== target) ties++;
+        x[m * K + k] = Math.abs(v) < amax ? v : 0;
+      }
+    }
+    assert.ok(ties > M * K * 0.25, `only ${ties} near-ties were built`);
+    // Identity weights (int8 127, scale 1/127) make each output one quantized activation: round(x · inv) · s.
+    const w = new Float32Array(K * K);
+    for (let k = 0; k < K; k++) w[k * K + k] = 1;
+    const q = quantizeMatrix({ kind: "f32", n: K, k: K, data: w });
+    if (q.kind !== "int8") throw new Error("unreachable");
+    const out = new Float32Array(M * K);
+    new addon.Linear({ n: K, k: K, data: q.data, scale: q.scale }, 2).run(x, M, out, false, true);
+    const expected = quantizeActivations(x, M, K);
+    let wrong = 0;
+    for (let i = 0; i < M * K; i++) if (Math.abs(out[i] - expected[i] * 127 * q.scale[i % K]) > 1e-5) wrong++;
+    assert.equal(wrong, 0, `${wrong} of ${ties} near-tie activations rounded away from even`);
+  } finally {
+    addon.isa("best");
+  }
+});
+
 test("native entry points check their arguments", { skip }, async () => {
   const addon = loadDenseAddon();
   assert.throws(() => new addon.Linear({ n: 4, k: 8, data: new Float32Array(31) }), /matrix\.data .*has 31 elements; 32 needed/);
