@@ -57,6 +57,53 @@ test("TypeScript: functions, classes, methods, interfaces, types, enums, arrow f
   assert.equal(r.hasErrors, false);
 });
 
+test("JavaScript docs: JSDoc one blank line above, on assignments and const functions; licence headers and loose comments are not docs", async () => {
+  const src = [
+    "/*!",
+    " * express",
+    " * MIT Licensed",
+    " */",
+    "",
+    "'use strict';",
+    "",
+    "/**",
+    " * Send a response.",
+    " *",
+    " * @param {string} body",
+    " */",
+    "",
+    "res.send = function send(body) {};",
+    "/** Doubles. */",
+    "const double = (x) => x * 2;",
+    "// a loose note",
+    "",
+    "function plain() {}",
+    "/** @license MIT */",
+    "",
+    "function afterHeader() {}",
+    "/** Two blank lines away. */",
+    "",
+    "",
+    "function far() {}",
+    "/**",
+    " * Parse the query string.",
+    " */",
+    "",
+    "defineGetter(req, 'query', function query() {});",
+    "app.get('/', (req, res) => res.send('anonymous callbacks define nothing'));",
+  ].join("\n");
+  const r = await parser.parse("javascript", src);
+  const doc = (name: string) => r.definitions.find((d) => d.name === name)?.doc;
+  assert.equal(doc("send"), "Send a response.\n\n@param {string} body");
+  assert.equal(doc("double"), "Doubles.");
+  assert.equal(doc("plain"), "");
+  assert.equal(doc("afterHeader"), "");
+  assert.equal(doc("far"), "");
+  // A named function passed to a call defines its name (Express's request getters), documented above the statement.
+  assert.equal(doc("query"), "Parse the query string.");
+  assert.deepEqual(r.definitions.map((d) => d.name).sort(), ["afterHeader", "double", "far", "plain", "query", "send"]);
+});
+
 test("Python: classes, methods with docstrings, decorated methods, functions, imports", async () => {
   const src = [
     "import os",

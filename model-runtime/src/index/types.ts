@@ -39,6 +39,8 @@ export interface Definition {
 export interface ImportEntry {
   source: string;
   line: number;
+  /** The statement's first and last lines, where it spans several (`from x import (\n a,\n b)`, `import {\n a\n} from "x"`). */
+  span?: [number, number];
 }
 
 /** Identifier uses in a file, grouped by name: name → ascending unique 0-based lines. */

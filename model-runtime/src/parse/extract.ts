@@ -54,8 +54,17 @@ const KIND_RANK: Record<DefinitionKind, number> = {
 const COMMENT_TYPES = new Set(["comment", "line_comment", "block_comment"]);
 /** Nodes that sit between a doc comment and its definition without breaking the attachment. */
 const TRANSPARENT_SIBLINGS = new Set(["attribute_item", "decorator", "annotation", "marker_annotation"]);
-/** Wrappers whose own preceding comments document the definition inside them. */
-const WRAPPER_TYPES = new Set(["export_statement", "decorated_definition", "template_declaration", "ambient_declaration"]);
+/**
+ * Wrappers whose own preceding comments document the definition inside them: `export …`, decorators, templates, and
+ * JavaScript's `const f = () => …`, `res.send = function send() …` and `defineGetter(req, 'query', function query() …)`
+ * (a declaration, statement or call around the function).
+ */
+const WRAPPER_TYPES = new Set([
+  "export_statement", "decorated_definition", "template_declaration", "ambient_declaration",
+  "lexical_declaration", "variable_declaration", "expression_statement", "arguments", "call_expression",
+]);
+/** A file's licence or overview block: not the doc of the definition that happens to follow it. */
+const FILE_HEADER = /@(?:license|copyright|file|fileoverview|module|preserve)\b|^\/\*!/i;
 /** Enclosing nodes that name a definition's container (class of a method, impl type of a Rust fn …). */
 const CONTAINER_TYPES = new Set([
   "class_declaration", "abstract_class_declaration", "class_definition", "class_specifier", "struct_specifier",
@@ -94,14 +103,18 @@ function pythonDocstring(def: Node): string {
   return cleanDocComment(str.text.replace(/^[rRbBuUfF]*("""|'''|"|')/, "").replace(/("""|'''|"|')$/, ""));
 }
 
-/** Contiguous comments directly above the definition (or above its export/decorator wrapper). */
+/**
+ * Contiguous comments directly above the definition (or above its export/decorator wrapper). A `/** … *\/` block may
+ * stand one blank line above it, as Express and much JavaScript write JSDoc; other comments must touch it.
+ */
 function leadingComment(def: Node): string {
   let anchor: Node = def;
   while (anchor.parent && WRAPPER_TYPES.has(anchor.parent.type)) anchor = anchor.parent;
   const parts: string[] = [];
   let expectedRow = anchor.startPosition.row;
   for (let sib = anchor.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
-    if (sib.endPosition.row < expectedRow - 1) break;
+    const gapAllowed = parts.length === 0 && sib.text.startsWith("/**") && !FILE_HEADER.test(sib.text) && expectedRow === anchor.startPosition.row;
+    if (sib.endPosition.row < expectedRow - (gapAllowed ? 2 : 1)) break;
     if (TRANSPARENT_SIBLINGS.has(sib.type)) {
       expectedRow = sib.startPosition.row;
       continue;
@@ -267,12 +280,14 @@ export class SourceParser {
     const seen = new Set<string>();
     for (const match of matches) {
       const source = match.captures.find((c) => c.name === "source")?.node;
-      if (!source || !match.captures.some((c) => c.name === "import")) continue;
+      const statement = match.captures.find((c) => c.name === "import")?.node;
+      if (!source || !statement) continue;
       const text = source.text.replace(/^["'<`]|["'>`]$/g, "").trim();
       const key = `${text}@${source.startPosition.row}`;
       if (!text || seen.has(key)) continue;
       seen.add(key);
-      out.push({ source: text, line: source.startPosition.row });
+      const [first, last] = [statement.startPosition.row, statement.endPosition.row];
+      out.push(last > first ? { source: text, line: source.startPosition.row, span: [first, last] } : { source: text, line: source.startPosition.row });
     }
     return out;
   }

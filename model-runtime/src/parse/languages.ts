@@ -21,6 +21,7 @@ const JS_CORE = `
 (lexical_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression) (generator_function)]) @definition.function)
 (variable_declaration (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression) (generator_function)]) @definition.function)
 (assignment_expression left: (member_expression property: (property_identifier) @name) right: [(arrow_function) (function_expression)]) @definition.function
+(call_expression arguments: (arguments (function_expression name: (identifier) @name) @definition.function))
 (import_statement source: (string (string_fragment) @source)) @import
 (export_statement source: (string (string_fragment) @source)) @import
 ((call_expression function: (identifier) @_f arguments: (arguments . (string (string_fragment) @source))) @import (#eq? @_f "require"))
