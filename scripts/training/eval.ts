@@ -50,6 +50,8 @@ const { values } = parseArgs({
     "no-selection": { type: "boolean", default: false },
     "select-blocks": { type: "string" },
     "no-fusion": { type: "boolean", default: false },
+    "model-lead": { type: "boolean", default: false },
+    "free-after-lead": { type: "boolean", default: false },
     "no-index-facts": { type: "boolean", default: false },
     "fusion-sweep": { type: "string" },
     "ngram-sweep": { type: "string" },
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   if (values.model) {
     // One engine per backend asked for; each gives the anchored model and its sliding-window twin.
     for (const backend of values.backend!.split(",") as ModelBackendChoice[]) {
-      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], noRetrieval: values["no-retrieval"], noSelection: values["no-selection"], selectBlocks: values["select-blocks"] === undefined ? undefined : Number(values["select-blocks"]), noFusion: values["no-fusion"], noIndexFacts: values["no-index-facts"], fusionSweep: values["fusion-sweep"]?.split(",").map(Number), ngramSweep: values["ngram-sweep"]?.split(",").map(Number), maxNewTokens: Number(values["max-new-tokens"]) });
+      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], noRetrieval: values["no-retrieval"], noSelection: values["no-selection"], selectBlocks: values["select-blocks"] === undefined ? undefined : Number(values["select-blocks"]), noFusion: values["no-fusion"], modelLead: values["model-lead"], freeAfterLead: values["free-after-lead"], noIndexFacts: values["no-index-facts"], fusionSweep: values["fusion-sweep"]?.split(",").map(Number), ngramSweep: values["ngram-sweep"]?.split(",").map(Number), maxNewTokens: Number(values["max-new-tokens"]) });
       models.push(...m.answerers);
       disposers.push(m.dispose);
     }

@@ -16,7 +16,8 @@ import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/s
 import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
-import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding } from "../../model-runtime/src/answer/model-answer";
+import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, explanationAsTrained, namedIn } from "../../model-runtime/src/answer/model-answer";
+import { EXPLAIN_TEMPLATES } from "../../model-runtime/src/training-data/questions";
 import { fuseWithRetrieved, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import type { ModelAnswer } from "../../model-runtime/src/answer/model-client";
 import { RepoSession } from "../../model-runtime/src/engine/repo-session";
@@ -618,8 +619,9 @@ test("answerWithModel: a description's runners-up are fused with the retriever's
   const { session, index, grounding } = await answerFixture("f");
   const question = "Which definition does this describe? Splits a string at commas.";
   // A short answer (the forced first label, no further citation), so "Other candidates" lists ranks 2..5.
+  // The model's first label leads here whatever the retriever ranks first (leadWithAgreement is the next test's).
   const run = async (retrieve: (q: string) => Array<{ name: string }>, fusionK?: number) => {
-    const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 10, grounding, retrieve, fusionK });
+    const gen = answerWithModel(session, tokenizer, index, question, { maxNewTokens: 10, grounding, retrieve, fusionK, leadByAgreement: false });
     for (;;) {
       const r = await gen.next();
       if (r.done) return r.value.answer.text;
@@ -642,6 +644,71 @@ test("answerWithModel: a description's runners-up are fused with the retriever's
   assert.notDeepEqual(fused.others, plain.others, "reversed retrieval changes the runners-up's order");
   // fusionK 0: the model's order, whatever the retriever says.
   assert.deepEqual(split(await run(() => reversed.map((l) => ({ name: nameOf(l) })), 0)).others, plain.others);
+});
+
+test("answerWithModel: a description's first place needs the retriever's agreement; the answer is that one citation", async () => {
+  const { session, index, grounding } = await answerFixture("g");
+  const question = "Which definition does this describe? Merges two sorted lists.";
+  const run = async (retrieve: (q: string) => Array<{ name: string; container?: string }>) => (await finished(answerWithModel(session, tokenizer, index, question, { maxNewTokens: 24, grounding, retrieve }))).answer;
+  const split = (text: string) => {
+    const at = text.indexOf("Other candidates:");
+    return { lead: (at < 0 ? text : text.slice(0, at)).trim(), others: [...text.matchAll(/^- `([^`]+)`/gm)].map((m) => m[1]) };
+  };
+  // The led label is forced with a space after it; a random model may write anything after that.
+  const labelOfLine = (line: string) => line.split(" ")[0];
+  const plain = split((await run(() => [])).text);
+  assert.ok((plain.lead.match(/\.ts:\d+/g) ?? []).length <= 1, `one citation at most, then the candidates: ${plain.lead}`);
+  assert.ok(plain.others.length >= 2, plain.others.join(", "));
+  const modelFirst = labelOfLine(plain.lead);
+  const named = (label: string) => ({ name: label.split(".").pop()!, container: label.includes(".") ? label.slice(0, label.lastIndexOf(".")) : undefined });
+  // The retriever's first hit is the model's last runner-up: it leads, and the model's pick is the first candidate.
+  const pick = plain.others.at(-1)!;
+  const moved = split((await run(() => [named(pick)])).text);
+  assert.equal(labelOfLine(moved.lead), pick, moved.lead);
+  assert.equal(moved.others[0], modelFirst);
+  // The retriever agrees with the model (its pick among the first three hits): the model's pick leads.
+  const agreed = split((await run(() => [named(pick), named(modelFirst)])).text);
+  assert.equal(labelOfLine(agreed.lead), modelFirst, agreed.lead);
+});
+
+test("answerWithModel: an explanation of a documented symbol is its doc comments' summary, cited, without a model pass", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("d");
+  const rec = sources[4].record;
+  const d = rec.definitions[rng.int(rec.definitions.length)];
+  const place = { name: d.name, root: rec.root, path: rec.path };
+  const facts = (q: string) => (q === `Where is \`${d.name}\` defined?` ? { kind: "where" as const, symbol: d.name, definitions: [place] } : undefined);
+  const ask = (question: string, quoteDocs?: boolean) => finished(answerWithModel(session, tokenizer, index, question, { maxNewTokens: 12, grounding, facts, quoteDocs }));
+  const undocumented = (await ask(`how does \`${d.name}\` work?`)).answer;
+  assert.ok(undocumented.timings.decodeTokens > 0 && undocumented.text.includes("Defined at:"), "no doc: the model explains");
+  records.set(rec.path, { ...rec, definitions: rec.definitions.map((x) => (x === d ? { ...x, doc: "Merges the two lists,\nkeeping their order.\n\n@param a the first list" } : x)) });
+  const { answer, raw } = await ask(`how does \`${d.name}\` work?`);
+  assert.equal(answer.text, `- \`${d.name}\` ${rec.path}:${d.nameLine + 1} — Merges the two lists, keeping their order.`);
+  assert.equal(answer.timings.decodeTokens, 0);
+  assert.deepEqual(answer.readMap, []);
+  assert.deepEqual(answer.citations, [{ root: rec.root, path: rec.path, line: d.nameLine + 1, label: d.name }]);
+  assert.ok(raw.includes(`<|cite|>${rec.path}:${d.nameLine + 1}<|endcite|>`), raw);
+  const ablation = (await ask(`Explain \`${d.name}\`.`, false)).answer;
+  assert.ok(ablation.timings.decodeTokens > 0 && ablation.text.includes("Defined at:"), "quoteDocs false: the model explains");
+  records.set(rec.path, rec);
+});
+
+test("explanationAsTrained puts an everyday explanation question in a trained form; docSummary stops where tags begin", () => {
+  assert.equal(explanationAsTrained("how does send_file work?"), "What does `send_file` do?");
+  assert.equal(explanationAsTrained("What is the purpose of `AppContext`?"), "What does `AppContext` do?");
+  for (const trained of EXPLAIN_TEMPLATES.map((t) => t.replace("{X}", "parseHeader"))) assert.equal(explanationAsTrained(trained), trained);
+  assert.equal(explanationAsTrained("how does the app read its settings?"), "how does the app read its settings?", "no symbol: unchanged");
+  assert.equal(explanationAsTrained("Where is `parseHeader` defined?"), "Where is `parseHeader` defined?", "not an explanation: unchanged");
+  assert.equal(docSummary("Send a response.\n\nExamples:\n    res.send('x')"), "Send a response.");
+  assert.equal(docSummary("Render the view\n@param {string} name"), "Render the view.");
+  assert.equal(docSummary("Load a file.\n\n:param path: where"), "Load a file.");
+  assert.equal(docSummary("@param only tags"), "");
+  assert.equal(docSummary(""), "");
+  // A question names a definition by a word as written, unless the word is one questions use for other things.
+  assert.equal(namedIn("Grow grows the buffer's capacity.")("Buffer.Grow"), true);
+  assert.equal(namedIn("optional::value_or(). Where is that?")("optional.value_or"), true);
+  assert.equal(namedIn("Join concatenates the elements of s.")("join"), false, "case as written");
+  assert.equal(namedIn("how is the view file looked up?")("view"), false, "generic word");
+  assert.equal(namedIn("how are sessions signed?")("response"), false);
 });
 
 test("answerWithModel: a question the index answers names only its facts, in the model's calibrated order, each place once", async () => {

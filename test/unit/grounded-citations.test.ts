@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { GroundedDecoder, PathTrie, questionFocus, resolveCitationLine } from "../../model-runtime/src/answer/grounded-citations";
+import { GroundedDecoder, PathTrie, asksForExplanation, questionFocus, resolveCitationLine } from "../../model-runtime/src/answer/grounded-citations";
 import { DefinedNames, editDistance } from "../../model-runtime/src/answer/grounded-labels";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
 import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
@@ -146,6 +146,16 @@ test("questionFocus reads the symbol and whether uses are asked, for every train
   assert.deepEqual(questionFocus("List what `main` calls."), { symbol: "main", kind: "other" });
   assert.deepEqual(questionFocus("Describe Ledger."), { symbol: "Ledger", kind: "other" });
   assert.equal(questionFocus("how are invoices totalled?").symbol, undefined);
+});
+
+test("questionFocus in everyday words: 'the X class' names X unless X is a concept word; a determiner is never the symbol", () => {
+  assert.equal(questionFocus("what does the Flask class do?").symbol, "Flask");
+  assert.equal(questionFocus("how does the Config class load files?").symbol, "Config", "capitalised: a name even if generic");
+  assert.equal(questionFocus("what does the parse_args function do?").symbol, "parse_args");
+  assert.equal(questionFocus("what is the purpose of the session interface?").symbol, undefined);
+  assert.equal(questionFocus("Explain the request context.").symbol, undefined);
+  assert.equal(questionFocus("Where is find defined?").symbol, "find", "a stop word can still be a template's name");
+  assert.ok(asksForExplanation("what does the Flask class do?") && asksForExplanation("What is the purpose of `AppContext`?"));
 });
 
 test("the same path in two roots: the root whose file defines the label", () => {

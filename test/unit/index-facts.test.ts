@@ -78,6 +78,26 @@ test("everyday phrasings: implemented, where to find, callers, called from, whic
   for (const q of ["Which functions does `http_block` call?", "What does http_block invoke?"]) assert.equal(indexFacts(index, q)?.kind, "calls", q);
 });
 
+test("who calls X leaves out the imports of X (one-line and multi-line, Python and JavaScript); who uses X keeps them", async () => {
+  const tree = makeTree({
+    "pkg/helpers.py": "def make_response(x):\n    return x\n",
+    "pkg/__init__.py": "from .helpers import make_response as make_response\n",
+    "pkg/views.py": "from .helpers import (\n    make_response,\n)\n\ndef index():\n    return make_response(1)\n",
+    "web/app.js": "import {\n  makeReply,\n} from './reply.js';\n\nexport function handle() {\n  return makeReply(2);\n}\n",
+    "web/reply.js": "export function makeReply(x) { return x; }\n",
+  });
+  try {
+    const index = await indexFolder(tree);
+    const places = (q: string) => indexFacts(index, q)?.definitions.map((d) => `${d.name || "(module)"} ${d.path}`);
+    assert.deepEqual(places("Who calls make_response?"), ["index pkg/views.py"]);
+    assert.deepEqual(places("Who uses `make_response`?")?.sort(), ["(module) pkg/__init__.py", "(module) pkg/views.py", "index pkg/views.py"]);
+    assert.deepEqual(places("Which functions call makeReply?"), ["handle web/app.js"]);
+    assert.equal(places("Who uses makeReply?")?.length, 2, "the import and the call");
+  } finally {
+    removeTree(tree);
+  }
+});
+
 test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {
   const index = await indexFolder(dir);
   assert.equal(indexFacts(index, "Which definition does this describe? Adds two to a number."), undefined);

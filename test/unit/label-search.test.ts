@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
+import { AGREEMENT_RANKS, LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, leadWithAgreement, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
@@ -155,6 +155,33 @@ test("fuseWithRetrieved: the model's first stays; its runners-up by reciprocal r
     assert.equal(fused[0], labels[0]);
     const score = (l: string) => 1 / (k + labels.indexOf(l) + 1) + (retrieved.includes(l) ? 1 / (k + retrieved.indexOf(l) + 1) : 0);
     for (let i = 2; i < fused.length; i++) assert.ok(score(fused[i - 1]) >= score(fused[i]) - 1e-12, `${fused[i - 1]} before ${fused[i]}`);
+  }
+});
+
+test("leadWithAgreement: the model's first leads when the retriever ranks it near the top; else the best such label it can write", () => {
+  const r = (label: string, writable = true) => ({ label, logprob: 0, ids: writable ? [1] : [], files: [] });
+  const order = (ranked: ReturnType<typeof r>[], retrieved: string[]) => leadWithAgreement(ranked, retrieved).map((x) => x.label);
+  const fused = ["a", "b", "c", "d", "e"].map((l) => r(l));
+  assert.deepEqual(order(fused, ["b", "a"]), ["a", "b", "c", "d", "e"], "a is among the retriever's first");
+  assert.deepEqual(order(fused, []), ["a", "b", "c", "d", "e"], "no retriever, no check");
+  assert.deepEqual(order(fused, ["d", "x", "b"]), ["b", "a", "c", "d", "e"], "b comes first in the fused order among the retriever's first three");
+  const farDown = ["x", "y", "z", "a"];
+  assert.equal(AGREEMENT_RANKS, 3);
+  assert.deepEqual(order(fused, farDown), ["a", "b", "c", "d", "e"], "a 4th hit is no agreement, and nothing else the retriever ranks is writable");
+  assert.deepEqual(order([r("a"), r("b", false), r("c")], ["b", "c"]), ["c", "a", "b"], "a label in an unread file cannot lead");
+  assert.deepEqual(leadWithAgreement(fused, ["d"], (l) => l === "a").map((x) => x.label), ["a", "b", "c", "d", "e"], "the question names a");
+  assert.deepEqual(leadWithAgreement(fused, ["d"], (l) => l === "b").map((x) => x.label), ["d", "a", "b", "c", "e"], "naming another label is no agreement");
+  // Random lists: a permutation; the first is the model's exactly when it agrees or nothing that agrees can be written.
+  for (let trial = 0; trial < 50; trial++) {
+    const labels = Array.from({ length: 8 }, (_, i) => r(`l${i}`, Math.random() < 0.7));
+    const retrieved = labels.map((l) => l.label).filter(() => Math.random() < 0.5).sort(() => Math.random() - 0.5);
+    const out = leadWithAgreement(labels, retrieved);
+    assert.deepEqual(out.map((x) => x.label).sort(), labels.map((x) => x.label).sort());
+    const top = new Set(retrieved.slice(0, AGREEMENT_RANKS));
+    const candidate = labels.slice(1).find((l) => l.ids.length > 0 && top.has(l.label));
+    const expectedFirst = top.has(labels[0].label) || !candidate ? labels[0] : candidate;
+    assert.equal(out[0].label, expectedFirst.label);
+    assert.deepEqual(out.slice(1).map((x) => x.label), labels.filter((l) => l !== expectedFirst).map((x) => x.label), "the rest keep their order");
   }
 });
 

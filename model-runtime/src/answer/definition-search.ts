@@ -26,7 +26,13 @@ export function splitIdentifier(text: string): string {
     .replace(/[_\-./:$]+/g, " ");
 }
 
-const STOP = new Set("a an and are as at be by does do for from how i in is it of on or the this to what when where which who why with".split(" "));
+/** English function words, and the words of a question about code that name nothing in it ("find the code that …"). */
+const STOP = new Set(
+  (
+    "a an and are as at be by does do for from how i in is it of on or the this that to what when where which who why with " +
+    "find show locate located code implemented implementation happens work works"
+  ).split(" "),
+);
 
 /** A light suffix stemmer, the same for documents and queries: store/stored/stores/storing → "stor". */
 export function stem(word: string): string {

@@ -15,6 +15,7 @@ import { innermostDefinition, isMention } from "../index/workspace-index";
 import type { SampledToken } from "../engine/sampling";
 import { plainContainer } from "../training-data/questions";
 import type { DefinedNames } from "./grounded-labels";
+import { isGenericWord } from "./index-answer";
 import { descend } from "./token-trie";
 import type { ModelCitation } from "./model-client";
 
@@ -80,7 +81,7 @@ export interface QuestionFocus {
 }
 
 /** The explanation templates (training-data/questions.ts) and their everyday forms: answered in prose, not a list. */
-const EXPLAIN = /^\s*(?:please\s+)?(?:explain|describe|summari[sz]e)\b|\bwhat (?:does|do) \S+ do\b|\bwhat (?:is|are) \S+ for\b|\bhow does\b/i;
+const EXPLAIN = /^\s*(?:please\s+)?(?:explain|describe|summari[sz]e)\b|\bwhat (?:does|do) (?:the )?\S+ (?:(?:class|function|method|module|struct|type|interface) )?do\b|\bwhat (?:is|are) \S+ (?:used )?for\b|\bhow does\b|\b(?:purpose|role) of\b/i;
 
 /** Whether a question asks for an explanation (prose) rather than citations. */
 export function asksForExplanation(question: string): boolean {
@@ -97,15 +98,23 @@ const PLAIN_SYMBOL = [
   new RegExp(String.raw`\bWhat does (${IDENT}) (?:depend|call|do)\b`),
   new RegExp(String.raw`\b(?:Describe|Explain) (${IDENT})`),
   new RegExp(String.raw`\bWho (?:uses|calls) (${IDENT})`),
+  // Everyday forms that say what kind of definition they name: "what does the Flask class do?"
+  new RegExp(String.raw`\bthe (${IDENT}) (?:class|function|method|module|struct|interface)\b`),
 ];
+
+/** Words that start a noun phrase ("Explain the request context"), never a symbol's name. */
+const DETERMINERS = new Set("a an the this that these those how what which why where who when my our your its it".split(" "));
 
 export function questionFocus(question: string): QuestionFocus {
   const kind = USES.test(question) ? "uses" : "other";
   const quoted = new RegExp(String.raw`\`(${IDENT})\``).exec(question);
   if (quoted) return { symbol: quoted[1], kind };
-  for (const re of PLAIN_SYMBOL) {
+  for (const [i, re] of PLAIN_SYMBOL.entries()) {
     const m = re.exec(question);
-    if (m) return { symbol: m[1], kind };
+    // "Explain the request context": a word of the sentence is not the symbol. In the everyday "the X class" form
+    // a generic lower-case word is a concept ("the session interface"); "the Config class" names one.
+    const everyday = i === PLAIN_SYMBOL.length - 1;
+    if (m && !DETERMINERS.has(m[1].toLowerCase()) && !(everyday && isGenericWord(m[1]) && !/[A-Z_]/.test(m[1]))) return { symbol: m[1], kind };
   }
   const codeLike = question.match(new RegExp(IDENT, "g"))?.find((w) => /[a-z][A-Z]|_|\.|::/.test(w) && !/^\.|\.$/.test(w));
   return { symbol: codeLike, kind };

@@ -56,6 +56,12 @@ const GENERIC_WORDS = new Set(
     "component app application main root source target options args params context session connection database").split(" "),
 );
 
+/** A word questions use for a concept or as grammar more often than as the one symbol meant ("index", "view", "code"). */
+export function isGenericWord(word: string): boolean {
+  const w = word.toLowerCase();
+  return STOP_WORDS.has(w) || GENERIC_WORDS.has(w);
+}
+
 /** Identifier-looking words of a question, most specific first: `quoted`, CamelCase/snake_case, then other words. */
 export function candidateSymbols(question: string): string[] {
   return symbolCandidates(question)

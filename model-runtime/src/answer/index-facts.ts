@@ -12,7 +12,7 @@
  * question the index can answer is answered with its facts, in the model's order. A question naming nothing the
  * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
  */
-import type { Definition, SymbolHit } from "../index/types";
+import type { Definition, FileRecord, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
@@ -46,7 +46,7 @@ export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts 
   if (!focus.symbol) return undefined;
   const hits = exactDefinitions(index, focus.symbol);
   const kind = askedKind(question, focus.symbol);
-  if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, hits[0]?.definition.name ?? bareName(focus.symbol)));
+  if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, hits[0]?.definition.name ?? bareName(focus.symbol), asksForCallers(question)));
   if (kind === "where") return factsOf("where", focus.symbol, hits);
   if (kind === "calls") {
     const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
@@ -120,6 +120,16 @@ function askedKind(question: string, symbol: string): FactKind | undefined {
   return undefined;
 }
 
+/** "Who calls X?", "callers of X", "where is X invoked?": calls asked for, not every use. */
+function asksForCallers(question: string): boolean {
+  return /\b(?:call|calls|callers?|called|invoke|invokes|invoked)\b/i.test(question);
+}
+
+/** Whether a 0-based line lies in one of a file's import statements. */
+function onImportLine(rec: FileRecord | undefined, line: number): boolean {
+  return !!rec?.imports.some((i) => (i.span ? line >= i.span[0] && line <= i.span[1] : line === i.line));
+}
+
 function bareName(symbol: string): string {
   return symbol.split(/\.|::/).pop() ?? symbol;
 }
@@ -128,9 +138,11 @@ function bareName(symbol: string): string {
  * The innermost definitions enclosing the uses of `name`, in the order of the uses (a use outside every definition
  * names none): WorkspaceIndex.uses, so mentions only for a name used nowhere in code.
  */
-function usersOf(index: WorkspaceIndex, name: string): SymbolHit[] {
+function usersOf(index: WorkspaceIndex, name: string, callersOnly = false): SymbolHit[] {
   const out: SymbolHit[] = [];
   for (const r of index.uses(name, 2000)) {
+    // An import names the symbol without calling it: "who calls make_response?" is not answered by `from .helpers import make_response`.
+    if (callersOnly && onImportLine(index.get(r.root, r.path), r.line)) continue;
     const d = index.definitionAt(r.root, r.path, r.line);
     // A use outside every definition (a macro test, a module-level call) is a fact without a name; a use inside a
     // definition of the same name (recursion, a reopened namespace) is a use like any other.

@@ -10,14 +10,14 @@ import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { END_ANSWER } from "../training-data/answer-format";
-import { definitionLabel } from "../training-data/questions";
+import { EXPLAIN_TEMPLATES, definitionLabel, describe } from "../training-data/questions";
 import { definitionReads } from "./definition-reads";
 import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
-import { definitionSearch, questionIntent } from "./index-answer";
+import { definitionSearch, isGenericWord, questionIntent } from "./index-answer";
 import { type FactKind, type IndexFact, type IndexFacts, indexFacts } from "./index-facts";
 import { RepeatGuard, banRepeatedNgrams } from "./repeat-guard";
-import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, labelsOf, rankLabels, scoreLabels } from "./label-search";
+import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, leadWithAgreement, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
 
 export interface ModelAnswerOptions {
@@ -61,6 +61,18 @@ export interface ModelAnswerOptions {
    * (label-search.ts fuseWithRetrieved; default RETRIEVED_FUSION_K); 0: the model's calibrated order alone (an ablation).
    */
   fusionK?: number;
+  /**
+   * A description's first place goes to the model's pick only when the retriever ranks it among its first hits or the
+   * question names it (label-search.ts leadWithAgreement; default true); false: the model's pick always leads (an ablation).
+   */
+  leadByAgreement?: boolean;
+  /**
+   * An explanation of a symbol the index defines with a doc comment is answered by the doc comments' first
+   * paragraphs, cited, without a model pass (default true); false: the model explains it (an ablation).
+   */
+  quoteDocs?: boolean;
+  /** A one-definition answer goes on after its led citation, as the model writes (an ablation; default: it ends there). */
+  freeAfterLead?: boolean;
 }
 
 /** Labels ranked for a one-definition question, and model calls the search may spend on them (the uncalibrated ablation). */
@@ -114,6 +126,54 @@ function explainedDefinitions(question: string, facts: ModelAnswerOptions["facts
   const symbol = asksForExplanation(question) ? questionFocus(question).symbol : undefined;
   const found = symbol ? facts?.(`Where is \`${symbol}\` defined?`) : undefined;
   return found?.kind === "where" && found.definitions.some((d) => d.name) ? found : undefined;
+}
+
+/**
+ * The first paragraph of a definition's doc comment, stopping where tags begin (JSDoc `@param`, reST `:param:` and
+ * directives): the repository's own words for what it does.
+ */
+export function docSummary(doc: string): string {
+  const tags = doc.search(/(?:^|\n)\s*(?:@[a-z]|:(?:param|returns?|raises|type)\b|\.\. |Args:|Returns:|Examples?:)/);
+  const beforeTags = tags < 0 ? doc : doc.slice(0, tags);
+  return beforeTags.trim() ? describe(beforeTags) : "";
+}
+
+/** The doc summary of a fact's definition ("" where it has none). */
+function docOf(index: GroundingIndex, f: IndexFact): string {
+  const d = index.get(f.root, f.path)?.definitions.find((x) => x.name === f.name && x.container === f.container);
+  return d ? docSummary(d.doc) : "";
+}
+
+/** The definitions an explanation lists (where the symbol is defined), at most MAX_DEFINED_AT. */
+function explainedPlaces(explained: IndexFacts): IndexFact[] {
+  return explained.definitions.filter((f) => f.name).slice(0, MAX_DEFINED_AT);
+}
+
+/** An explained symbol's definitions, each cited with its doc summary: one `- \`label\` path:line — summary` line each. */
+function documentedAt(explained: IndexFacts, index: GroundingIndex): { citations: ModelCitation[]; text: string } {
+  const focus: QuestionFocus = { symbol: explained.symbol, kind: "other" };
+  const citations: ModelCitation[] = [];
+  const lines: string[] = [];
+  for (const f of explainedPlaces(explained)) {
+    const n = citations.length;
+    citeOnce(index, [f], definitionLabel(f), focus, [], citations);
+    if (citations.length === n) continue;
+    const c = citations[n];
+    const doc = docOf(index, f);
+    lines.push(`- \`${c.label}\` ${c.path}:${c.line}${doc ? ` — ${doc}` : ""}`);
+  }
+  return { citations, text: lines.join("\n") };
+}
+
+/**
+ * How an everyday explanation question is put to the model: in the trained form (`What does \`X\` do?`). Asked
+ * "how does send_file work?" the model wrote a citation of an unrelated line; asked in its template it writes prose.
+ */
+export function explanationAsTrained(question: string): string {
+  const symbol = asksForExplanation(question) ? questionFocus(question).symbol : undefined;
+  if (!symbol) return question;
+  const trained = EXPLAIN_TEMPLATES.map((t) => t.replace("{X}", symbol));
+  return trained.includes(question.trim()) ? question : `What does \`${symbol}\` do?`;
 }
 
 /** The content-free questions a fact list is calibrated against, by kind. */
@@ -188,8 +248,11 @@ export async function* answerWithModel(
         forbidden: SPECIAL_TOKENS.filter((t) => !["<|endanswer|>", "<|eos|>", "<|cite|>", "<|endcite|>"].includes(t)).map(id),
       })
     : undefined;
-  const plan = decoder && grounding ? await planAnswer(session, decoder, grounding, question, opts) : undefined;
+  const plan = decoder && grounding ? await planAnswer(session, decoder, grounding, index, question, opts) : undefined;
   const { facts, factAnswer = false, skipModel = false, beforeAnswer } = plan ?? {};
+  // A one-definition answer is its led label's citation; the runners-up follow as candidates. What the model wrote
+  // after the led line ran free: another name of the file it had just cited, a test, line 1 of a file.
+  const oneCitation = !factAnswer && (plan?.ranked.length ?? 0) > 0 && !beforeAnswer && opts.freeAfterLead !== true;
   const text = new TextDecoder("utf-8");
   let answer = "";
   let firstAt = 0;
@@ -213,17 +276,17 @@ export async function* answerWithModel(
     maxNewTokens: opts.maxNewTokens ?? 256,
     sampling: { temperature: opts.temperature ?? 0, seed: opts.seed },
     signal: opts.signal,
-    // A fact answer ends after its first citation: the other facts follow in the model's order, below.
+    // A fact or one-definition answer ends after its first citation: the other facts or candidates follow, below.
     choose: decoder
       ? (logits, sample) => {
-          if (factAnswer && decoder.citations.length > 0 && !decoder.inCitation) return { id: id("<|endanswer|>"), logprob: 0 };
+          if ((factAnswer || oneCitation) && decoder.citations.length > 0 && !decoder.inCitation) return { id: id("<|endanswer|>"), logprob: 0 };
           if (noRepeatNgram && !decoder.inCitation) banRepeatedNgrams(logits, raw, noRepeatNgram);
           return decoder.choose(logits, sample);
         }
       : undefined,
     beforeAnswer,
   };
-  const tokens = skipModel ? noTokens() : session.ask(question, askOptions);
+  const tokens = skipModel ? noTokens() : session.ask(explanationAsTrained(question), askOptions);
   for await (const t of tokens) {
     if (count++ === 0) firstAt = performance.now();
     raw.push(t.id);
@@ -267,7 +330,7 @@ export async function* answerWithModel(
   if (repeated) stop = "repeat";
   // What follows the model's own words: the other facts, where an explained symbol is defined, or the runners-up.
   let rawTail = "";
-  const after = decoder ? citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question }) : undefined;
+  const after = !decoder ? undefined : plan?.quoted ? quotedDocs(plan.quoted, index) : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
   if (after?.citations.length) {
     const piece = after.text(answer);
     answer += piece;
@@ -312,6 +375,8 @@ interface AnswerPlan {
   skipModel: boolean;
   /** The labels the model ranked (facts or one-definition candidates), best first. */
   ranked: RankedLabel[];
+  /** An explained symbol with a doc comment: the answer lists its definitions with their docs (no model pass). */
+  quoted?: IndexFacts;
   /** The uncalibrated ablation searches after the question's first logits (ranked is filled then). */
   beforeAnswer?: AskOptions["beforeAnswer"];
 }
@@ -321,7 +386,7 @@ interface AnswerPlan {
  * one-definition question (where defined, a description, a question about unnamed code), the searched labels and the
  * best one led; otherwise nothing (the model answers freely).
  */
-async function planAnswer(session: RepoSession, decoder: GroundedDecoder, grounding: CitationGrounding, question: string, opts: ModelAnswerOptions): Promise<AnswerPlan> {
+async function planAnswer(session: RepoSession, decoder: GroundedDecoder, grounding: CitationGrounding, index: GroundingIndex, question: string, opts: ModelAnswerOptions): Promise<AnswerPlan> {
   const found = opts.searchLabels !== false ? opts.facts?.(question) : undefined;
   const facts = found?.definitions.length ? found : undefined;
   if (facts) {
@@ -340,6 +405,10 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label).filter(read) : unnamed);
     return { facts, factAnswer: true, skipModel: false, ranked };
   }
+  // The repository documents what it asks about: its doc comments answer, in its own words; a small model's
+  // paraphrase of them was often wrong ("Send a string into a list of strings." for Express's res.send).
+  const explained = opts.quoteDocs !== false ? explainedDefinitions(question, opts.facts) : undefined;
+  if (explained && explainedPlaces(explained).some((f) => docOf(index, f))) return { factAnswer: false, skipModel: true, ranked: [], quoted: explained };
   const none: AnswerPlan = { factAnswer: false, skipModel: false, ranked: [] };
   if (opts.searchLabels === false || grounding.labels.size === 0 || !(asksForOneDefinition(question) || asksAboutUnnamedCode(question))) return none;
   if (opts.calibrateLabels === false) {
@@ -365,10 +434,23 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     const outsideLabels = outside.map((d) => ({ label: definitionLabel(d), logprob: -Infinity, ids: [], files: [{ root: d.root!, path: d.path! }] }));
     const retrievedLabels = retrieved.map((d) => (outside.includes(d) ? definitionLabel(d) : labelOf(grounding.labels, d))).filter((l): l is string => l !== undefined);
     ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK, outsideLabels);
+    if (opts.leadByAgreement !== false) ranked = leadWithAgreement(ranked, retrievedLabels, namedIn(question));
   }
   ranked = ranked.slice(0, CANDIDATES);
   if (ranked.length) decoder.lead(ranked[0].ids);
   return { ...none, ranked };
+}
+
+/**
+ * Whether a question names a label's definition: its name is a word of the question, as written, and not a word
+ * questions use for other things (isGenericWord: "index", "view", "value").
+ */
+export function namedIn(question: string): (label: string) => boolean {
+  const words = new Set(question.match(/[A-Za-z_$][\w$]*/g) ?? []);
+  return (label) => {
+    const name = label.split(".").pop() ?? label;
+    return name.length >= 3 && words.has(name) && !isGenericWord(name);
+  };
 }
 
 /**
@@ -477,11 +559,17 @@ function citationsAfter(
   return { citations: list, text: (answer) => `${answer.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${list.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` };
 }
 
+/** A documented symbol's answer: its definitions with their doc summaries (documentedAt), as the answer's text. */
+function quotedDocs(explained: IndexFacts, index: GroundingIndex): { citations: ModelCitation[]; text: () => string } {
+  const { citations, text } = documentedAt(explained, index);
+  return { citations, text: () => text };
+}
+
 /** Where an explained symbol is defined, as citations (lines written by the index), none the answer cited already. */
 function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex): ModelCitation[] {
   const focus: QuestionFocus = { symbol: explained.symbol, kind: "other" };
   const out: ModelCitation[] = [];
-  for (const d of explained.definitions.filter((f) => f.name).slice(0, MAX_DEFINED_AT)) citeOnce(index, [d], definitionLabel(d), focus, cited, out);
+  for (const d of explainedPlaces(explained)) citeOnce(index, [d], definitionLabel(d), focus, cited, out);
   return out;
 }
 

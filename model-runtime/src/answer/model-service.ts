@@ -341,6 +341,8 @@ export class ModelService {
         grounding: l.grounding,
         retrieve: indexRetriever(l.index),
         facts: indexFactsOf(l.index),
+        // A hover shows the index's facts (doc comment included) above the model's line: that line is the model's own.
+        quoteDocs: !opts.explain,
       });
       for await (const ev of gen) {
         events.push(ev);

@@ -62,6 +62,10 @@ export interface ModelVariant {
   selectBlocks?: number;
   /** Rank fusion of the model's and BM25's orders for descriptions (model-answer.ts fusionK; 0: none). */
   fusionK?: number;
+  /** A description's first place needs the retriever's agreement (model-answer.ts leadByAgreement; default true). */
+  leadByAgreement?: boolean;
+  /** A description's answer goes on after its led citation (model-answer.ts freeAfterLead; default false). */
+  freeAfterLead?: boolean;
   /** Questions the index can answer are answered with its facts in the model's order (model-answer.ts facts; default true). */
   indexFacts?: boolean;
   /** An explanation's no-repeat n-gram (model-answer.ts noRepeatNgram; 0: none). */
@@ -143,6 +147,8 @@ export class ModelAnswerer implements Answerer {
       calibrateLabels: v.calibrateLabels,
       retrieve,
       fusionK: v.fusionK,
+      leadByAgreement: v.leadByAgreement,
+      freeAfterLead: v.freeAfterLead,
       noRepeatNgram: v.noRepeatNgram,
       facts: v.indexFacts === false ? undefined : indexFactsOf(ctx.index),
     });
@@ -186,6 +192,10 @@ export interface ModelAnswererOptions {
   selectBlocks?: number;
   /** Also the model answering descriptions by its calibrated order alone (no rank fusion with BM25's order). */
   noFusion?: boolean;
+  /** Also the model whose pick always leads a description's answer (no agreement with the retriever needed). */
+  modelLead?: boolean;
+  /** Also the model going on freely after a description's led citation. */
+  freeAfterLead?: boolean;
   /** Also the model answering (a) questions alone, without the index's facts (what the model itself gets right). */
   noIndexFacts?: boolean;
   /** Also these rank-fusion constants, one variant each (`model-fusion-kN`, descriptions only; tuning). */
@@ -214,6 +224,8 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.noRetrieval) answerers.push(variant("model-no-retrieval", { retrieve: false, tasks: ["needle"] }));
   if (opts.noSelection) answerers.push(variant("model-no-selection", { selectBlocks: 0 }));
   if (opts.noFusion) answerers.push(variant("model-no-fusion", { fusionK: 0, tasks: ["needle"] }));
+  if (opts.modelLead) answerers.push(variant("model-model-lead", { leadByAgreement: false, tasks: ["needle"] }));
+  if (opts.freeAfterLead) answerers.push(variant("model-free-after-lead", { freeAfterLead: true, tasks: ["needle", "whereDefined"] }));
   if (opts.noIndexFacts) answerers.push(variant("model-no-index-facts", { indexFacts: false, tasks: ["whereDefined", "whatCalls", "whoUses"] }));
   for (const k of opts.fusionSweep ?? []) answerers.push(variant(`model-fusion-k${k}`, { fusionK: k, tasks: ["needle"] }));
   for (const n of opts.ngramSweep ?? []) answerers.push(variant(`model-ngram-${n}`, { noRepeatNgram: n, tasks: ["explain"] }));

@@ -38,6 +38,9 @@ const TEMPLATES: Record<QaTask, string[]> = {
   explain: ["Explain `{X}`.", "What does `{X}` do?", "Describe {X}.", "What is `{X}` for?"],
 };
 
+/** The explanation templates (the answer runtime puts everyday explanation questions in these words). */
+export const EXPLAIN_TEMPLATES: readonly string[] = TEMPLATES.explain;
+
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** The first paragraph of a doc comment on one line, cut at a word boundary near `max` characters. */

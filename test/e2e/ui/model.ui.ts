@@ -321,7 +321,8 @@ describe("Longview's model in VS Code (UI)", () => {
     assert.equal(await answer.locator(".body").innerText(), stoppedText, "nothing was added after Stop");
     assert.equal(await answer.locator(".attention-map").count(), 0, "a stopped answer did not finish");
     assert.equal((server.outputChannel("Longview").match(/\[model\] answered in/g) ?? []).length, answeredBefore, "the stopped generation never finished");
-    const next = await chat.ask("What does RateLimiter do?", "enter");
+    // (Not an explanation: RateLimiter's doc comment would answer that without a model pass, and no read map.)
+    const next = await chat.ask("Where is RateLimiter defined?", "enter");
     await finishedModelAnswer(next);
   }, { timeout: 2 * ANSWER_TIMEOUT_MS + 120_000 });
 
