@@ -572,11 +572,23 @@ test("answerWithModel: facts in files the model did not read are listed by the i
     grounding,
     retrieve: () => [{ name: outDefs[0].name, root: outside.record.root, path: outside.record.path }],
   });
+  // The retriever's only hit disagrees with the model's pick and lies in the unread file: it is the answer, written by
+  // the index (no model pass), and the model's pick is the first other candidate.
   const candidates = (await finished(described)).answer;
   const [own, others = ""] = candidates.text.split("Other candidates:");
-  assert.ok(others.includes(`- \`${outDefs[0].name}\` ${outside.record.path}:${lineOf(outDefs[0])}`), candidates.text);
-  assert.ok(!own.includes(outside.record.path), "the answer itself is the model's, from what it read");
-  assert.ok(candidates.citations.some((c) => c.path === outside.record.path && c.line === lineOf(outDefs[0]) && c.label === outDefs[0].name));
+  assert.equal(own.trim(), `${outDefs[0].name} ${outside.record.path}:${lineOf(outDefs[0])}`, candidates.text);
+  assert.ok(others.trim().startsWith("- `"), candidates.text);
+  assert.equal(candidates.timings.decodeTokens, 0);
+  assert.deepEqual(candidates.citations[0], { root: outside.record.root, path: outside.record.path, line: lineOf(outDefs[0]), label: outDefs[0].name });
+  // The same hit in second place behind a read one: the read one leads, the model writes it.
+  const inRead = sources[1].record.definitions.filter((d) => !d.container)[0];
+  const both = (await finished(answerWithModel(session, tokenizer, index, "Which definition does this describe? Sums the rows.", {
+    maxNewTokens: 10,
+    grounding,
+    retrieve: () => [{ name: inRead.name, root: sources[1].record.root, path: sources[1].record.path }, { name: outDefs[0].name, root: outside.record.root, path: outside.record.path }],
+  }))).answer;
+  assert.ok(both.text.startsWith(`${inRead.name} `), both.text);
+  assert.ok(both.text.includes(`- \`${outDefs[0].name}\` ${outside.record.path}:${lineOf(outDefs[0])}`), both.text);
 });
 
 test("answerWithModel: the uncalibrated ablation leads with the model's own search and lists its runners-up", async (t) => {
@@ -709,6 +721,19 @@ test("explanationAsTrained puts an everyday explanation question in a trained fo
   assert.equal(namedIn("Join concatenates the elements of s.")("join"), false, "case as written");
   assert.equal(namedIn("how is the view file looked up?")("view"), false, "generic word");
   assert.equal(namedIn("how are sessions signed?")("response"), false);
+});
+
+test("answerWithModel: a fact is cited once, however many of its lines use the symbol", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("w");
+  const rec = sources[2].record;
+  const u = rec.definitions[0];
+  const symbol = sources[4].record.definitions[0].name;
+  // The user spans three lines and uses the symbol on two of them.
+  records.set(rec.path, { ...rec, definitions: rec.definitions.map((d) => (d === u ? { ...d, endLine: d.startLine + 2 } : d)), references: { [symbol]: [u.startLine + 1, u.startLine + 2] } });
+  const facts = () => ({ kind: "uses" as const, symbol, definitions: [{ name: u.name, root: rec.root, path: rec.path }] });
+  const { answer } = await finished(answerWithModel(session, tokenizer, index, `Who uses \`${symbol}\`?`, { maxNewTokens: 40, grounding, facts }));
+  assert.deepEqual(answer.citations.map((c) => `${c.label} ${c.path}`), [`${u.name} ${rec.path}`], answer.text);
+  records.set(rec.path, rec);
 });
 
 test("answerWithModel: a question the index answers names only its facts, in the model's calibrated order, each place once", async () => {

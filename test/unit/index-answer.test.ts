@@ -101,6 +101,22 @@ test("the full-text search follows index updates file by file", async () => {
   assert.ok(isTestCode("pkg/io.go", "TestReadFull") && !isTestCode("src/testing_utils_impl.ts", "attest"));
   assert.equal(splitIdentifier("computeInvoiceTotal"), "compute Invoice Total");
   assert.equal(splitIdentifier("HTTPServer_start"), "HTTP Server start");
+  // Abbreviations in names and irregular verbs in questions meet the words people use.
+  const c = makeTree({
+    // Without the normal forms the shorter decoy wins each question on its one shared word.
+    "limit.c": "int ngx_limit(void *r) { return 0; }\nint ngx_http_limit_req_handler(void *r) { return 0; }\n",
+    "log.c": "int ngx_log(void *r) { return 0; }\nint ngx_http_log_write(void *r) { return 0; }\n",
+  });
+  const cx = new Indexer({ roots: [{ name: "c", path: c }], threads: 0 });
+  await cx.build();
+  const cs = new DefinitionSearch(cx.index);
+  assert.equal(cs.query("how are requests limited?")[0]?.definition.name, "ngx_http_limit_req_handler");
+  assert.equal(cs.query("where is the log line written?")[0]?.definition.name, "ngx_http_log_write");
+  // Words that name Object.prototype's members are words like any other (a lookup table once returned a function).
+  assert.deepEqual(cs.query("constructor toString __proto__ hasOwnProperty valueOf"), []);
+  cs.dispose();
+  await cx.dispose();
+  removeTree(c);
   const local = makeTree({ "a.ts": "/** Sends reminder emails. */\nexport function notifyLatePayers() {}\n" });
   const ix = new Indexer({ roots: [{ name: "ws", path: local }], threads: 0 });
   await ix.build();

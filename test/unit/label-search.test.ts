@@ -158,7 +158,7 @@ test("fuseWithRetrieved: the model's first stays; its runners-up by reciprocal r
   }
 });
 
-test("leadWithAgreement: the model's first leads when the retriever ranks it near the top; else the best such label it can write", () => {
+test("leadWithAgreement: the model's first leads when the retriever ranks it near the top or the question names it; else the best label the retriever ranks there", () => {
   const r = (label: string, writable = true) => ({ label, logprob: 0, ids: writable ? [1] : [], files: [] });
   const order = (ranked: ReturnType<typeof r>[], retrieved: string[]) => leadWithAgreement(ranked, retrieved).map((x) => x.label);
   const fused = ["a", "b", "c", "d", "e"].map((l) => r(l));
@@ -167,18 +167,18 @@ test("leadWithAgreement: the model's first leads when the retriever ranks it nea
   assert.deepEqual(order(fused, ["d", "x", "b"]), ["b", "a", "c", "d", "e"], "b comes first in the fused order among the retriever's first three");
   const farDown = ["x", "y", "z", "a"];
   assert.equal(AGREEMENT_RANKS, 3);
-  assert.deepEqual(order(fused, farDown), ["a", "b", "c", "d", "e"], "a 4th hit is no agreement, and nothing else the retriever ranks is writable");
-  assert.deepEqual(order([r("a"), r("b", false), r("c")], ["b", "c"]), ["c", "a", "b"], "a label in an unread file cannot lead");
+  assert.deepEqual(order(fused, farDown), ["a", "b", "c", "d", "e"], "a 4th hit is no agreement, and nothing else the retriever ranks is among the labels");
+  assert.deepEqual(order([r("a"), r("b", false), r("c")], ["b", "c"]), ["b", "a", "c"], "a label in an unread file leads too (the index writes it)");
   assert.deepEqual(leadWithAgreement(fused, ["d"], (l) => l === "a").map((x) => x.label), ["a", "b", "c", "d", "e"], "the question names a");
   assert.deepEqual(leadWithAgreement(fused, ["d"], (l) => l === "b").map((x) => x.label), ["d", "a", "b", "c", "e"], "naming another label is no agreement");
-  // Random lists: a permutation; the first is the model's exactly when it agrees or nothing that agrees can be written.
+  // Random lists: a permutation; the first is the model's exactly when it agrees or nothing else agrees.
   for (let trial = 0; trial < 50; trial++) {
     const labels = Array.from({ length: 8 }, (_, i) => r(`l${i}`, Math.random() < 0.7));
     const retrieved = labels.map((l) => l.label).filter(() => Math.random() < 0.5).sort(() => Math.random() - 0.5);
     const out = leadWithAgreement(labels, retrieved);
     assert.deepEqual(out.map((x) => x.label).sort(), labels.map((x) => x.label).sort());
     const top = new Set(retrieved.slice(0, AGREEMENT_RANKS));
-    const candidate = labels.slice(1).find((l) => l.ids.length > 0 && top.has(l.label));
+    const candidate = labels.slice(1).find((l) => top.has(l.label));
     const expectedFirst = top.has(labels[0].label) || !candidate ? labels[0] : candidate;
     assert.equal(out[0].label, expectedFirst.label);
     assert.deepEqual(out.slice(1).map((x) => x.label), labels.filter((l) => l !== expectedFirst).map((x) => x.label), "the rest keep their order");

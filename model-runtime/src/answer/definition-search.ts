@@ -26,11 +26,14 @@ export function splitIdentifier(text: string): string {
     .replace(/[_\-./:$]+/g, " ");
 }
 
-/** English function words, and the words of a question about code that name nothing in it ("find the code that …"). */
+/**
+ * English function words, and the words of a question about code that name nothing in it ("show me the code that …").
+ * Not "find": it asks ("find the code that …") but also names (Flask's find_best_app for "how does flask find the app").
+ */
 const STOP = new Set(
   (
     "a an and are as at be by does do for from how i in is it of on or the this that to what when where which who why with " +
-    "find show locate located code implemented implementation happens work works"
+    "show locate located code implemented implementation happens work works"
   ).split(" "),
 );
 
@@ -46,12 +49,29 @@ export function stem(word: string): string {
   return w.length > 3 && w.endsWith("e") ? w.slice(0, -1) : w;
 }
 
+/**
+ * Words code abbreviates, and irregular verb forms a suffix stemmer cannot reach, mapped to the word a question
+ * uses: nginx's `ngx_http_limit_req_handler` is about "requests", a question asks where a line is "written".
+ */
+const NORMAL_FORM = new Map<string, string>(Object.entries({
+  req: "request", reqs: "request", res: "response", resp: "response", ctx: "context", conf: "configuration",
+  cfg: "configuration", config: "configuration", msg: "message", buf: "buffer", str: "string", len: "length",
+  num: "number", fn: "function", func: "function", init: "initialize", alloc: "allocate", addr: "address",
+  conn: "connection", srv: "server", env: "environment", arg: "argument", args: "argument", param: "parameter",
+  params: "parameter", err: "error", mgr: "manager", db: "database", tmp: "temporary", val: "value", idx: "index",
+  dir: "directory", src: "source", dst: "destination", auth: "authentication", cert: "certificate", certs: "certificate",
+  pkg: "package", attr: "attribute", attrs: "attribute", prev: "previous", cb: "callback", impl: "implementation",
+  written: "write", wrote: "write", sent: "send", built: "build", found: "find", made: "make", got: "get", kept: "keep",
+  held: "hold", chosen: "choose", chose: "choose", taken: "take", took: "take", given: "give", shown: "show",
+  thrown: "throw", threw: "throw", began: "begin", begun: "begin", ran: "run", left: "leave",
+}));
+
 function terms(text: string): string[] {
   return splitIdentifier(text)
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
     .filter((t) => t.length > 1 && !STOP.has(t))
-    .map(stem);
+    .map((t) => stem(NORMAL_FORM.get(t) ?? t));
 }
 
 /** Test files and test functions, by the conventions of the indexed languages. */

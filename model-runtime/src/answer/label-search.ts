@@ -232,7 +232,7 @@ export const AGREEMENT_RANKS = 3;
  * The fused order with its first place checked against the retriever: the model's first label stays first when the
  * retriever ranks it among its first AGREEMENT_RANKS, or when the question itself names it (`namedInQuestion`: Go's
  * "Grow grows the buffer's capacity…", "variant::value_or()"); otherwise the best-fused label the retriever ranks there
- * and the model can write (`ids`: in a file it read) leads, and the model's pick follows it. The model was trained on
+ * leads (in a file the model did not read, too: a repository larger than the context), and the model's pick follows it. The model was trained on
  * questions in its own templates; asked in everyday words ("how are sessions signed?") its first pick was often a
  * name it favours whatever is asked (`response` for 5 of 10 Flask questions) while BM25's first hits, matching the
  * question's words in names and doc comments, held the answer. A retriever's seventh hit agrees with anything (Express
@@ -241,7 +241,8 @@ export const AGREEMENT_RANKS = 3;
 export function leadWithAgreement(ranked: readonly RankedLabel[], retrievedLabels: readonly string[], namedInQuestion: (label: string) => boolean = () => false): RankedLabel[] {
   const top = new Set(retrievedLabels.slice(0, AGREEMENT_RANKS));
   if (ranked.length < 2 || top.size === 0 || top.has(ranked[0].label) || namedInQuestion(ranked[0].label)) return [...ranked];
-  const i = ranked.findIndex((r, j) => j > 0 && r.ids.length > 0 && top.has(r.label));
+  // A label in a file the model did not read (no ids) may lead too: the index then writes the answer (model-answer.ts).
+  const i = ranked.findIndex((r, j) => j > 0 && top.has(r.label));
   if (i < 0) return [...ranked];
   return [ranked[i], ...ranked.slice(0, i), ...ranked.slice(i + 1)];
 }

@@ -330,7 +330,13 @@ export async function* answerWithModel(
   if (repeated) stop = "repeat";
   // What follows the model's own words: the other facts, where an explained symbol is defined, or the runners-up.
   let rawTail = "";
-  const after = !decoder ? undefined : plan?.quoted ? quotedDocs(plan.quoted, index) : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
+  const after = !decoder
+    ? undefined
+    : plan?.quoted
+      ? quotedDocs(plan.quoted, index)
+      : skipModel && !factAnswer
+        ? candidatesOnly(plan?.ranked ?? [], index, question)
+        : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
   if (after?.citations.length) {
     const piece = after.text(answer);
     answer += piece;
@@ -437,6 +443,9 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     if (opts.leadByAgreement !== false) ranked = leadWithAgreement(ranked, retrievedLabels, namedIn(question));
   }
   ranked = ranked.slice(0, CANDIDATES);
+  // The answer is a definition in a file the model did not read (nginx: 128k of 1.9M tokens read): the index lists the
+  // candidates, the model writes nothing (it would only name something it read).
+  if (ranked.length && ranked[0].ids.length === 0) return { ...none, skipModel: true, ranked };
   if (ranked.length) decoder.lead(ranked[0].ids);
   return { ...none, ranked };
 }
@@ -531,10 +540,13 @@ function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited
   const inRanked = new Set(ranked.flatMap((r) => placesOf(facts, r.label)));
   const unranked = facts.definitions.filter((d) => d.name && !inRanked.has(d)).map((d) => ({ label: definitionLabel(d), places: [d] }));
   const groups: Array<{ label: string; places: IndexFact[] }> = [...ranked.map((r) => ({ label: r.label, places: placesOf(facts, r.label) })), ...unranked, { label: "", places: facts.definitions.filter((d) => !d.name) }];
+  // A fact is one definition (or, unnamed, one file's uses outside definitions): once cited, its other lines are not
+  // more facts ("who calls make_response?" listed make_response's call, then a docstring line of the same function).
+  const citedAlready = (label: string, place: IndexFact) => [...cited, ...out].some((c) => c.label === label && c.path === place.path && (c.root === undefined || c.root === place.root));
   for (const { label, places } of groups) {
     for (const place of places) {
       if (out.length >= MAX_LISTED_FACTS) return out;
-      citeOnce(index, [place], label, focus, cited, out);
+      if (!citedAlready(label, place)) citeOnce(index, [place], label, focus, cited, out);
     }
   }
   return out;
@@ -557,6 +569,20 @@ function citationsAfter(
   const [title, list] = explained ? ["Defined at", definedAt(explained, cited, a.index)] : ["Other candidates", otherCandidates(a.ranked, cited, a.index, a.question)];
   // Set apart after a blank line (the answer may end with a line break already).
   return { citations: list, text: (answer) => `${answer.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${list.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` };
+}
+
+/**
+ * A one-definition answer the model did not write (its first label is in a file it did not read): the first label's
+ * citation, then the others as candidates, every line written by the index.
+ */
+function candidatesOnly(ranked: readonly RankedLabel[], index: GroundingIndex, question: string): { citations: ModelCitation[]; text: () => string } {
+  const focus = questionFocus(question);
+  const first: ModelCitation[] = [];
+  if (ranked[0]?.files.length) citeOnce(index, ranked[0].files, ranked[0].label, focus, [], first);
+  const others = otherCandidates(ranked, first, index, question);
+  const lead = first.map((c) => `${c.label} ${c.path}:${c.line}`).join("");
+  const text = others.length ? `${lead}\n\nOther candidates:\n\n${others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` : lead;
+  return { citations: [...first, ...others], text: () => text };
 }
 
 /** A documented symbol's answer: its definitions with their doc summaries (documentedAt), as the answer's text. */
