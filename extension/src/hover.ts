@@ -2,8 +2,8 @@
  * Hover explanations. Two providers, so VS Code shows the first while the second is still computing:
  * - the index's facts — where the symbol under the mouse is defined, its signature and doc, and who uses it —
  *   immediately (a Map lookup), with links that open each location;
- * - the model's one-line explanation of that definition, when the model is ready (explanations.ts: cached per
- *   symbol and file version, a small budget, cancelled when the hover goes away).
+ * - the model's one-line explanation of that definition, when the model is ready and the definition has no doc comment
+ *   (explanations.ts: cached per symbol and file version, a small budget, cancelled when the hover goes away).
  */
 import * as vscode from "vscode";
 import type { SymbolHit } from "../../model-runtime/src/index/types";
@@ -85,6 +85,9 @@ export class ModelHoverProvider implements vscode.HoverProvider {
     const hit = at?.hits[0];
     const record = hit && this.controller.index?.get(hit.root, hit.path);
     if (!at || !hit || !record) return undefined;
+    // A documented definition explains itself: the index's hover shows its doc, and a small model's paraphrase of it
+    // was often wrong ("Creates a new mechanism for the given `options` object." over "Computes the total of an invoice").
+    if (hit.definition.doc.trim()) return undefined;
     const target = { name: hit.definition.name, root: hit.root, path: hit.path, line: hit.definition.nameLine, fileHash: record.hash };
     // VS Code cancels the token when the hover goes away (or moves to another word).
     const abort = new AbortController();

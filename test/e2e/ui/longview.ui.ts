@@ -325,7 +325,8 @@ describe("Longview in VS Code (UI)", () => {
   });
 
   step("typing @ suggests files and symbols from the index; a chosen @file scopes the answer to that file", async () => {
-    const question = "how is an invoice built";
+    // A question whose unscoped answer spans files (computeInvoiceTotal in src/billing.ts, InvoiceSummary in web/).
+    const question = "how are invoice totals computed";
     const definitionsIn = async (a: Locator) => [...(await a.innerText()).matchAll(/\bat ([\w./-]+):\d+/g)].map((m) => m[1]);
     // The same question unscoped, so the test shows what scoping changes.
     const from = await askInChat(question, "enter");

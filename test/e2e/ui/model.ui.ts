@@ -254,10 +254,11 @@ describe("Longview's model in VS Code (UI)", () => {
   });
 
   step("hover: the index facts at once, then the model's line (cached for the next hover)", async () => {
-    const line = lineOf(workspace, "src/billing.ts", "export function computeInvoiceTotal") + 1;
+    // describeInvoice has no doc comment: the model explains it (a documented definition's hover shows its doc only).
+    const line = lineOf(workspace, "src/billing.ts", "export function describeInvoice") + 1;
     await wb.openFile("src/billing.ts");
-    await wb.page.keyboard.press("Control+Home"); // the definition (line 8) is in sight whatever the panel's size
-    const word = wb.editorWord("computeInvoiceTotal", "export function computeInvoiceTotal(");
+    await wb.page.keyboard.press("Control+End"); // the definition (line 30 of 34) is in sight whatever the panel's size
+    const word = wb.editorWord("describeInvoice", "export function describeInvoice(");
     await word.waitFor({ timeout: 20_000 });
     const hover = await wb.hover(word, "Longview model", 60_000).catch(async (e) => {
       throw new Error(`${(e as Error).message}; hover showed: ${JSON.stringify(await wb.visibleHoverText())}`);
