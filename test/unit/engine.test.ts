@@ -736,6 +736,32 @@ test("answerWithModel: a fact is cited once, however many of its lines use the s
   records.set(rec.path, rec);
 });
 
+test("answerWithModel: 'where is X defined and who calls it?' cites X's definition, then lists its callers from the index", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("k");
+  const rec = sources[1].record;
+  const x = rec.definitions[0];
+  // X is used on another line of its file: a who-uses reading of the question would cite that line instead.
+  records.set(rec.path, { ...rec, references: { [x.name]: [rec.definitions[2].nameLine] } });
+  const callers = [sources[3].record, sources[4].record].map((r) => ({ name: r.definitions[1].name, root: r.root, path: r.path }));
+  const asked: string[] = [];
+  const facts = (q: string) => {
+    asked.push(q);
+    if (q === `Who calls \`${x.name}\`?`) return { kind: "uses" as const, symbol: x.name, definitions: callers };
+    if (q.startsWith(`Where is \`${x.name}\` defined`)) return { kind: "where" as const, symbol: x.name, definitions: [{ name: x.name, root: rec.root, path: rec.path }] };
+    return undefined;
+  };
+  const { answer } = await finished(answerWithModel(session, tokenizer, index, `Where is \`${x.name}\` defined and who calls it?`, { maxNewTokens: 40, grounding, facts }));
+  assert.deepEqual(answer.citations[0], { root: rec.root, path: rec.path, line: x.nameLine + 1, label: x.name }, "the definition's line, not a use");
+  const [, list = ""] = answer.text.split("Called by:");
+  const lineOf = (i: number) => [sources[3], sources[4]][i].record.definitions[1].nameLine + 1;
+  assert.deepEqual([...list.matchAll(/^- `([^`]+)` (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`), callers.map((c, i) => `${c.name} ${c.path}:${lineOf(i)}`), answer.text);
+  assert.ok(asked.includes(`Who calls \`${x.name}\`?`));
+  // Without "who calls it", no list.
+  const plain = (await finished(answerWithModel(session, tokenizer, index, `Where is \`${x.name}\` defined?`, { maxNewTokens: 40, grounding, facts }))).answer;
+  assert.ok(!plain.text.includes("Called by"), plain.text);
+  records.set(rec.path, rec);
+});
+
 test("answerWithModel: a question the index answers names only its facts, in the model's calibrated order, each place once", async () => {
   const { session, sources, index, grounding } = await answerFixture("x");
   // Three facts from three files (as index-facts.ts gives them), asked about with a where-defined question.

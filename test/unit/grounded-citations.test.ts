@@ -156,6 +156,9 @@ test("questionFocus in everyday words: 'the X class' names X unless X is a conce
   assert.equal(questionFocus("Explain the request context.").symbol, undefined);
   assert.equal(questionFocus("Where is find defined?").symbol, "find", "a stop word can still be a template's name");
   assert.ok(asksForExplanation("what does the Flask class do?") && asksForExplanation("What is the purpose of `AppContext`?"));
+  // "… and who calls it?" asks for the definition first (its callers are listed after it); "Who calls X?" for uses.
+  assert.deepEqual(questionFocus("Where is `Ledger` defined and who calls it?"), { symbol: "Ledger", kind: "other" });
+  assert.deepEqual(questionFocus("Who calls `Ledger`?"), { symbol: "Ledger", kind: "uses" });
 });
 
 test("the same path in two roots: the root whose file defines the label", () => {

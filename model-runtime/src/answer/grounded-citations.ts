@@ -105,8 +105,12 @@ const PLAIN_SYMBOL = [
 /** Words that start a noun phrase ("Explain the request context"), never a symbol's name. */
 const DETERMINERS = new Set("a an the this that these those how what which why where who when my our your its it".split(" "));
 
+/** A question that asks for the callers or users of what it is about without naming it again: "… and who calls it?" */
+export const USES_OF_IT = /\b(?:who|what|which \w+) (?:calls|uses|invokes|references) (?:it|them|this|that)\b|\bwhere (?:is|are) (?:it|they) (?:called|used)\b/i;
+
 export function questionFocus(question: string): QuestionFocus {
-  const kind = USES.test(question) ? "uses" : "other";
+  // "Where is X defined and who calls it?": the citations are of X's definition; its callers are listed after them.
+  const kind = USES.test(question) && !USES_OF_IT.test(question) ? "uses" : "other";
   const quoted = new RegExp(String.raw`\`(${IDENT})\``).exec(question);
   if (quoted) return { symbol: quoted[1], kind };
   for (const [i, re] of PLAIN_SYMBOL.entries()) {

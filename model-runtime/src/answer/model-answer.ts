@@ -12,7 +12,7 @@ import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { END_ANSWER } from "../training-data/answer-format";
 import { EXPLAIN_TEMPLATES, definitionLabel, describe } from "../training-data/questions";
 import { definitionReads } from "./definition-reads";
-import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
+import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, USES_OF_IT, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, isGenericWord, questionIntent } from "./index-answer";
 import { type FactKind, type IndexFact, type IndexFacts, indexFacts } from "./index-facts";
@@ -337,15 +337,20 @@ export async function* answerWithModel(
       : skipModel && !factAnswer
         ? candidatesOnly(plan?.ranked ?? [], index, question)
         : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
-  if (after?.citations.length) {
-    const piece = after.text(answer);
+  // "Where is the workspace index stored and who calls it?": the answer's definition, then its callers from the index.
+  // The definition is the answer's first label: the one it led with, else the first it cited.
+  const answered = (!factAnswer || facts?.kind === "where") && (plan?.ranked[0]?.label || decoder?.citations[0]?.label);
+  const callers = decoder && answered ? callersOfIt(question, answered, opts.facts, index, [...decoder.citations, ...(after?.citations ?? [])]) : undefined;
+  for (const part of [after, callers]) {
+    if (!part?.citations.length) continue;
+    const piece = part.text(answer);
     answer += piece;
     yield { kind: "token", text: piece };
-    for (const c of after.citations) {
+    for (const c of part.citations) {
       decoder!.citations.push(c);
       yield { kind: "citation", citation: c };
     }
-    rawTail = after.citations.map((c) => `\n${c.label ? `${c.label} ` : ""}<|cite|>${c.path}:${c.line}<|endcite|>`).join("");
+    rawTail += part.citations.map((c) => `\n${c.label ? `${c.label} ` : ""}<|cite|>${c.path}:${c.line}<|endcite|>`).join("");
   }
   const end = performance.now();
   const citations = decoder?.citations ?? ungroundedCitations(tokenizer.decode(raw));
@@ -583,6 +588,26 @@ function candidatesOnly(ranked: readonly RankedLabel[], index: GroundingIndex, q
   const lead = first.map((c) => `${c.label} ${c.path}:${c.line}`).join("");
   const text = others.length ? `${lead}\n\nOther candidates:\n\n${others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` : lead;
   return { citations: [...first, ...others], text: () => text };
+}
+
+/**
+ * The users of an answer's definition when the question also asks who calls or uses "it", as the index finds them
+ * (index-facts.ts: callers without imports for "calls"), listed after the answer.
+ */
+function callersOfIt(
+  question: string,
+  label: string,
+  facts: ModelAnswerOptions["facts"],
+  index: GroundingIndex,
+  cited: readonly ModelCitation[],
+): { citations: ModelCitation[]; text: (answerSoFar: string) => string } | undefined {
+  if (!facts || !USES_OF_IT.test(question)) return undefined;
+  const calls = /\b(?:calls|called|invokes)\b/i.test(question);
+  const found = facts(`${calls ? "Who calls" : "Who uses"} \`${label}\`?`);
+  if (found?.kind !== "uses") return undefined;
+  const list = remainingFacts([], found, cited, index, `Who uses \`${label}\`?`);
+  const title = calls ? "Called by" : "Used by";
+  return { citations: list, text: (answer) => `${answer.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${list.map((c) => `- ${c.label ? `\`${c.label}\` ` : ""}${c.path}:${c.line}`).join("\n")}` };
 }
 
 /** A documented symbol's answer: its definitions with their doc summaries (documentedAt), as the answer's text. */
