@@ -98,9 +98,9 @@ const PLAIN_SYMBOL = [
   new RegExp(String.raw`\bWhat does (${IDENT}) (?:depend|call|do)\b`),
   new RegExp(String.raw`\b(?:Describe|Explain) (${IDENT})`),
   new RegExp(String.raw`\bWho (?:uses|calls) (${IDENT})`),
-  // Everyday forms that say what kind of definition they name: "what does the Flask class do?"
-  new RegExp(String.raw`\bthe (${IDENT}) (?:class|function|method|module|struct|interface)\b`),
 ];
+/** The everyday form that says what kind of definition it names: "what does the Flask class do?" */
+const THE_X_KIND = new RegExp(String.raw`\bthe (${IDENT}) (?:class|function|method|module|struct|interface)\b`);
 
 /** Words that start a noun phrase ("Explain the request context"), never a symbol's name. */
 const DETERMINERS = new Set("a an the this that these those how what which why where who when my our your its it".split(" "));
@@ -113,13 +113,14 @@ export function questionFocus(question: string): QuestionFocus {
   const kind = USES.test(question) && !USES_OF_IT.test(question) ? "uses" : "other";
   const quoted = new RegExp(String.raw`\`(${IDENT})\``).exec(question);
   if (quoted) return { symbol: quoted[1], kind };
-  for (const [i, re] of PLAIN_SYMBOL.entries()) {
+  for (const re of PLAIN_SYMBOL) {
     const m = re.exec(question);
-    // "Explain the request context": a word of the sentence is not the symbol. In the everyday "the X class" form
-    // a generic lower-case word is a concept ("the session interface"); "the Config class" names one.
-    const everyday = i === PLAIN_SYMBOL.length - 1;
-    if (m && !DETERMINERS.has(m[1].toLowerCase()) && !(everyday && isGenericWord(m[1]) && !/[A-Z_]/.test(m[1]))) return { symbol: m[1], kind };
+    // "Explain the request context": a word of the sentence is not the symbol.
+    if (m && !DETERMINERS.has(m[1].toLowerCase())) return { symbol: m[1], kind };
   }
+  // In "the X class" a generic lower-case word is a concept ("the session interface"); "the Config class" names one.
+  const kindNamed = THE_X_KIND.exec(question);
+  if (kindNamed && !DETERMINERS.has(kindNamed[1].toLowerCase()) && !(isGenericWord(kindNamed[1]) && !/[A-Z_]/.test(kindNamed[1]))) return { symbol: kindNamed[1], kind };
   const codeLike = question.match(new RegExp(IDENT, "g"))?.find((w) => /[a-z][A-Z]|_|\.|::/.test(w) && !/^\.|\.$/.test(w));
   return { symbol: codeLike, kind };
 }

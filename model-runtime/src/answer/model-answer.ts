@@ -149,8 +149,11 @@ function explainedPlaces(explained: IndexFacts): IndexFact[] {
   return explained.definitions.filter((f) => f.name).slice(0, MAX_DEFINED_AT);
 }
 
-/** An explained symbol's definitions, each cited with its doc summary: one `- \`label\` path:line — summary` line each. */
-function documentedAt(explained: IndexFacts, index: GroundingIndex): { citations: ModelCitation[]; text: string } {
+/**
+ * A documented symbol's answer, its whole text: its definitions, each cited with its doc summary (one
+ * `- \`label\` path:line — summary` line each).
+ */
+function documentedAt(explained: IndexFacts, index: GroundingIndex): { citations: ModelCitation[]; text: () => string } {
   const focus: QuestionFocus = { symbol: explained.symbol, kind: "other" };
   const citations: ModelCitation[] = [];
   const lines: string[] = [];
@@ -162,7 +165,8 @@ function documentedAt(explained: IndexFacts, index: GroundingIndex): { citations
     const doc = docOf(index, f);
     lines.push(`- \`${c.label}\` ${c.path}:${c.line}${doc ? ` — ${doc}` : ""}`);
   }
-  return { citations, text: lines.join("\n") };
+  const text = lines.join("\n");
+  return { citations, text: () => text };
 }
 
 /**
@@ -333,7 +337,7 @@ export async function* answerWithModel(
   const after = !decoder
     ? undefined
     : plan?.quoted
-      ? quotedDocs(plan.quoted, index)
+      ? documentedAt(plan.quoted, index)
       : skipModel && !factAnswer
         ? candidatesOnly(plan?.ranked ?? [], index, question)
         : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
@@ -538,8 +542,7 @@ async function rankedFacts(
  * found them (a name defined in two files is two places; a user's file is where it uses the symbol), lines written by
  * the index, none cited twice.
  */
-function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex, question: string): ModelCitation[] {
-  const focus = questionFocus(question);
+function remainingFacts(ranked: readonly RankedLabel[], facts: IndexFacts, cited: readonly ModelCitation[], index: GroundingIndex, focus: QuestionFocus): ModelCitation[] {
   const out: ModelCitation[] = [];
   // The model's order first; then the facts it could not write (in files it did not read), in the index's order.
   const inRanked = new Set(ranked.flatMap((r) => placesOf(facts, r.label)));
@@ -567,13 +570,19 @@ function citationsAfter(
   a: { ranked: readonly RankedLabel[]; facts?: IndexFacts; explainFacts: ModelAnswerOptions["facts"]; index: GroundingIndex; question: string },
 ): { citations: ModelCitation[]; text: (answerSoFar: string) => string } {
   if (a.facts) {
-    const list = remainingFacts(a.ranked, a.facts, cited, a.index, a.question);
+    const list = remainingFacts(a.ranked, a.facts, cited, a.index, questionFocus(a.question));
     return { citations: list, text: (answer) => list.map((c, i) => `${i === 0 && !answer ? "" : "\n"}${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("") };
   }
   const explained = explainedDefinitions(a.question, a.explainFacts);
   const [title, list] = explained ? ["Defined at", definedAt(explained, cited, a.index)] : ["Other candidates", otherCandidates(a.ranked, cited, a.index, a.question)];
-  // Set apart after a blank line (the answer may end with a line break already).
-  return { citations: list, text: (answer) => `${answer.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${list.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` };
+  return { citations: list, text: (answer) => titledList(answer, title, list) };
+}
+
+/** A list of citations set apart after the answer so far (a blank line, `Title:`, one `- \`label\` path:line` each). */
+function titledList(answerSoFar: string, title: string, list: readonly ModelCitation[]): string {
+  // The answer may end with a line break already.
+  const lines = list.map((c) => `- ${c.label ? `\`${c.label}\` ` : ""}${c.path}:${c.line}`).join("\n");
+  return `${answerSoFar.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${lines}`;
 }
 
 /**
@@ -586,8 +595,7 @@ function candidatesOnly(ranked: readonly RankedLabel[], index: GroundingIndex, q
   if (ranked[0]?.files.length) citeOnce(index, ranked[0].files, ranked[0].label, focus, [], first);
   const others = otherCandidates(ranked, first, index, question);
   const lead = first.map((c) => `${c.label} ${c.path}:${c.line}`).join("");
-  const text = others.length ? `${lead}\n\nOther candidates:\n\n${others.map((c) => `- \`${c.label}\` ${c.path}:${c.line}`).join("\n")}` : lead;
-  return { citations: [...first, ...others], text: () => text };
+  return { citations: [...first, ...others], text: () => (others.length ? lead + titledList(lead, "Other candidates", others) : lead) };
 }
 
 /**
@@ -605,15 +613,8 @@ function callersOfIt(
   const calls = /\b(?:calls|called|invokes)\b/i.test(question);
   const found = facts(`${calls ? "Who calls" : "Who uses"} \`${label}\`?`);
   if (found?.kind !== "uses") return undefined;
-  const list = remainingFacts([], found, cited, index, `Who uses \`${label}\`?`);
-  const title = calls ? "Called by" : "Used by";
-  return { citations: list, text: (answer) => `${answer.endsWith("\n") ? "\n" : "\n\n"}${title}:\n\n${list.map((c) => `- ${c.label ? `\`${c.label}\` ` : ""}${c.path}:${c.line}`).join("\n")}` };
-}
-
-/** A documented symbol's answer: its definitions with their doc summaries (documentedAt), as the answer's text. */
-function quotedDocs(explained: IndexFacts, index: GroundingIndex): { citations: ModelCitation[]; text: () => string } {
-  const { citations, text } = documentedAt(explained, index);
-  return { citations, text: () => text };
+  const list = remainingFacts([], found, cited, index, { symbol: label, kind: "uses" });
+  return { citations: list, text: (answer) => titledList(answer, calls ? "Called by" : "Used by", list) };
 }
 
 /** Where an explained symbol is defined, as citations (lines written by the index), none the answer cited already. */
