@@ -63,8 +63,8 @@ const WRAPPER_TYPES = new Set([
   "export_statement", "decorated_definition", "template_declaration", "ambient_declaration",
   "lexical_declaration", "variable_declaration", "expression_statement", "arguments", "call_expression",
 ]);
-/** A file's licence or overview block: not the doc of the definition that happens to follow it. */
-const FILE_HEADER = /@(?:license|copyright|file|fileoverview|module|preserve)\b|^\/\*!/i;
+/** A file's licence or overview block: not the doc of the definition that happens to follow it (`/*!` never qualifies: not `/**`). */
+const FILE_HEADER = /@(?:license|copyright|file|fileoverview|module|preserve)\b/i;
 /** Enclosing nodes that name a definition's container (class of a method, impl type of a Rust fn …). */
 const CONTAINER_TYPES = new Set([
   "class_declaration", "abstract_class_declaration", "class_definition", "class_specifier", "struct_specifier",
@@ -113,7 +113,8 @@ function leadingComment(def: Node): string {
   const parts: string[] = [];
   let expectedRow = anchor.startPosition.row;
   for (let sib = anchor.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
-    const gapAllowed = parts.length === 0 && sib.text.startsWith("/**") && !FILE_HEADER.test(sib.text) && expectedRow === anchor.startPosition.row;
+    // Read a sibling's text only when it is a comment: the sibling above is often a whole function.
+    const gapAllowed = parts.length === 0 && expectedRow === anchor.startPosition.row && COMMENT_TYPES.has(sib.type) && sib.text.startsWith("/**") && !FILE_HEADER.test(sib.text);
     if (sib.endPosition.row < expectedRow - (gapAllowed ? 2 : 1)) break;
     if (TRANSPARENT_SIBLINGS.has(sib.type)) {
       expectedRow = sib.startPosition.row;
