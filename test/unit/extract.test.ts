@@ -173,10 +173,143 @@ test("Go, Rust, Java, C and C++ definitions and imports", async () => {
   assert.equal(c.definitions.find((d) => d.name === "add")!.doc, "Adds.");
 });
 
+test("C#, Ruby and PHP: definitions with containers, doc comments (XML docs as text), signatures and imports", async () => {
+  const csharp = [
+    "using System;",
+    "using System.Collections.Generic;",
+    "namespace Billing.Core",
+    "{",
+    "    /// <summary>Computes totals of <see cref=\"T:Billing.Line\"/> items.</summary>",
+    "    /// <param name=\"x\">The seed.</param>",
+    "    public class Invoice",
+    "    {",
+    "        /// <summary>Adds a line.</summary>",
+    "        [Obsolete]",
+    "        public void Add(int line) { Total(); }",
+    "        public int Total => 0;",
+    "    }",
+    "    public interface IStore { void Save(Invoice i); }",
+    "    public struct Point { public int X; }",
+    "    public enum Color { Red }",
+    "    public record Person(string Name);",
+    "}",
+  ].join("\n");
+  const cs = await parser.parse("csharp", csharp);
+  assert.equal(cs.hasErrors, false);
+  assert.deepEqual(summary(cs.definitions), [
+    "module:Billing.Core@3", "class:Invoice@7", "method:Invoice.Add@11", "method:Invoice.Total@12", "interface:IStore@14",
+    "method:IStore.Save@14", "class:Point@15", "enum:Color@16", "class:Person@17",
+  ]);
+  const invoice = cs.definitions.find((d) => d.name === "Invoice")!;
+  assert.equal(invoice.doc, "Computes totals of Billing.Line items.\n@param x The seed.");
+  assert.equal(cs.definitions.find((d) => d.name === "Add")!.doc, "Adds a line.");
+  assert.deepEqual(cs.imports.map((i) => i.source), ["System", "System.Collections.Generic"]);
+
+  const ruby = [
+    'require "json"',
+    'require_relative "billing/line"',
+    "module Billing",
+    "  # Computes the invoice total.",
+    "  class Invoice < Base",
+    "    # Adds a line.",
+    "    def add(line)",
+    "      total",
+    "    end",
+    "",
+    "    def self.build(x) = new(x)",
+    "  end",
+    "  class Ledger::Entry",
+    "  end",
+    "end",
+    "def helper(a)",
+    "  a",
+    "end",
+  ].join("\n");
+  const rb = await parser.parse("ruby", ruby);
+  assert.deepEqual(summary(rb.definitions), ["module:Billing@3", "class:Billing.Invoice@5", "method:Invoice.add@7", "method:Invoice.build@11", "class:Billing.Entry@13", "method:helper@16"]);
+  const rbInvoice = rb.definitions.find((d) => d.name === "Invoice")!;
+  assert.equal(rbInvoice.doc, "Computes the invoice total.");
+  assert.equal(rb.definitions.find((d) => d.name === "Billing")!.signature, "module Billing", "the class's doc is not the module's signature");
+  assert.equal(rb.definitions.find((d) => d.name === "add")!.doc, "Adds a line.");
+  assert.deepEqual(rb.imports.map((i) => i.source), ["json", "billing/line"]);
+
+  const php = [
+    "<?php",
+    "namespace App\\Billing;",
+    "use App\\Models\\User;",
+    "use Illuminate\\Support\\{Collection, Str};",
+    "require_once __DIR__ . '/helpers.php';",
+    "/**",
+    " * Computes totals.",
+    " */",
+    "class Invoice extends Base",
+    "{",
+    "    /** Adds a line. */",
+    "    public function add(int $line): void { $this->total(); }",
+    "}",
+    "interface Store { public function save(Invoice $i): void; }",
+    "trait Loggable { public function log(string $m) {} }",
+    "function helper($a) { return $a; }",
+  ].join("\n");
+  const ph = await parser.parse("php", php);
+  assert.deepEqual(summary(ph.definitions), ["class:Invoice@9", "method:Invoice.add@12", "interface:Store@14", "method:Store.save@14", "interface:Loggable@15", "method:Loggable.log@15", "function:helper@16"]);
+  assert.equal(ph.definitions[0].doc, "Computes totals.");
+  assert.equal(ph.definitions[1].signature, "public function add(int $line): void");
+  assert.deepEqual(ph.imports.map((i) => i.source), ["App\\Models\\User", "Illuminate\\Support", "/helpers.php"]);
+});
+
 test("a syntax error still yields the definitions that parse, and hasErrors is set", async () => {
   const r = await parser.parse("typescript", "function ok() {}\nfunction broken( {\n");
   assert.equal(r.hasErrors, true);
   assert.ok(r.definitions.some((d) => d.name === "ok"));
+});
+
+test("C: braces split across #if blocks lose no function (the first branch of each conditional is parsed again)", async () => {
+  const { firstBranchOnly } = await import("../../model-runtime/src/parse/preprocessor");
+  // nginx's shape: a brace opened in one #if block and closed in another, and both branches of an #if opening one.
+  const source = [
+    "static int ngx_pick_peer(int single, int sid) {", //   0
+    "    if (single) {",
+    "#if (NGX_SID)",
+    "        if (sid == 0) {",
+    "#endif",
+    "            single++;", //                                5
+    "#if (NGX_SID)",
+    "        }",
+    "#endif",
+    "    }",
+    "#if (NGX_WIN32)", //                                      10
+    "    if (single > 1) {",
+    "#else",
+    "    if (single > 2 && \\",
+    "        sid) {",
+    "#endif", //                                               15
+    "        single--;",
+    "    }",
+    "    return single;",
+    "}",
+    "", //                                                     20
+    "static int ngx_after(void) { return 0; }",
+    "#ifdef NGX_OTHER",
+    "static int ngx_other_only(void) { return 1; }",
+    "#else",
+    "static int ngx_other_only(void) { return 2; }", //        25
+    "#endif",
+    "",
+  ].join("\n");
+  const blanked = firstBranchOnly(source)!;
+  assert.equal(blanked.length, source.length);
+  assert.deepEqual(blanked.split("\n").map((l) => l.length), source.split("\n").map((l) => l.length), "every line keeps its length");
+  const lines = blanked.split("\n");
+  for (const i of [2, 4, 6, 8, 10, 12, 13, 14, 15, 22, 24, 25, 26]) assert.equal(lines[i].trim(), "", `line ${i} blanked`);
+  for (const i of [3, 7, 11, 23]) assert.equal(lines[i], source.split("\n")[i], `line ${i} kept`);
+  assert.equal(firstBranchOnly("int f(void) { return 0; }\n#define X 1\n"), undefined);
+  const r = await parser.parse("c", source);
+  const names = r.definitions.map((d) => `${d.name}@${d.startLine}-${d.endLine}`);
+  assert.ok(names.includes("ngx_pick_peer@0-19"), names.join(" "));
+  assert.ok(names.includes("ngx_after@21-21"), names.join(" "));
+  // Both versions of a function defined per platform are kept (the later one from the first parse).
+  assert.deepEqual(r.definitions.filter((d) => d.name === "ngx_other_only").map((d) => d.nameLine), [23, 25]);
 });
 
 test("non-ASCII text before a definition keeps its line right", async () => {
@@ -197,6 +330,9 @@ test("languageForPath maps extensions and leaves unknown files as text", () => {
   assert.equal(languageForPath("src/a.tsx"), "tsx");
   assert.equal(languageForPath("x/y.PY"), "python");
   assert.equal(languageForPath("include/a.h"), "cpp");
+  assert.equal(languageForPath("src/Billing/Invoice.cs"), "csharp");
+  assert.equal(languageForPath("lib/tasks/db.rake"), "ruby");
+  assert.equal(languageForPath("app/Http/Kernel.php"), "php");
   assert.equal(languageForPath("README.md"), undefined);
   assert.equal(languageForPath("dir.ts/Makefile"), undefined);
 });

@@ -2,6 +2,7 @@
  * The in-memory workspace index: file records plus a name → definitions map kept up to date file by file,
  * so a one-file update costs that file's definitions only. Queries are synchronous and cheap (hover-fast).
  */
+import { placeRank } from "./code-places";
 import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit } from "./types";
 
 export function fileKey(root: string, path: string): string {
@@ -151,10 +152,15 @@ export class WorkspaceIndex {
         }
       }
     }
-    // Full definitions before bare declarations (a C prototype, a TS overload), then by path for stability.
+    // Full definitions before bare declarations (a C prototype, a TS overload); for "obj.name", those written as such
+    // (Express's `res.render = function render(…)` has no container, its signature says `res.render`); the library's
+    // own code before its examples and tests; then by path for stability.
+    const qualifiedBy = (h: SymbolHit) => container !== undefined && (h.definition.container !== undefined || h.definition.signature.includes(query.trim()));
     hits.sort(
       (a, b) =>
         Number(!!a.definition.declarationOnly) - Number(!!b.definition.declarationOnly) ||
+        Number(qualifiedBy(b)) - Number(qualifiedBy(a)) ||
+        placeRank(a.path, a.definition.name) - placeRank(b.path, b.definition.name) ||
         (a.path < b.path ? -1 : a.path > b.path ? 1 : a.definition.nameLine - b.definition.nameLine),
     );
     return hits.slice(0, limit);

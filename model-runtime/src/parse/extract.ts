@@ -9,6 +9,7 @@ import { Language, type Node, Parser, Query, type QueryMatch } from "web-tree-si
 import type { Definition, DefinitionKind, ImportEntry, Mentions, ReferenceMap } from "../index/types";
 import grammarFiles from "./grammar-files.json";
 import { LANGUAGES, type LanguageSpec } from "./languages";
+import { firstBranchOnly } from "./preprocessor";
 
 export interface ParsedSource {
   definitions: Definition[];
@@ -69,8 +70,10 @@ const FILE_HEADER = /@(?:license|copyright|file|fileoverview|module|preserve)\b/
 const CONTAINER_TYPES = new Set([
   "class_declaration", "abstract_class_declaration", "class_definition", "class_specifier", "struct_specifier",
   "interface_declaration", "enum_declaration", "record_declaration", "trait_item", "impl_item", "internal_module",
-  "module", "namespace_definition", "mod_item", "class", "object", "type_spec",
+  "module", "namespace_definition", "mod_item", "class", "object", "type_spec", "struct_declaration", "trait_declaration",
 ]);
+/** Languages with `#if` conditional compilation, which their grammars parse as if every branch were compiled. */
+const PREPROCESSED = new Set(["c", "cpp", "csharp"]);
 const C_DEFINITION_PARENTS = new Set(["function_definition", "declaration", "field_declaration", "template_declaration"]);
 
 const MAX_SIGNATURE = 200;
@@ -94,6 +97,22 @@ export function cleanDocComment(raw: string): string {
   return text.length > MAX_DOC ? `${text.slice(0, MAX_DOC - 1)}…` : text;
 }
 
+/**
+ * C#'s XML documentation comment as text: the summary's words, a `<see cref="X"/>` as X, and parameters and the
+ * return value as `@param` / `@returns` lines (so a doc summary stops where they begin, as for JSDoc).
+ */
+export function xmlDocText(doc: string): string {
+  if (!/<(summary|remarks|param|returns)\b/.test(doc)) return doc;
+  return doc
+    .replace(/<(?:see|seealso|paramref|typeparamref)\s+(?:cref|name|langword)="([^"]*)"\s*\/>/g, (_, name: string) => name.replace(/^[A-Z]:/, ""))
+    .replace(/<param\s+name="([^"]*)"\s*>/g, "\n@param $1 ")
+    .replace(/<returns>/g, "\n@returns ")
+    .replace(/<\/?[a-zA-Z][^>]*>/g, "")
+    .replace(/[ \t]+\n/g, "\n")
+    .replace(/\n{2,}/g, "\n")
+    .trim();
+}
+
 function pythonDocstring(def: Node): string {
   const body = def.childForFieldName("body");
   const first = body?.namedChild(0);
@@ -109,7 +128,10 @@ function pythonDocstring(def: Node): string {
  */
 function leadingComment(def: Node): string {
   let anchor: Node = def;
-  while (anchor.parent && WRAPPER_TYPES.has(anchor.parent.type)) anchor = anchor.parent;
+  // Ruby: the comments above a module's or class's first statement belong to that node, before its body_statement.
+  while (anchor.parent && (WRAPPER_TYPES.has(anchor.parent.type) || (anchor.parent.type === "body_statement" && !anchor.previousNamedSibling))) {
+    anchor = anchor.parent;
+  }
   const parts: string[] = [];
   let expectedRow = anchor.startPosition.row;
   for (let sib = anchor.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
@@ -146,7 +168,10 @@ function containerName(def: Node): string | undefined {
 function signatureOf(def: Node, source: string): string {
   const inner = def.type === "template_declaration" ? def.namedChildren.find((c) => c && C_DEFINITION_PARENTS.has(c.type)) : undefined;
   const body = (inner ?? def).childForFieldName("body");
-  const end = body && body.startIndex > def.startIndex ? body.startIndex : Math.min(def.endIndex, source.indexOf("\n", def.startIndex) >>> 0);
+  let end = body && body.startIndex > def.startIndex ? body.startIndex : Math.min(def.endIndex, source.indexOf("\n", def.startIndex) >>> 0);
+  // A comment before the body is not part of the signature (Ruby: a module's first class's doc comment).
+  const comment = def.namedChildren.find((c) => c !== null && COMMENT_TYPES.has(c.type) && c.startIndex > def.startIndex && c.startIndex < end);
+  if (comment) end = comment.startIndex;
   return collapse(source.slice(def.startIndex, Math.min(end, def.startIndex + MAX_SIGNATURE * 2)), MAX_SIGNATURE);
 }
 
@@ -209,12 +234,47 @@ export class SourceParser {
     try {
       const root = tree.rootNode;
       const matches = lang.definitions.matches(root);
+      let definitions = this.definitions(lang, matches, source);
+      let hasErrors = root.hasError;
+      if (hasErrors && PREPROCESSED.has(lang.spec.id)) {
+        const recovered = this.firstBranchDefinitions(lang, source, root, definitions, options);
+        if (recovered) ({ definitions, hasErrors } = recovered);
+      }
       return {
-        definitions: this.definitions(lang, matches, source),
+        definitions,
         imports: this.imports(matches),
         ...lexicalReferences(source, proseMask(lang.prose, root, source.length)),
-        hasErrors: root.hasError,
+        hasErrors,
       };
+    } finally {
+      tree.delete();
+    }
+  }
+
+  /**
+   * A C, C++ or C# file that parsed with errors, parsed again with only the first branch of each `#if` (preprocessor.ts):
+   * when that has fewer errors, its definitions, plus any of the first parse's it lacks (those of later branches).
+   * nginx: 87 of 266 .c files parse with errors and lost 12 functions, `ngx_http_upstream_get_round_robin_peer` one.
+   */
+  private firstBranchDefinitions(
+    lang: LoadedLanguage,
+    source: string,
+    root: Node,
+    definitions: Definition[],
+    options: Parameters<Parser["parse"]>[2],
+  ): { definitions: Definition[]; hasErrors: boolean } | undefined {
+    const variant = firstBranchOnly(source);
+    const tree = variant ? lang.parser.parse(variant, null, options) : null;
+    if (!variant || !tree) return undefined;
+    try {
+      const errors = (node: Node) => node.descendantsOfType("ERROR").length + (node.hasError ? 1 : 0);
+      if (errors(tree.rootNode) >= errors(root)) return undefined;
+      const recovered = this.definitions(lang, lang.definitions.matches(tree.rootNode), variant);
+      const key = (d: Definition) => `${d.name}@${d.nameLine}:${d.nameColumn}`;
+      const found = new Set(recovered.map(key));
+      const merged = [...recovered, ...definitions.filter((d) => !found.has(key(d)))];
+      merged.sort((a, b) => a.startLine - b.startLine || a.startColumn - b.startColumn);
+      return { definitions: merged, hasErrors: tree.rootNode.hasError };
     } finally {
       tree.delete();
     }
@@ -248,7 +308,7 @@ export class SourceParser {
       const key = `${defNode.startIndex}:${defNode.endIndex}`;
       const previous = byRange.get(key);
       if (previous && KIND_RANK[previous.kind] >= KIND_RANK[kind]) continue;
-      const doc = lang.spec.id === "python" ? pythonDocstring(defNode) || leadingComment(defNode) : leadingComment(defNode);
+      const doc = lang.spec.id === "python" ? pythonDocstring(defNode) || leadingComment(defNode) : lang.spec.id === "csharp" ? xmlDocText(leadingComment(defNode)) : leadingComment(defNode);
       let name = nameNode.text;
       // C++ out-of-line definitions name their class: keep the member name, record the class as container.
       let container = containerName(defNode);

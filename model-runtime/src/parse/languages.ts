@@ -108,6 +108,46 @@ ${C_COMMON}
 (namespace_definition name: (_) @name) @definition.module
 `;
 
+const CSHARP = `
+(class_declaration name: (identifier) @name) @definition.class
+(struct_declaration name: (identifier) @name) @definition.class
+(record_declaration name: (identifier) @name) @definition.class
+(interface_declaration name: (identifier) @name) @definition.interface
+(enum_declaration name: (identifier) @name) @definition.enum
+(delegate_declaration name: (identifier) @name) @definition.type
+(method_declaration name: (identifier) @name) @definition.method
+(constructor_declaration name: (identifier) @name) @definition.method
+(property_declaration name: (identifier) @name) @definition.method
+(namespace_declaration name: (_) @name) @definition.module
+(file_scoped_namespace_declaration name: (_) @name) @definition.module
+(using_directive [(qualified_name) (identifier)] @source) @import
+`;
+
+// Ruby: \`def\` at the top level is a method of Object; it keeps the method kind. \`class A::B\` is named B.
+const RUBY = `
+(class name: (constant) @name) @definition.class
+(class name: (scope_resolution name: (constant) @name)) @definition.class
+(module name: (constant) @name) @definition.module
+(module name: (scope_resolution name: (constant) @name)) @definition.module
+(method name: (_) @name) @definition.method
+(singleton_method name: (_) @name) @definition.method
+((call method: (identifier) @_f arguments: (argument_list . (string (string_content) @source))) @import (#match? @_f "^(require|require_relative|load)$"))
+`;
+
+const PHP = `
+(class_declaration name: (name) @name) @definition.class
+(interface_declaration name: (name) @name) @definition.interface
+(trait_declaration name: (name) @name) @definition.interface
+(enum_declaration name: (name) @name) @definition.enum
+(method_declaration name: (name) @name) @definition.method
+(function_definition name: (name) @name) @definition.function
+(namespace_use_declaration (namespace_use_clause [(qualified_name) (name)] @source)) @import
+(namespace_use_declaration (namespace_name) @source (namespace_use_group)) @import
+${["require_expression", "require_once_expression", "include_expression", "include_once_expression"]
+  .map((t) => `(${t} (string (string_content) @source)) @import\n(${t} (binary_expression right: (string (string_content) @source))) @import`)
+  .join("\n")}
+`;
+
 const JS_PROSE = "(comment) @text (string) @text (template_string) @text (template_substitution) @code";
 const C_PROSE = "(comment) @text (string_literal) @text (system_lib_string) @text";
 
@@ -131,6 +171,14 @@ export const LANGUAGES: Record<string, LanguageSpec> = {
     definitions: CPP,
     prose: `${C_PROSE} (raw_string_literal) @text`,
   },
+  csharp: {
+    id: "csharp",
+    wasm: "tree-sitter-c_sharp.wasm",
+    definitions: CSHARP,
+    prose: "(comment) @text (string_literal) @text (verbatim_string_literal) @text (raw_string_literal) @text (interpolated_string_expression) @text (interpolation) @code",
+  },
+  ruby: { id: "ruby", wasm: "tree-sitter-ruby.wasm", definitions: RUBY, prose: "(comment) @text (string) @text (heredoc_body) @text (interpolation) @code" },
+  php: { id: "php", wasm: "tree-sitter-php.wasm", definitions: PHP, prose: "(comment) @text (string) @text (encapsed_string) @text (heredoc) @text (nowdoc) @text" },
 };
 
 const EXTENSIONS: Record<string, string> = {
@@ -141,6 +189,9 @@ const EXTENSIONS: Record<string, string> = {
   ".go": "go",
   ".rs": "rust",
   ".java": "java",
+  ".cs": "csharp",
+  ".rb": "ruby", ".rake": "ruby", ".gemspec": "ruby",
+  ".php": "php",
   ".c": "c",
   // .h is shared by C and C++; the C++ grammar parses C headers well, so C++ it is.
   ".h": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".ipp": "cpp",
