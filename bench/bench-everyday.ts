@@ -3,10 +3,11 @@
  * and any of its first five, lands in a definition that answers the question. Each question is asked the way a
  * person does — `longview ask <repo> "<question>"` with the bundled model — and, in the same run, with
  * `--index-only` (the index's own answer: BM25 over names and doc comments, no model), the baseline.
- * usage: node dist/bench/bench-everyday.js --repos DIR [--only flask,express] [--json FILE] [--answer-cli PATH]
+ * usage: node dist/bench/bench-everyday.js --repos DIR [--only flask,express] [--json FILE] [--answer-cli PATH] [--answerers index]
  *        DIR holds one folder per repository, named as in questions.json (bench/everyday/README.md fetches them).
  *        --answer-cli: another build's dist/cli.js answers (an earlier commit, to compare); this build's index
  *        still resolves the accepted definitions' lines.
+ *        --answerers: which to ask, of "model,index" (the default: both); "index" alone takes a minute.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -36,7 +37,7 @@ interface Range {
   end: number;
 }
 
-const { values } = parseArgs({ options: { repos: { type: "string" }, only: { type: "string" }, json: { type: "string" }, questions: { type: "string" }, "answer-cli": { type: "string" } } });
+const { values } = parseArgs({ options: { repos: { type: "string" }, only: { type: "string" }, json: { type: "string" }, questions: { type: "string" }, "answer-cli": { type: "string" }, answerers: { type: "string", default: "model,index" } } });
 if (!values.repos) throw new Error("--repos DIR is required (bench/everyday/README.md)");
 const cli = path.resolve(__dirname, "../cli.js");
 const answerCli = values["answer-cli"] ? path.resolve(values["answer-cli"]) : cli;
@@ -97,7 +98,7 @@ function main(): void {
     // The first ask builds the index and the model's KV cache (kept on disk); later asks restore them.
     for (const { q, accept } of repo.questions) {
       const ranges = acceptedRanges(dir, accept);
-      for (const answerer of ["model", "index"] as const) {
+      for (const answerer of (["model", "index"] as const).filter((a) => values.answerers!.split(",").includes(a))) {
         const t0 = performance.now();
         const out = run(["ask", dir, q, "--json", ...(answerer === "index" ? ["--index-only"] : [])], answerCli) as { answer?: { citations: Citation[] }; citations?: Citation[] };
         // The index answer lists definitions (cited with their end line) among their uses; the model's, its citations in order.

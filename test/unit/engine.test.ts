@@ -16,7 +16,7 @@ import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/s
 import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
-import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, explanationAsTrained, namedIn } from "../../model-runtime/src/answer/model-answer";
+import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, explanationAsTrained, libraryFirst, libraryLabelsFirst, namedIn } from "../../model-runtime/src/answer/model-answer";
 import { EXPLAIN_TEMPLATES } from "../../model-runtime/src/training-data/questions";
 import { fuseWithRetrieved, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import type { ModelAnswer } from "../../model-runtime/src/answer/model-client";
@@ -702,6 +702,49 @@ test("answerWithModel: an explanation of a documented symbol is its doc comments
   const ablation = (await ask(`Explain \`${d.name}\`.`, false)).answer;
   assert.ok(ablation.timings.decodeTokens > 0 && ablation.text.includes("Defined at:"), "quoteDocs false: the model explains");
   records.set(rec.path, rec);
+});
+
+test("answerWithModel: an explanation of a symbol in a file the model did not read is the index's account, without a model pass", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("u");
+  const outside = source("src/unread.ts", 3);
+  records.set(outside.record.path, outside.record);
+  const [d, callee] = outside.record.definitions.filter((x) => !x.container);
+  const caller = sources[2].record.definitions[0];
+  const place = (x: { name: string }, r: { root: string; path: string }) => ({ name: x.name, root: r.root, path: r.path });
+  const facts = (q: string) =>
+    q === `Where is \`${d.name}\` defined?`
+      ? { kind: "where" as const, symbol: d.name, definitions: [place(d, outside.record)] }
+      : q === `What does \`${d.name}\` call?`
+        ? { kind: "calls" as const, symbol: d.name, definitions: [place(callee, outside.record)] }
+        : q === `Who calls \`${d.name}\`?`
+          ? { kind: "uses" as const, symbol: d.name, definitions: [place(caller, sources[2].record)] }
+          : undefined;
+  const { answer } = await finished(answerWithModel(session, tokenizer, index, `what does \`${d.name}\` do?`, { maxNewTokens: 12, grounding, facts }));
+  assert.equal(answer.timings.decodeTokens, 0, answer.text);
+  assert.ok(answer.text.startsWith(`\`${d.name}\` is outside the part of the repository the model read`), answer.text);
+  assert.ok(answer.text.includes(`- \`${d.name}\` ${outside.record.path}:${d.nameLine + 1} — \`${d.signature}\``), answer.text);
+  assert.deepEqual(
+    answer.citations.map((c) => `${c.label} ${c.path}`),
+    [`${d.name} ${outside.record.path}`, `${callee.name} ${outside.record.path}`, `${caller.name} ${sources[2].record.path}`],
+  );
+  assert.match(answer.text, /Calls:\n\n- `[^`]+` \S+:\d+\n\nCalled by:\n\n- `/);
+  // The same symbol laid out: the model explains it.
+  const inside = sources[3].record.definitions.filter((x) => !x.container)[0];
+  const read = (q: string) => (q === `Where is \`${inside.name}\` defined?` ? { kind: "where" as const, symbol: inside.name, definitions: [place(inside, sources[3].record)] } : undefined);
+  const explained = (await finished(answerWithModel(session, tokenizer, index, `what does \`${inside.name}\` do?`, { maxNewTokens: 12, grounding, facts: read }))).answer;
+  assert.ok(explained.timings.decodeTokens > 0, explained.text);
+});
+
+test("an answer leads with the library's own code: a label's places and the labels themselves, tests and examples after", () => {
+  const at = (path: string) => ({ root: "r", path });
+  assert.deepEqual(libraryFirst([at("test/app.engine.js"), at("lib/application.js"), at("examples/a.js"), at("lib/response.js")], "render"), [at("lib/application.js"), at("lib/response.js")]);
+  assert.deepEqual(libraryFirst([at("test/a.js"), at("examples/b.js")], "render"), [at("examples/b.js")]);
+  // TestFoo is a test by its name wherever it lives.
+  assert.deepEqual(libraryFirst([at("pkg/a_test.go"), at("pkg/a.go")], "TestFoo"), [at("pkg/a_test.go"), at("pkg/a.go")]);
+  const label = (l: string) => ({ label: l, logprob: 0, ids: [], files: [] });
+  const places: Record<string, string[]> = { edit: ["examples/user.js"], tryRender: ["lib/application.js"], check: ["test/a.js", "lib/b.js"] };
+  const ordered = libraryLabelsFirst([label("edit"), label("check"), label("tryRender")], (l) => places[l].map(at));
+  assert.deepEqual(ordered.map((r) => r.label), ["check", "tryRender", "edit"], "stable within a rank: the model's order");
 });
 
 test("explanationAsTrained puts an everyday explanation question in a trained form; docSummary stops where tags begin", () => {

@@ -96,9 +96,11 @@ test("the full-text search follows index updates file by file", async () => {
   const { DefinitionSearch, splitIdentifier, stem } = await import("../../model-runtime/src/answer/definition-search");
   assert.deepEqual(["store", "stored", "stores", "storing"].map(stem), ["stor", "stor", "stor", "stor"]);
   assert.deepEqual(["class", "index", "indexes"].map(stem), ["class", "index", "index"]);
-  const { isTestCode } = await import("../../model-runtime/src/answer/definition-search");
+  const { isTestCode } = await import("../../model-runtime/src/index/code-places");
   assert.ok(isTestCode("net/http/serve_test.go", "x") && isTestCode("src/a.test.ts", "x") && isTestCode("tests/test_io.py", "x"));
   assert.ok(isTestCode("pkg/io.go", "TestReadFull") && !isTestCode("src/testing_utils_impl.ts", "attest"));
+  assert.ok(isTestCode("lib/money_test.rb", "x") && isTestCode("app/models/user_spec.rb", "x") && isTestCode("src/Billing.UnitTests/Invoice.cs", "x"));
+  assert.ok(isTestCode("src/InvoiceTest.php", "x") && isTestCode("Billing/InvoiceTests.cs", "x") && !isTestCode("src/Billing.Core/Contest.cs", "x"));
   assert.equal(splitIdentifier("computeInvoiceTotal"), "compute Invoice Total");
   assert.equal(splitIdentifier("HTTPServer_start"), "HTTP Server start");
   // Abbreviations in names and irregular verbs in questions meet the words people use.
@@ -132,6 +134,72 @@ test("the full-text search follows index updates file by file", async () => {
   search.dispose();
   await ix.dispose();
   removeTree(local);
+});
+
+test("the full-text search reads a definition's own lines: undocumented code is found by what it does; examples rank below the library", async () => {
+  const { DefinitionSearch, bodyWords } = await import("../../model-runtime/src/answer/definition-search");
+  const { isExampleCode } = await import("../../model-runtime/src/index/code-places");
+  assert.ok(isExampleCode("examples/auth/index.js") && isExampleCode("docs/samples/a.py") && !isExampleCode("lib/example_parser.js"));
+  const dir = makeTree({
+    // Neither name says "rate" or "excess": only the first function's body does (an identifier and a log string).
+    "zone.c": [
+      "int ngx_zone_check(ngx_zone_t *z) {",
+      "    if (z->excess > z->rate) {",
+      '        log_error("limiting requests, excess %d", z->excess);',
+      "        return 503;",
+      "    }",
+      "    return 0;",
+      "}",
+      "int ngx_zone_init(ngx_zone_t *z) {",
+      "    return z->size * 2;",
+      "}",
+      "",
+    ].join("\n"),
+    "lib/view.js": "function render(name) {\n  return lookupTemplate(name);\n}\nmodule.exports = render;\n",
+    "examples/site/view.js": "function render(name) {\n  return lookupTemplate(name);\n}\nmodule.exports = render;\n",
+    "nested.py": "class Store:\n    capacity = 10\n\n    def evict(self):\n        return self.oldest_entry()\n",
+  });
+  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 0 });
+  await ix.build();
+  const search = new DefinitionSearch(ix.index);
+  assert.equal(search.query("where is the excess rate of requests limited?")[0]?.definition.name, "ngx_zone_check");
+  const [first, second] = search.query("how does render look up the template?");
+  assert.deepEqual([first?.path, second?.path], ["lib/view.js", "examples/site/view.js"]);
+  // A class keeps its own lines' words; its method's lines belong to the method.
+  const rec = ix.index.get("ws", "nested.py")!;
+  const words = bodyWords(rec);
+  const of = (name: string) => words[rec.definitions.findIndex((d) => d.name === name)];
+  assert.ok(of("Store").includes("capacity") && !of("Store").includes("oldest_entry"), of("Store").join(" "));
+  assert.ok(of("evict").includes("oldest_entry"), of("evict").join(" "));
+  search.dispose();
+  await ix.dispose();
+  removeTree(dir);
+});
+
+test("a plain word naming a definition yields to the search when the search finds a name holding more of the question", async () => {
+  const dir = makeTree({
+    "app.py": [
+      "class Request:",
+      "    @property",
+      "    def blueprints(self):",
+      "        return []",
+      "",
+      "class App:",
+      "    def register_blueprint(self, blueprint):",
+      '        """Register a blueprint on the application."""',
+      "        self.blueprints[blueprint.name] = blueprint",
+      "",
+    ].join("\n"),
+  });
+  const index = await indexFolder(dir);
+  const first = (q: string) => {
+    const a = answerFromIndex(index, q);
+    return index.find(a.symbols[0] ?? "")[0]?.definition.name + " " + a.citations[0]?.line;
+  };
+  assert.equal(first("how are blueprints registered on the app?"), "register_blueprint 7");
+  // The search's first hit holds no more of this question's words than the named definition: the name keeps the lead.
+  assert.equal(first("blueprints"), "blueprints 3");
+  removeTree(dir);
 });
 
 test("the answer leads with what the question asks: uses for who-uses, callees for what-it-calls", async () => {

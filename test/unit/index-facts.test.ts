@@ -26,6 +26,12 @@ const dir = makeTree({
   // A nested helper shadows another file's helper of the same name.
   "lib/nested.py": "def outer():\n    def helper():\n        return 1\n    return helper() + tally()\n",
   "lib/other.py": "def helper():\n    return 2\n\ndef tally():\n    return 3\n",
+  // Express's style: methods assigned to an exported object have no container; the signature names the owner. An
+  // example program and a test define the same name (their paths sort before lib/).
+  "lib/response.js": "var res = module.exports = {};\nres.render = function render(view) {\n  return view;\n};\n",
+  "lib/application.js": "var app = exports = module.exports = {};\napp.render = function render(name) {\n  return name;\n};\n",
+  "examples/view.js": "function render(x) {\n  return x;\n}\nmodule.exports = render;\n",
+  "a_test/render.test.js": "function render(x) {\n  return x;\n}\n",
 });
 after(() => removeTree(dir));
 
@@ -40,6 +46,11 @@ test("where-defined: the definitions named exactly as asked, never a sibling", a
   assert.deepEqual(names(indexFacts(index, "Where is `post` defined?"))?.sort(), ["Journal.post src/ledger.ts", "Ledger.post src/ledger.ts", "post lib/post.py"]);
   assert.deepEqual(names(indexFacts(index, "Where is `Ledger.post` defined?")), ["Ledger.post src/ledger.ts"]);
   assert.deepEqual(names(indexFacts(index, "Where is `Journal.post` defined?")), ["Journal.post src/ledger.ts"]);
+  // `app.render` is the one written as such; `render` lists the library's definitions before the example's and the test's.
+  assert.deepEqual(names(indexFacts(index, "Where is `app.render` defined?")), ["render lib/application.js"]);
+  assert.deepEqual(names(indexFacts(index, "Where is `render` defined?")), ["render lib/application.js", "render lib/response.js", "render examples/view.js", "render a_test/render.test.js"]);
+  // WorkspaceIndex.find: the qualified one first, then the library's own code, the example, the test.
+  assert.deepEqual(index.find("res.render").map((h) => h.path), ["lib/response.js", "lib/application.js", "examples/view.js", "a_test/render.test.js"]);
 });
 
 test("what-calls: the callees of the named function, from other files too; who-uses: the definitions using the symbol", async () => {

@@ -5,6 +5,7 @@
  * file through the index's change events.
  */
 import MiniSearch from "minisearch";
+import { placeRank } from "../index/code-places";
 import type { Definition, FileRecord, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { fileKey } from "../index/workspace-index";
@@ -15,6 +16,8 @@ interface DefinitionDoc {
   container: string;
   doc: string;
   signature: string;
+  /** The names and words written inside the definition's own lines (bodyWords). */
+  body: string;
   path: string;
 }
 
@@ -74,32 +77,58 @@ function terms(text: string): string[] {
     .map((t) => stem(NORMAL_FORM.get(t) ?? t));
 }
 
-/** Test files and test functions, by the conventions of the indexed languages. */
-export function isTestCode(path: string, name: string): boolean {
-  return (
-    /(^|\/)(tests?|__tests__|spec|testdata|testing)\//.test(path) ||
-    /(_test\.go|\.(test|spec)\.[cm]?[jt]sx?|(^|\/)test_[^/]*\.py|_test\.py|Tests?\.java)$/.test(path) ||
-    /^(Test|Benchmark|Example)[A-Z_]/.test(name) ||
-    /^test_/.test(name)
-  );
+/** How many of a question's search words a definition's name holds ("register_blueprint": 2 of "how are blueprints registered?"). */
+export function nameWordsIn(question: string, name: string): number {
+  const asked = new Set(terms(question));
+  return new Set(terms(name).filter((t) => asked.has(t))).size;
 }
+
+/**
+ * For each definition of a file, the distinct words written in its own lines — identifiers it uses, words of its
+ * comments and strings — not those of the definitions nested in it (a class keeps its fields, its methods keep
+ * theirs). Code without doc comments is found by what it does: nginx's `ngx_http_limit_req_handler` says "excess",
+ * "rate" and "limiting requests" only in its body. Read from the index's per-line names (FileRecord.references), so
+ * nothing is re-read from disk.
+ */
+export function bodyWords(rec: FileRecord): string[][] {
+  const owner = new Int32Array(rec.lineCount + 1).fill(-1);
+  // Larger spans first, so a nested definition's lines end up owned by it.
+  const order = rec.definitions.map((_, i) => i).sort((a, b) => spanOf(rec.definitions[b]) - spanOf(rec.definitions[a]));
+  for (const i of order) owner.fill(i, rec.definitions[i].startLine, Math.min(rec.definitions[i].endLine, rec.lineCount) + 1);
+  const words = rec.definitions.map(() => new Set<string>());
+  for (const name of Object.keys(rec.references)) {
+    for (const line of rec.references[name]) {
+      const i = owner[line] ?? -1;
+      if (i >= 0) words[i].add(name);
+    }
+  }
+  return words.map((w) => [...w]);
+}
+
+const spanOf = (d: Definition) => d.endLine - d.startLine;
+
+/** How much a definition's score counts: tests and examples rank below library code that matches as well. */
+const PLACE_WEIGHT = [1, 0.5, 0.4];
 
 export interface SearchHit extends SymbolHit {
   score: number;
 }
 
+/** The body field counts less than a doc comment: it holds every word a definition uses (chosen on bench/everyday: docs/benchmarks/everyday.md). */
+const BODY_BOOST = 0.3;
+
 export class DefinitionSearch {
   private readonly search = new MiniSearch<DefinitionDoc>({
-    fields: ["name", "container", "doc", "signature", "path"],
+    fields: ["name", "container", "doc", "signature", "body", "path"],
     storeFields: ["path", "name"],
     tokenize: (text) => [text],
     processTerm: (term) => terms(term),
     searchOptions: {
-      boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, path: 0.5 },
+      boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, body: BODY_BOOST, path: 0.5 },
       prefix: (t) => t.length > 4,
       fuzzy: 0,
-      // Questions are about the code, rarely about its tests: tests rank below an implementation that matches as well.
-      boostDocument: (_id, _term, stored) => (isTestCode(String(stored?.path ?? ""), String(stored?.name ?? "")) ? 0.4 : 1),
+      // Tests and examples rank below an implementation that matches as well.
+      boostDocument: (_id, _term, stored) => PLACE_WEIGHT[placeRank(String(stored?.path ?? ""), String(stored?.name ?? ""))],
     },
   });
   private readonly idsByFile = new Map<string, string[]>();
@@ -115,12 +144,14 @@ export class DefinitionSearch {
 
   private add(rec: FileRecord): void {
     const key = fileKey(rec.root, rec.path);
+    const body = bodyWords(rec);
     const docs = rec.definitions.map((d: Definition, i: number) => ({
       id: `${key}\u0000${i}`,
       name: d.name,
       container: d.container ?? "",
       doc: d.doc,
       signature: d.signature,
+      body: body[i].join(" "),
       path: rec.path,
     }));
     this.search.addAll(docs);

@@ -5,7 +5,7 @@
  */
 import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
-import { DefinitionSearch } from "./definition-search";
+import { DefinitionSearch, nameWordsIn } from "./definition-search";
 
 const searches = new WeakMap<WorkspaceIndex, DefinitionSearch>();
 
@@ -122,6 +122,7 @@ function cite(citations: Citation[], root: string, path: string, line0: number, 
 const FENCE_LANGUAGE: Record<string, string> = {
   ts: "typescript", tsx: "typescript", mts: "typescript", cts: "typescript", js: "javascript", jsx: "javascript", mjs: "javascript",
   cjs: "javascript", py: "python", go: "go", rs: "rust", java: "java", c: "c", h: "cpp", cc: "cpp", cpp: "cpp", hpp: "cpp",
+  cs: "csharp", rb: "ruby", php: "php",
 };
 
 function fenceFor(path: string, code: string): string {
@@ -218,7 +219,20 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     if (intent !== "uses") parts.push(...usedIn());
     sections.push(parts.join("\n\n"));
   };
+  /** The BM25 search's hits that are not `named` already, as a section. */
+  const searchSection = (named: readonly string[]) => {
+    const hits = definitionSearch(index).query(question, 12);
+    const best = hits[0]?.score ?? 0;
+    const related = hits.filter((h) => h.score >= 0.35 * best && !named.includes(h.definition.name)).slice(0, 5);
+    if (related.length) {
+      const parts = ["### Definitions that match the question"];
+      for (const h of related) parts.push(`#### \`${h.definition.name}\``, describeDefinition(index, h, citations, multiRoot));
+      sections.push(parts.join("\n\n"));
+      for (const h of related) symbols.push(h.definition.name);
+    }
+  };
   const found: SymbolHit[] = [];
+  let surelyNamed = false;
   for (const pass of ["code", "plain"] as const) {
     for (const candidate of candidates) {
       if (symbols.length >= (opts.maxSymbols ?? 3)) break;
@@ -234,24 +248,30 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
       }
       if (hits.length === 0 || symbols.includes(hits[0].definition.name)) continue;
       answerSymbol(hits[0].definition.name, hits);
+      surelyNamed ||= pass === "code";
+    }
+  }
+  // Plain words that happen to name a definition are weak evidence: "how are blueprints registered?" named Flask's
+  // Request.blueprints, while the search's first hit, register_blueprint, holds more of the question's words in its
+  // name. Then the search's hits lead.
+  if (symbols.length > 0 && !surelyNamed) {
+    const top = definitionSearch(index).query(question, 1)[0];
+    const covers = (name: string) => nameWordsIn(question, name);
+    if (top && !symbols.includes(top.definition.name) && symbols.every((n) => covers(top.definition.name) > covers(n))) {
+      const plainSections = sections.splice(0);
+      const plainCitations = citations.splice(0);
+      const plainSymbols = symbols.splice(0);
+      searchSection(plainSymbols);
+      // The symbol sections' citations were collected as written: re-cite them after the search's.
+      sections.push(...plainSections);
+      citations.push(...plainCitations);
+      symbols.push(...plainSymbols);
     }
   }
   // Questions in words ("how are invoice totals computed?") name no symbol: search definitions' names, docs and
   // signatures (BM25). When the question named symbols that exist, their answer stands alone: related hits
   // would mostly be other places that mention the same name.
-  if (symbols.length === 0) {
-    const hits = definitionSearch(index)
-      .query(question, 12)
-      .filter((h) => !symbols.includes(h.definition.name));
-    const best = hits[0]?.score ?? 0;
-    const related = hits.filter((h) => h.score >= 0.35 * best).slice(0, 5);
-    if (related.length) {
-      const parts = ["### Definitions that match the question"];
-      for (const h of related) parts.push(`#### \`${h.definition.name}\``, describeDefinition(index, h, citations, multiRoot));
-      sections.push(parts.join("\n\n"));
-      for (const h of related) symbols.push(h.definition.name);
-    }
-  }
+  if (symbols.length === 0) searchSection([]);
   if (sections.length === 0) {
     const words = candidateSymbols(question);
     const suggestions = [...new Set(words.flatMap((w) => index.searchNames(w, 5)))].slice(0, 8);

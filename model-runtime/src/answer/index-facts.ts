@@ -68,8 +68,9 @@ function factsOf(kind: FactKind, symbol: string, hits: readonly SymbolHit[]): In
 }
 
 /**
- * `X` → X's definitions; `Owner.x` / `ns::x` → x's definitions in a container ending with Owner, else (no such member)
- * the container-less ones WorkspaceIndex.find also returns (a Python function nested in a function has no container).
+ * `X` → X's definitions; `Owner.x` / `ns::x` → x's definitions in a container ending with Owner, else those whose
+ * signature writes `Owner.x`, else the container-less ones WorkspaceIndex.find also returns (a Python function nested
+ * in a function has no container).
  * Exact names only.
  */
 function exactDefinitions(index: WorkspaceIndex, symbol: string): SymbolHit[] {
@@ -77,7 +78,10 @@ function exactDefinitions(index: WorkspaceIndex, symbol: string): SymbolHit[] {
   const hits = index.find(symbol, { limit: MAX_FACTS }).filter((h) => h.definition.name === name);
   const owner = symbol.includes(".") || symbol.includes("::") ? symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, "") : undefined;
   const members = owner ? hits.filter((h) => h.definition.container?.endsWith(owner)) : [];
-  return members.length ? members : hits;
+  if (members.length) return members;
+  // JavaScript's `app.render = function render(…)` has no container: its signature names the owner.
+  const written = owner ? hits.filter((h) => h.definition.signature.includes(symbol)) : [];
+  return written.length ? written : hits;
 }
 
 /**

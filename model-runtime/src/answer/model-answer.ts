@@ -5,6 +5,8 @@
  * (attention mass, and in each file the definitions it read most) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
  */
 import type { AnswerEvent, AskOptions, RepoSession } from "../engine/repo-session";
+import { placeRank } from "../index/code-places";
+import type { Definition } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
@@ -138,9 +140,14 @@ export function docSummary(doc: string): string {
   return beforeTags.trim() ? describe(beforeTags) : "";
 }
 
+/** A fact's definition in the index. */
+function definitionOf(index: GroundingIndex, f: IndexFact): Definition | undefined {
+  return index.get(f.root, f.path)?.definitions.find((x) => x.name === f.name && x.container === f.container);
+}
+
 /** The doc summary of a fact's definition ("" where it has none). */
 function docOf(index: GroundingIndex, f: IndexFact): string {
-  const d = index.get(f.root, f.path)?.definitions.find((x) => x.name === f.name && x.container === f.container);
+  const d = definitionOf(index, f);
   return d ? docSummary(d.doc) : "";
 }
 
@@ -154,6 +161,13 @@ function explainedPlaces(explained: IndexFacts): IndexFact[] {
  * `- \`label\` path:line — summary` line each).
  */
 function documentedAt(explained: IndexFacts, index: GroundingIndex): { citations: ModelCitation[]; text: () => string } {
+  const { citations, lines } = placesListed(explained, index, (f) => docOf(index, f));
+  const text = lines.join("\n");
+  return { citations, text: () => text };
+}
+
+/** The explained symbol's definitions, each cited on a `- \`label\` path:line — note` line (where it has a note). */
+function placesListed(explained: IndexFacts, index: GroundingIndex, note: (f: IndexFact) => string): { citations: ModelCitation[]; lines: string[] } {
   const focus: QuestionFocus = { symbol: explained.symbol, kind: "other" };
   const citations: ModelCitation[] = [];
   const lines: string[] = [];
@@ -162,8 +176,46 @@ function documentedAt(explained: IndexFacts, index: GroundingIndex): { citations
     citeOnce(index, [f], definitionLabel(f), focus, [], citations);
     if (citations.length === n) continue;
     const c = citations[n];
-    const doc = docOf(index, f);
-    lines.push(`- \`${c.label}\` ${c.path}:${c.line}${doc ? ` — ${doc}` : ""}`);
+    const text = note(f);
+    lines.push(`- \`${c.label}\` ${c.path}:${c.line}${text ? ` — ${text}` : ""}`);
+  }
+  return { citations, lines };
+}
+
+/** A function, a method or a function-like macro (`#define ngx_log_debug0(level, log, …)`). */
+function callable(d: Definition | undefined): boolean {
+  return d !== undefined && (d.kind === "function" || d.kind === "method" || (d.kind === "macro" && /^#\s*define\s+[\w$]+\(/.test(d.signature)));
+}
+
+/** Callees and callers listed under an explanation written by the index, at most. */
+const MAX_DESCRIBED_FACTS = 6;
+
+/**
+ * An explained symbol whose code the model did not read (a repository larger than its context): the index's
+ * account, every line cited — its definitions with their signatures, what it calls and what calls it. Asked what
+ * nginx's ngx_http_limit_req_handler does, the model (which had read 7% of nginx, not that module) wrote "This
+ * function is called whenever the system supports a filter".
+ */
+function describedByIndex(explained: IndexFacts, index: GroundingIndex, facts: ModelAnswerOptions["facts"]): { citations: ModelCitation[]; text: () => string } {
+  // No definition of it has a doc comment (documentedAt answers those): each is shown by its signature.
+  const places = placesListed(explained, index, (f) => {
+    const d = definitionOf(index, f);
+    return d ? `\`${d.signature}\`` : "";
+  });
+  const citations = places.citations;
+  const lines = [`\`${explained.symbol}\` is outside the part of the repository the model read; from the index:`, "", ...places.lines];
+  for (const [title, ask, kind] of [
+    ["Calls", `What does \`${explained.symbol}\` call?`, "other"],
+    ["Called by", `Who calls \`${explained.symbol}\`?`, "uses"],
+  ] as const) {
+    const found = facts?.(ask);
+    if (!found || found.kind === "where") continue;
+    // What it calls are functions: the types and constants it uses (ngx_msec_t, NGX_HTTP_LIMIT_REQ_PASSED) say little.
+    const called = found.kind === "calls" ? { ...found, definitions: found.definitions.filter((f) => callable(definitionOf(index, f))) } : found;
+    const list = remainingFacts([], called, citations, index, { symbol: explained.symbol, kind }).slice(0, MAX_DESCRIBED_FACTS);
+    if (list.length === 0) continue;
+    citations.push(...list);
+    lines.push("", `${title}:`, "", ...list.map((c) => `- ${c.label ? `\`${c.label}\` ` : ""}${c.path}:${c.line}`));
   }
   const text = lines.join("\n");
   return { citations, text: () => text };
@@ -338,7 +390,9 @@ export async function* answerWithModel(
     ? undefined
     : plan?.quoted
       ? documentedAt(plan.quoted, index)
-      : skipModel && !factAnswer
+      : plan?.unread
+        ? describedByIndex(plan.unread, index, opts.facts)
+        : skipModel && !factAnswer
         ? candidatesOnly(plan?.ranked ?? [], index, question)
         : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
   // "Where is the workspace index stored and who calls it?": the answer's definition, then its callers from the index.
@@ -392,6 +446,8 @@ interface AnswerPlan {
   ranked: RankedLabel[];
   /** An explained symbol with a doc comment: the answer lists its definitions with their docs (no model pass). */
   quoted?: IndexFacts;
+  /** An explained symbol in files the model did not read: the index describes it (no model pass). */
+  unread?: IndexFacts;
   /** The uncalibrated ablation searches after the question's first logits (ranked is filled then). */
   beforeAnswer?: AskOptions["beforeAnswer"];
 }
@@ -415,15 +471,17 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
     // among that fact's own places.
     const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
-    const ranked = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
+    const modelOrder = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
+    const ranked = libraryLabelsFirst(modelOrder, (label) => placesOf(facts, label));
     const first = ranked[0];
-    decoder.lead(first?.ids ?? [], first ? placesOf(facts, first.label).filter(read) : unnamed);
+    decoder.lead(first?.ids ?? [], first ? libraryFirst(placesOf(facts, first.label).filter(read), first.label) : unnamed);
     return { facts, factAnswer: true, skipModel: false, ranked };
   }
   // The repository documents what it asks about: its doc comments answer, in its own words; a small model's
   // paraphrase of them was often wrong ("Send a string into a list of strings." for Express's res.send).
   const explained = opts.quoteDocs !== false ? explainedDefinitions(question, opts.facts) : undefined;
   if (explained && explainedPlaces(explained).some((f) => docOf(index, f))) return { factAnswer: false, skipModel: true, ranked: [], quoted: explained };
+  if (explained && !explainedPlaces(explained).some((f) => grounding.laidOut(f))) return { factAnswer: false, skipModel: true, ranked: [], unread: explained };
   const none: AnswerPlan = { factAnswer: false, skipModel: false, ranked: [] };
   if (opts.searchLabels === false || grounding.labels.size === 0 || !(asksForOneDefinition(question) || asksAboutUnnamedCode(question))) return none;
   if (opts.calibrateLabels === false) {
@@ -455,7 +513,7 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
   // The answer is a definition in a file the model did not read (nginx: 128k of 1.9M tokens read): the index lists the
   // candidates, the model writes nothing (it would only name something it read).
   if (ranked.length && ranked[0].ids.length === 0) return { ...none, skipModel: true, ranked };
-  if (ranked.length) decoder.lead(ranked[0].ids);
+  if (ranked.length) decoder.lead(ranked[0].ids, libraryFirst(ranked[0].files, ranked[0].label));
   return { ...none, ranked };
 }
 
@@ -623,6 +681,22 @@ function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index
   const out: ModelCitation[] = [];
   for (const d of explainedPlaces(explained)) citeOnce(index, [d], definitionLabel(d), focus, cited, out);
   return out;
+}
+
+/**
+ * The places an answer may lead with: the library's own code when the label has places there (the model chose
+ * test/app.engine.js for "where is render defined?" in Express, which defines it in lib/).
+ */
+export function libraryFirst<T extends CitationTarget>(places: T[], label: string): T[] {
+  const name = label.split(".").pop() ?? label;
+  const best = Math.min(...places.map((p) => placeRank(p.path, name)));
+  return places.filter((p) => placeRank(p.path, name) === best);
+}
+
+/** Labels in the model's order, those with a place in the library's own code before those only in examples or tests. */
+export function libraryLabelsFirst(ranked: RankedLabel[], placesOfLabel: (label: string) => CitationTarget[]): RankedLabel[] {
+  const rank = (r: RankedLabel) => Math.min(...placesOfLabel(r.label).map((p) => placeRank(p.path, r.label.split(".").pop() ?? r.label)));
+  return ranked.map((r) => ({ r, rank: rank(r) })).sort((a, b) => a.rank - b.rank).map(({ r }) => r);
 }
 
 /** The places of the facts that go by `label` (`name` or `Container.name`). */
