@@ -232,6 +232,10 @@ test("C#, Ruby and PHP: definitions with containers, doc comments (XML docs as t
   assert.equal(rb.definitions.find((d) => d.name === "Billing")!.signature, "module Billing", "the class's doc is not the module's signature");
   assert.equal(rb.definitions.find((d) => d.name === "add")!.doc, "Adds a line.");
   assert.deepEqual(rb.imports.map((i) => i.source), ["json", "billing/line"]);
+  // Ruby names may end in ? or !: `route!` and `route` are different names; `bb != cc` uses bb.
+  const refs = (await parser.parse("ruby", "def route!(x)\n  route(x)\nend\nv = a.empty? ? 1 : 2\nw = bb != cc\nz = dd!~ /x/\n")).references;
+  assert.deepEqual([refs["route!"], refs["route"], refs["empty?"], refs["bb"], refs["dd"]], [[0], [1], [3], [4], [5]]);
+  assert.ok(!("bb!" in refs) && !("dd!" in refs) && !("empty" in refs), Object.keys(refs).join(" "));
 
   const php = [
     "<?php",

@@ -243,7 +243,7 @@ export class SourceParser {
       return {
         definitions,
         imports: this.imports(matches),
-        ...lexicalReferences(source, proseMask(lang.prose, root, source.length)),
+        ...lexicalReferences(source, proseMask(lang.prose, root, source.length), lang.spec.id),
         hasErrors,
       };
     } finally {
@@ -369,6 +369,8 @@ const KEYWORDS = new Set(
 );
 
 const IDENTIFIER = /[\p{L}_$][\p{L}\p{N}_$]*/gu;
+/** Ruby method names may end in ? or ! (`empty?`, `route!`): part of the name, unless the mark begins `!=`. */
+const RUBY_IDENTIFIER = /[\p{L}_$][\p{L}\p{N}_$]*(?:[?!](?![=~]))?/gu;
 
 /**
  * Which characters of a parsed source are prose (1): inside a comment or a string literal and not in code embedded
@@ -398,7 +400,8 @@ export interface LexicalReferences {
  * there in prose alone are listed — a map of every prose word would double the index. Definitions' own names are
  * filtered at query time.
  */
-export function lexicalReferences(text: string, prose?: Uint8Array): LexicalReferences {
+export function lexicalReferences(text: string, prose?: Uint8Array, language?: string): LexicalReferences {
+  const identifier = language === "ruby" ? RUBY_IDENTIFIER : IDENTIFIER;
   // Plain objects (they survive structured clone and v8 serialisation unchanged); every lookup uses
   // Object.hasOwn so names like "constructor" never hit Object.prototype, and "__proto__" is left out.
   const refs: ReferenceMap = {};
@@ -421,8 +424,8 @@ export function lexicalReferences(text: string, prose?: Uint8Array): LexicalRefe
     onLine.clear();
   };
   let nextNewline = text.indexOf("\n");
-  IDENTIFIER.lastIndex = 0;
-  for (let m = IDENTIFIER.exec(text); m; m = IDENTIFIER.exec(text)) {
+  identifier.lastIndex = 0;
+  for (let m = identifier.exec(text); m; m = identifier.exec(text)) {
     if (nextNewline !== -1 && nextNewline < m.index) {
       closeLine();
       do {
