@@ -147,6 +147,16 @@ test("import order puts dependencies first across languages", () => {
     record("crates/x/src/scoring.rs", [], [], "rust"),
     record("native/a.c", [], ["checksum.h"], "c"),
     record("native/checksum.h", [], [], "cpp"),
+    // Ruby: require_relative from the file's folder, require from the load path (lib/).
+    record("lib/shop/cart.rb", [], ["item", "shop/tax"], "ruby"),
+    record("lib/shop/item.rb", [], [], "ruby"),
+    record("lib/shop/tax.rb", [], [], "ruby"),
+    record("spec/item.rb", [], [], "ruby"),
+    // PHP: a namespaced class through composer's autoload folder; C#: a namespace's folder.
+    record("app/Http/Controller.php", [], ["App\\Models\\Invoice"], "php"),
+    record("app/Models/Invoice.php", [], [], "php"),
+    record("Src/Json/JsonConvert.cs", [], ["Json.Linq", "System.Text"], "csharp"),
+    record("Src/Json/Linq/JToken.cs", [], [], "csharp"),
   ];
   const graph = buildImportGraph(files);
   const order = dependencyOrder(files, graph).map((i) => files[i].path);
@@ -160,6 +170,12 @@ test("import order puts dependencies first across languages", () => {
   before("svc/ledger/ledger.go", "svc/main.go");
   before("crates/x/src/scoring.rs", "crates/x/src/lib.rs");
   before("native/checksum.h", "native/a.c");
+  before("lib/shop/item.rb", "lib/shop/cart.rb");
+  before("lib/shop/tax.rb", "lib/shop/cart.rb");
+  before("app/Models/Invoice.php", "app/Http/Controller.php");
+  before("Src/Json/Linq/JToken.cs", "Src/Json/JsonConvert.cs");
+  const imported = (p: string) => graph.inDegree[files.findIndex((f) => f.path === p)];
+  assert.deepEqual(["lib/shop/item.rb", "spec/item.rb", "app/Models/Invoice.php", "Src/Json/Linq/JToken.cs"].map(imported), [1, 0, 1, 1]);
   assert.equal(order.length, files.length);
   assert.equal(graph.inDegree[files.findIndex((f) => f.path === "src/rates.ts")], 2);
 });

@@ -6,7 +6,7 @@
  */
 import type { FileRecord } from "../index/types";
 
-const STRIP_EXTENSION = /\.(d\.ts|tsx?|mts|cts|jsx?|mjs|cjs|py|pyi|go|rs|java|c|cc|cpp|cxx|h|hh|hpp|hxx)$/i;
+const STRIP_EXTENSION = /\.(d\.ts|tsx?|mts|cts|jsx?|mjs|cjs|py|pyi|go|rs|java|c|cc|cpp|cxx|h|hh|hpp|hxx|rb|php|cs)$/i;
 
 /** "src/a/index.ts" → "src/a", "pkg/__init__.py" → "pkg", "src/lib.rs"/"mod.rs" → folder. */
 function moduleKey(path: string): string {
@@ -54,6 +54,18 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
     const last = dir.slice(dir.lastIndexOf("/") + 1);
     (dirsByLastSegment.get(last) ?? dirsByLastSegment.set(last, []).get(last)!).push(dir);
   }
+  // C# namespaces against folders (root name included): "Newtonsoft.Json/Linq" is reached by "Json.Linq",
+  // "Newtonsoft.Json.Linq" …, every dotted suffix of two pieces or more (one for a one-piece folder path).
+  const dirsByDottedSuffix = new Map<string, string[]>();
+  if (files.some((f) => f.language === "csharp")) {
+    for (const dir of byDir.keys()) {
+      const pieces = dir.replace(/\/$/, "").split(/[/.]/).filter(Boolean);
+      for (let k = Math.min(2, pieces.length); k <= pieces.length; k++) {
+        const key = pieces.slice(pieces.length - k).join(".");
+        (dirsByDottedSuffix.get(key) ?? dirsByDottedSuffix.set(key, []).get(key)!).push(dir);
+      }
+    }
+  }
 
   const resolveSuffix = (from: FileRecord, segments: string[]): number[] => {
     // Longest suffix first: `a/b/c` can be `x/a/b/c` or, for an item import (Rust `use a::b::Item`), `a/b`.
@@ -89,6 +101,17 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
       const target = normalize([...dirname(from.path).split("/"), ...source.split("/")]);
       return byKey.get(`${from.root}/${moduleKey(target)}`) ?? [];
     }
+    if (lang === "csharp") {
+      // `using Newtonsoft.Json.Linq` names a namespace, which projects keep in the folder of that name
+      // (Src/Newtonsoft.Json/Linq, or Linq/ under a workspace folder named Newtonsoft.Json): depend on its files.
+      // Two pieces at least, so `using System.Linq` never lands in a Linq/ folder of the repository.
+      const segs = source.split(".").filter(Boolean);
+      for (let k = segs.length; k >= Math.min(2, segs.length); k--) {
+        const dirs = dirsByDottedSuffix.get(segs.slice(segs.length - k).join("."));
+        if (dirs?.length) return dirs.flatMap((d) => byDir.get(d) ?? []);
+      }
+      return [];
+    }
     if (lang === "go") {
       // A Go import names a package = a directory (module path + folder); depend on every file in it. The module
       // prefix (github.com/user/repo) is not in the folder path, so match the longest suffix of >= 2 segments,
@@ -102,10 +125,26 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
       }
       return [];
     }
+    if (lang === "ruby") {
+      // require_relative "billing/line" is relative to the requiring file; require "sinatra/base" to a load path (lib/).
+      const relative = byKey.get(`${from.root}/${moduleKey(normalize([...dirname(from.path).split("/"), ...source.split("/")]))}`);
+      if (relative) return relative;
+    }
+    if (lang === "php") {
+      // `use App\Models\User`: the vendor prefix maps to a folder (app/, src/) through composer's autoload, so match
+      // the longest trailing part of the name as a path; `require 'lib/x.php'` is a path already.
+      const segs = source.replace(STRIP_EXTENSION, "").split(/[\\/]/).filter(Boolean);
+      for (let k = segs.length; k >= 1; k--) {
+        const suffix = segs.slice(segs.length - k).join("/");
+        const matching = (byLastSegment.get(segs[segs.length - 1]) ?? []).filter((i) => files[i].root === from.root && (moduleKey(files[i].path) === suffix || moduleKey(files[i].path).endsWith(`/${suffix}`)));
+        if (matching.length === 1 || (matching.length > 1 && k >= 2)) return [matching.sort((a, b) => files[a].path.length - files[b].path.length)[0]];
+      }
+      return [];
+    }
     let segments: string[];
     if (lang === "rust") segments = source.replace(/^(crate|self|super)::/, "").replace(/[{}*].*$/, "").split("::").filter(Boolean);
     else if (lang === "python" || lang === "java") segments = source.split(".").filter(Boolean);
-    else if (lang === "c" || lang === "cpp") segments = source.replace(STRIP_EXTENSION, "").split("/").filter(Boolean);
+    else if (lang === "c" || lang === "cpp" || lang === "ruby") segments = source.replace(STRIP_EXTENSION, "").split("/").filter(Boolean);
     else segments = source.replace(/^@/, "").split("/").filter(Boolean); // bare JS/TS specifiers: usually packages, sometimes path aliases
     if (segments.length === 0) return [];
     return resolveSuffix(from, segments);
