@@ -26,7 +26,9 @@ export class ChatPanel {
     await this.input.waitFor({ timeout }).catch(() => {
       throw new Error(`the Chat webview (textarea#question) is not showing ${why}`);
     });
-    await this.frame.locator("#messages").waitFor({ state: "attached", timeout: 1_000 });
+    // After a window reload VS Code may swap the webview's inner frame once more just after it first renders: the
+    // message list of the new frame can trail the input found in the old one (CI, 2 cores: > 1 s once).
+    await this.frame.locator("#messages").waitFor({ state: "attached", timeout: 10_000 });
   }
 
   async show(): Promise<void> {
