@@ -104,7 +104,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
 
 const FENCE_LANGUAGE: Record<string, string> = {
   typescript: "typescript", typescriptreact: "typescript", javascript: "javascript", javascriptreact: "javascript",
-  python: "python", go: "go", rust: "rust", java: "java", c: "c", cpp: "cpp", csharp: "csharp", ruby: "ruby", php: "php",
+  python: "python", go: "go", rust: "rust", java: "java", c: "c", cpp: "cpp", csharp: "csharp", ruby: "ruby", php: "php", kotlin: "kotlin",
 };
 
 /** The selection (with its file and lines) plus what the user wants to know about it, asked in the chat. */

@@ -67,7 +67,7 @@ export class LongviewHoverProvider implements vscode.HoverProvider {
 
 function languageIdFor(p: string): string {
   const ext = p.slice(p.lastIndexOf(".") + 1).toLowerCase();
-  const map: Record<string, string> = { ts: "typescript", tsx: "typescriptreact", js: "javascript", jsx: "javascriptreact", py: "python", go: "go", rs: "rust", java: "java", c: "c", h: "cpp", cc: "cpp", cpp: "cpp", hpp: "cpp", cs: "csharp", rb: "ruby", php: "php" };
+  const map: Record<string, string> = { ts: "typescript", tsx: "typescriptreact", js: "javascript", jsx: "javascriptreact", py: "python", go: "go", rs: "rust", java: "java", c: "c", h: "cpp", cc: "cpp", cpp: "cpp", hpp: "cpp", cs: "csharp", rb: "ruby", php: "php", kt: "kotlin", kts: "kotlin" };
   return map[ext] ?? "plaintext";
 }
 

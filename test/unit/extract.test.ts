@@ -173,7 +173,7 @@ test("Go, Rust, Java, C and C++ definitions and imports", async () => {
   assert.equal(c.definitions.find((d) => d.name === "add")!.doc, "Adds.");
 });
 
-test("C#, Ruby and PHP: definitions with containers, doc comments (XML docs as text), signatures and imports", async () => {
+test("C#, Ruby, PHP and Kotlin: definitions with containers, doc comments (XML docs as text), signatures and imports", async () => {
   const csharp = [
     "using System;",
     "using System.Collections.Generic;",
@@ -260,6 +260,40 @@ test("C#, Ruby and PHP: definitions with containers, doc comments (XML docs as t
   assert.equal(ph.definitions[0].doc, "Computes totals.");
   assert.equal(ph.definitions[1].signature, "public function add(int $line): void");
   assert.deepEqual(ph.imports.map((i) => i.source), ["App\\Models\\User", "Illuminate\\Support", "/helpers.php"]);
+
+  const kotlin = [
+    "package com.example.billing",
+    "import kotlin.math.max",
+    "/** Computes totals. */",
+    "class InvoiceService(private val repo: Repo) : Service {",
+    "    /** Adds a line. */",
+    "    fun add(line: Int): Int {",
+    "        return line",
+    "    }",
+    "    companion object {",
+    "        fun create(): InvoiceService = InvoiceService(Repo())",
+    "    }",
+    "}",
+    "interface Repo {",
+    "    fun save(i: Int)",
+    "}",
+    "object Registry {",
+    "    fun lookup(name: String) = name",
+    "}",
+    "enum class Color { RED }",
+    "typealias Handler = (Int) -> Unit",
+    "fun topLevel(a: Int) = a + 1",
+  ].join("\n");
+  const kt = await parser.parse("kotlin", kotlin);
+  assert.equal(kt.hasErrors, false);
+  assert.deepEqual(summary(kt.definitions), [
+    "class:InvoiceService@4", "method:InvoiceService.add@6", "method:InvoiceService.create@10", "interface:Repo@13", "method:Repo.save@14",
+    "class:Registry@16", "method:Registry.lookup@17", "class:Color@19", "type:Handler@20", "function:topLevel@21",
+  ]);
+  assert.equal(kt.definitions[0].doc, "Computes totals.");
+  assert.equal(kt.definitions[0].signature, "class InvoiceService(private val repo: Repo) : Service", "a signature ends where the class body begins");
+  assert.equal(kt.definitions[1].doc, "Adds a line.");
+  assert.deepEqual(kt.imports.map((i) => i.source), ["kotlin.math.max"]);
 });
 
 test("a syntax error still yields the definitions that parse, and hasErrors is set", async () => {
@@ -337,6 +371,7 @@ test("languageForPath maps extensions and leaves unknown files as text", () => {
   assert.equal(languageForPath("src/Billing/Invoice.cs"), "csharp");
   assert.equal(languageForPath("lib/tasks/db.rake"), "ruby");
   assert.equal(languageForPath("app/Http/Kernel.php"), "php");
+  assert.equal(languageForPath("app/src/main/kotlin/Main.kt"), "kotlin");
   assert.equal(languageForPath("README.md"), undefined);
   assert.equal(languageForPath("dir.ts/Makefile"), undefined);
 });

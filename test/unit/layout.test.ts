@@ -157,6 +157,8 @@ test("import order puts dependencies first across languages", () => {
     record("app/Models/Invoice.php", [], [], "php"),
     record("Src/Json/JsonConvert.cs", [], ["Json.Linq", "System.Text"], "csharp"),
     record("Src/Json/Linq/JToken.cs", [], [], "csharp"),
+    record("app/Main.kt", [], ["com.example.model.Invoice"], "kotlin"),
+    record("lib/src/main/kotlin/com/example/model/Invoice.kt", [], [], "kotlin"),
   ];
   const graph = buildImportGraph(files);
   const order = dependencyOrder(files, graph).map((i) => files[i].path);
@@ -174,6 +176,7 @@ test("import order puts dependencies first across languages", () => {
   before("lib/shop/tax.rb", "lib/shop/cart.rb");
   before("app/Models/Invoice.php", "app/Http/Controller.php");
   before("Src/Json/Linq/JToken.cs", "Src/Json/JsonConvert.cs");
+  before("lib/src/main/kotlin/com/example/model/Invoice.kt", "app/Main.kt");
   const imported = (p: string) => graph.inDegree[files.findIndex((f) => f.path === p)];
   assert.deepEqual(["lib/shop/item.rb", "spec/item.rb", "app/Models/Invoice.php", "Src/Json/Linq/JToken.cs"].map(imported), [1, 0, 1, 1]);
   assert.equal(order.length, files.length);

@@ -122,7 +122,7 @@ function cite(citations: Citation[], root: string, path: string, line0: number, 
 const FENCE_LANGUAGE: Record<string, string> = {
   ts: "typescript", tsx: "typescript", mts: "typescript", cts: "typescript", js: "javascript", jsx: "javascript", mjs: "javascript",
   cjs: "javascript", py: "python", go: "go", rs: "rust", java: "java", c: "c", h: "cpp", cc: "cpp", cpp: "cpp", hpp: "cpp",
-  cs: "csharp", rb: "ruby", php: "php",
+  cs: "csharp", rb: "ruby", php: "php", kt: "kotlin", kts: "kotlin",
 };
 
 function fenceFor(path: string, code: string): string {

@@ -9,7 +9,7 @@ export function isTestCode(path: string, name: string): boolean {
     /(^|\/)(tests?|__tests__|spec|testdata|testing)\//.test(path) ||
     // .NET test projects: MyLib.Tests/, MyLib.UnitTests/.
     /(^|\/)[\w.]*\.(Unit|Integration)?Tests?\//.test(path) ||
-    /(_test\.go|\.(test|spec)\.[cm]?[jt]sx?|(^|\/)test_[^/]*\.py|_test\.py|Tests?\.(java|cs|php)|_(test|spec)\.rb)$/.test(path) ||
+    /(_test\.go|\.(test|spec)\.[cm]?[jt]sx?|(^|\/)test_[^/]*\.py|_test\.py|Tests?\.(java|kt|cs|php)|_(test|spec)\.rb)$/.test(path) ||
     /^(Test|Benchmark|Example)[A-Z_]/.test(name) ||
     /^test_/.test(name)
   );

@@ -6,7 +6,7 @@
  */
 import type { FileRecord } from "../index/types";
 
-const STRIP_EXTENSION = /\.(d\.ts|tsx?|mts|cts|jsx?|mjs|cjs|py|pyi|go|rs|java|c|cc|cpp|cxx|h|hh|hpp|hxx|rb|php|cs)$/i;
+const STRIP_EXTENSION = /\.(d\.ts|tsx?|mts|cts|jsx?|mjs|cjs|py|pyi|go|rs|java|c|cc|cpp|cxx|h|hh|hpp|hxx|rb|php|cs|kt|kts)$/i;
 
 /** "src/a/index.ts" → "src/a", "pkg/__init__.py" → "pkg", "src/lib.rs"/"mod.rs" → folder. */
 function moduleKey(path: string): string {
@@ -143,7 +143,7 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
     }
     let segments: string[];
     if (lang === "rust") segments = source.replace(/^(crate|self|super)::/, "").replace(/[{}*].*$/, "").split("::").filter(Boolean);
-    else if (lang === "python" || lang === "java") segments = source.split(".").filter(Boolean);
+    else if (lang === "python" || lang === "java" || lang === "kotlin") segments = source.split(".").filter(Boolean);
     else if (lang === "c" || lang === "cpp" || lang === "ruby") segments = source.replace(STRIP_EXTENSION, "").split("/").filter(Boolean);
     else segments = source.replace(/^@/, "").split("/").filter(Boolean); // bare JS/TS specifiers: usually packages, sometimes path aliases
     if (segments.length === 0) return [];

@@ -71,7 +71,10 @@ const CONTAINER_TYPES = new Set([
   "class_declaration", "abstract_class_declaration", "class_definition", "class_specifier", "struct_specifier",
   "interface_declaration", "enum_declaration", "record_declaration", "trait_item", "impl_item", "internal_module",
   "module", "namespace_definition", "mod_item", "class", "object", "type_spec", "struct_declaration", "trait_declaration",
+  "object_declaration",
 ]);
+/** Bodies that no grammar field names (Kotlin's class_body and function_body): a signature ends where one begins. */
+const UNNAMED_BODIES = new Set(["class_body", "function_body", "enum_class_body"]);
 /** Languages with `#if` conditional compilation, which their grammars parse as if every branch were compiled. */
 const PREPROCESSED = new Set(["c", "cpp", "csharp"]);
 const C_DEFINITION_PARENTS = new Set(["function_definition", "declaration", "field_declaration", "template_declaration"]);
@@ -167,7 +170,7 @@ function containerName(def: Node): string | undefined {
 
 function signatureOf(def: Node, source: string): string {
   const inner = def.type === "template_declaration" ? def.namedChildren.find((c) => c && C_DEFINITION_PARENTS.has(c.type)) : undefined;
-  const body = (inner ?? def).childForFieldName("body");
+  const body = (inner ?? def).childForFieldName("body") ?? def.namedChildren.find((c) => c !== null && UNNAMED_BODIES.has(c.type)) ?? null;
   let end = body && body.startIndex > def.startIndex ? body.startIndex : Math.min(def.endIndex, source.indexOf("\n", def.startIndex) >>> 0);
   // A comment before the body is not part of the signature (Ruby: a module's first class's doc comment).
   const comment = def.namedChildren.find((c) => c !== null && COMMENT_TYPES.has(c.type) && c.startIndex > def.startIndex && c.startIndex < end);

@@ -148,6 +148,17 @@ ${["require_expression", "require_once_expression", "include_expression", "inclu
   .join("\n")}
 `;
 
+// Kotlin: an interface is a class_declaration with the \`interface\` keyword; functions in a class body are methods.
+const KOTLIN = `
+(class_declaration "interface" name: (identifier) @name) @definition.interface
+(class_declaration name: (identifier) @name) @definition.class
+(object_declaration name: (identifier) @name) @definition.class
+(function_declaration name: (identifier) @name) @definition.function
+(class_body (function_declaration name: (identifier) @name) @definition.method)
+(type_alias type: (identifier) @name) @definition.type
+(import (qualified_identifier) @source) @import
+`;
+
 const JS_PROSE = "(comment) @text (string) @text (template_string) @text (template_substitution) @code";
 const C_PROSE = "(comment) @text (string_literal) @text (system_lib_string) @text";
 
@@ -179,6 +190,7 @@ export const LANGUAGES: Record<string, LanguageSpec> = {
   },
   ruby: { id: "ruby", wasm: "tree-sitter-ruby.wasm", definitions: RUBY, prose: "(comment) @text (string) @text (heredoc_body) @text (interpolation) @code" },
   php: { id: "php", wasm: "tree-sitter-php.wasm", definitions: PHP, prose: "(comment) @text (string) @text (encapsed_string) @text (heredoc) @text (nowdoc) @text" },
+  kotlin: { id: "kotlin", wasm: "tree-sitter-kotlin.wasm", definitions: KOTLIN, prose: "(line_comment) @text (block_comment) @text (string_literal) @text (interpolation) @code" },
 };
 
 const EXTENSIONS: Record<string, string> = {
@@ -192,6 +204,7 @@ const EXTENSIONS: Record<string, string> = {
   ".cs": "csharp",
   ".rb": "ruby", ".rake": "ruby", ".gemspec": "ruby",
   ".php": "php",
+  ".kt": "kotlin", ".kts": "kotlin",
   ".c": "c",
   // .h is shared by C and C++; the C++ grammar parses C headers well, so C++ it is.
   ".h": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".ipp": "cpp",
