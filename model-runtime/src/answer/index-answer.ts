@@ -5,7 +5,7 @@
  */
 import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
-import { DefinitionSearch, nameWordsIn } from "./definition-search";
+import { DefinitionSearch, type SearchHit, nameWordsIn } from "./definition-search";
 
 const searches = new WeakMap<WorkspaceIndex, DefinitionSearch>();
 
@@ -219,9 +219,11 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     if (intent !== "uses") parts.push(...usedIn());
     sections.push(parts.join("\n\n"));
   };
+  let searched: SearchHit[] | undefined;
+  const searchHits = () => (searched ??= definitionSearch(index).query(question, 12));
   /** The BM25 search's hits that are not `named` already, as a section. */
   const searchSection = (named: readonly string[]) => {
-    const hits = definitionSearch(index).query(question, 12);
+    const hits = searchHits();
     const best = hits[0]?.score ?? 0;
     const related = hits.filter((h) => h.score >= 0.35 * best && !named.includes(h.definition.name)).slice(0, 5);
     if (related.length) {
@@ -255,7 +257,7 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   // Request.blueprints, while the search's first hit, register_blueprint, holds more of the question's words in its
   // name. Then the search's hits lead.
   if (symbols.length > 0 && !surelyNamed) {
-    const top = definitionSearch(index).query(question, 1)[0];
+    const top = searchHits()[0];
     const covers = (name: string) => nameWordsIn(question, name);
     if (top && !symbols.includes(top.definition.name) && symbols.every((n) => covers(top.definition.name) > covers(n))) {
       const plainSections = sections.splice(0);

@@ -524,7 +524,7 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
 export function namedIn(question: string): (label: string) => boolean {
   const words = new Set(question.match(/[A-Za-z_$][\w$]*/g) ?? []);
   return (label) => {
-    const name = label.split(".").pop() ?? label;
+    const name = labelName(label);
     return name.length >= 3 && words.has(name) && !isGenericWord(name);
   };
 }
@@ -688,15 +688,23 @@ function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index
  * test/app.engine.js for "where is render defined?" in Express, which defines it in lib/).
  */
 export function libraryFirst<T extends CitationTarget>(places: T[], label: string): T[] {
-  const name = label.split(".").pop() ?? label;
-  const best = Math.min(...places.map((p) => placeRank(p.path, name)));
-  return places.filter((p) => placeRank(p.path, name) === best);
+  const best = bestPlaceRank(places, label);
+  return places.filter((p) => placeRank(p.path, labelName(label)) === best);
 }
 
 /** Labels in the model's order, those with a place in the library's own code before those only in examples or tests. */
 export function libraryLabelsFirst(ranked: RankedLabel[], placesOfLabel: (label: string) => CitationTarget[]): RankedLabel[] {
-  const rank = (r: RankedLabel) => Math.min(...placesOfLabel(r.label).map((p) => placeRank(p.path, r.label.split(".").pop() ?? r.label)));
-  return ranked.map((r) => ({ r, rank: rank(r) })).sort((a, b) => a.rank - b.rank).map(({ r }) => r);
+  return ranked.map((r) => ({ r, rank: bestPlaceRank(placesOfLabel(r.label), r.label) })).sort((a, b) => a.rank - b.rank).map(({ r }) => r);
+}
+
+/** The best (lowest) place rank among a label's places: library code 0, examples 1, tests 2 (index/code-places.ts). */
+function bestPlaceRank(places: readonly CitationTarget[], label: string): number {
+  return Math.min(...places.map((p) => placeRank(p.path, labelName(label))));
+}
+
+/** A label's definition name: `Container.name` → `name`. */
+function labelName(label: string): string {
+  return label.split(".").pop() ?? label;
 }
 
 /** The places of the facts that go by `label` (`name` or `Container.name`). */

@@ -67,17 +67,25 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
     }
   }
 
+  /** Files whose module path ends with `segs` (`a/b` matches `a/b` and `x/a/b`). */
+  const endingWith = (segs: string[]): number[] => {
+    const suffix = segs.join("/");
+    return (byLastSegment.get(segs[segs.length - 1]) ?? []).filter((i) => {
+      const k = moduleKey(files[i].path);
+      return k === suffix || k.endsWith(`/${suffix}`);
+    });
+  };
+
+  /** The file a path names relative to the importing file's folder (`./a`, `../b`, Ruby's require_relative). */
+  const besideFile = (from: FileRecord, relative: string): number[] | undefined =>
+    byKey.get(`${from.root}/${moduleKey(normalize([...dirname(from.path).split("/"), ...relative.split("/")]))}`);
+
   const resolveSuffix = (from: FileRecord, segments: string[]): number[] => {
     // Longest suffix first: `a/b/c` can be `x/a/b/c` or, for an item import (Rust `use a::b::Item`), `a/b`.
     for (let drop = 0; drop < Math.min(segments.length, 2); drop++) {
       const segs = segments.slice(0, segments.length - drop);
       if (segs.length === 0) break;
-      const suffix = segs.join("/");
-      const candidates = byLastSegment.get(segs[segs.length - 1]) ?? [];
-      const matching = candidates.filter((i) => {
-        const k = moduleKey(files[i].path);
-        return k === suffix || k.endsWith(`/${suffix}`);
-      });
+      const matching = endingWith(segs);
       if (matching.length) {
         // Prefer the same root, then the shortest path (closest to the import's natural location).
         matching.sort((a, b) => Number(files[b].root === from.root) - Number(files[a].root === from.root) || files[a].path.length - files[b].path.length);
@@ -98,8 +106,7 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
         const rest = source.slice(dots).split(".").filter(Boolean);
         return byKey.get(`${from.root}/${normalize([...up, ...rest])}`) ?? [];
       }
-      const target = normalize([...dirname(from.path).split("/"), ...source.split("/")]);
-      return byKey.get(`${from.root}/${moduleKey(target)}`) ?? [];
+      return besideFile(from, source) ?? [];
     }
     if (lang === "csharp") {
       // `using Newtonsoft.Json.Linq` names a namespace, which projects keep in the folder of that name
@@ -127,7 +134,7 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
     }
     if (lang === "ruby") {
       // require_relative "billing/line" is relative to the requiring file; require "sinatra/base" to a load path (lib/).
-      const relative = byKey.get(`${from.root}/${moduleKey(normalize([...dirname(from.path).split("/"), ...source.split("/")]))}`);
+      const relative = besideFile(from, source);
       if (relative) return relative;
     }
     if (lang === "php") {
@@ -135,8 +142,7 @@ export function buildImportGraph(files: FileRecord[]): ImportGraph {
       // the longest trailing part of the name as a path; `require 'lib/x.php'` is a path already.
       const segs = source.replace(STRIP_EXTENSION, "").split(/[\\/]/).filter(Boolean);
       for (let k = segs.length; k >= 1; k--) {
-        const suffix = segs.slice(segs.length - k).join("/");
-        const matching = (byLastSegment.get(segs[segs.length - 1]) ?? []).filter((i) => files[i].root === from.root && (moduleKey(files[i].path) === suffix || moduleKey(files[i].path).endsWith(`/${suffix}`)));
+        const matching = endingWith(segs.slice(segs.length - k)).filter((i) => files[i].root === from.root);
         if (matching.length === 1 || (matching.length > 1 && k >= 2)) return [matching.sort((a, b) => files[a].path.length - files[b].path.length)[0]];
       }
       return [];
