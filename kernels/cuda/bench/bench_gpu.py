@@ -16,7 +16,8 @@ the first case of each kind always runs), so a device call with a hard time limi
 The JSON is rewritten after every case.
 --wgmma-paths also takes launch options after a slash, timed as paths of their own in the same run: the earlier
 defaults `wgmma/heads` (heads-fastest tile order: LONGVIEW_CUDA_PREFILL_ORDER=heads) and `wgmma/stages2` (a 2-deep
-K/V ring: LONGVIEW_CUDA_WGMMA_STAGES=2), e.g. --wgmma-paths wgmma,wgmma/heads,wgmma/stages2,wgmma/heads/stages2."""
+K/V ring: LONGVIEW_CUDA_WGMMA_STAGES=2) and `wgmma/eager` (the softmax that rescales every tile:
+LONGVIEW_CUDA_WGMMA_SOFTMAX=eager), e.g. --wgmma-paths wgmma,wgmma/heads,wgmma/stages2,wgmma/eager."""
 import argparse
 import contextlib
 import os
@@ -151,7 +152,8 @@ def decode_bytes(layout, pos, hkv):
     return keys * D * 2 * 2 * hkv
 
 
-PATH_OPTIONS = {"heads": ("LONGVIEW_CUDA_PREFILL_ORDER", "heads"), "stages2": ("LONGVIEW_CUDA_WGMMA_STAGES", "2")}
+PATH_OPTIONS = {"heads": ("LONGVIEW_CUDA_PREFILL_ORDER", "heads"), "stages2": ("LONGVIEW_CUDA_WGMMA_STAGES", "2"),
+                "lean": ("LONGVIEW_CUDA_WGMMA_SOFTMAX", "lean"), "eager": ("LONGVIEW_CUDA_WGMMA_SOFTMAX", "eager")}
 
 
 @contextlib.contextmanager

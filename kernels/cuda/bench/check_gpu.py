@@ -128,6 +128,8 @@ def run_case(lv, seed, c, path):
     v = torch.full((Hkv, cap, D), float("nan"), dtype=dtype, device="cuda")
     k[:, :length] = (torch.randn(Hkv, length, D, generator=gen, device="cuda") * std).to(dtype)
     v[:, :length] = torch.randn(Hkv, length, D, generator=gen, device="cuda").to(dtype)
+    if c.get("rising"):  # keys grow along the sequence, so a row's max keeps jumping from tile to tile
+        k[:, :length] = (k[:, :length].float() * torch.linspace(0.1, c["rising"], length, device="cuda")[None, :, None]).to(dtype)
     if mode == "prefill":
         first_qs = 0
     elif mode == "decode":
@@ -178,6 +180,7 @@ def cases(quick):
         {"name": "edge/first-token-decode", "mode": "decode", "pattern": "global", "block": 16, "dim": 128, "heads": (8, 1), "dtype": bf, "length": (1, 1), "steps": 18},
         {"name": "edge/decode-opens-a-block", "mode": "decode", "pattern": "strided", "block": 64, "dim": 64, "heads": (4, 4), "dtype": bf, "length": (321, 321), "steps": 2},
         {"name": "edge/spiky-scores", "mode": "prefill", "pattern": "random", "block": 128, "dim": 128, "heads": (8, 2), "dtype": bf, "length": (700, 1000), "score_scale": 8.0},
+        {"name": "edge/rising-scores", "mode": "prefill", "pattern": "dense", "block": 128, "dim": 128, "heads": (8, 2), "dtype": bf, "length": (1500, 2100), "score_scale": 4.0, "rising": 3.0},
         {"name": "edge/layout-per-head-gqa", "mode": "chunked", "pattern": "random", "block": 64, "dim": 128, "heads": (8, 2), "dtype": bf, "length": (600, 900), "layouts": 8},
         {"name": "edge/decode-per-head-layouts-gqa8", "mode": "decode", "pattern": "strided", "block": 128, "dim": 128, "heads": (32, 4), "dtype": bf, "length": (3000, 5000), "layouts": 4},
         {"name": "edge/decode-gqa32", "mode": "decode", "pattern": "global", "block": 64, "dim": 128, "heads": (32, 1), "dtype": bf, "length": (2000, 3000), "layouts": 1},

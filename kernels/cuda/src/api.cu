@@ -184,6 +184,14 @@ static int wgmma_stages() {
   const char* v = std::getenv("LONGVIEW_CUDA_WGMMA_STAGES");
   return v && std::strcmp(v, "2") == 0 ? 2 : 3;
 }
+// The sequential wgmma kernel's softmax: "lean" (the default: masks only the diagonal tile, folds the scale into the
+// exponent, rescales the output only when a row's max jumps by more than 2^8; 1.24-1.34x FlexAttention where the
+// eager one gave 1.09-1.22x on an H100, docs/benchmarks/kernels-cuda.md) or "eager" (LONGVIEW_CUDA_WGMMA_SOFTMAX=eager:
+// every tile rescaled, the earlier default).
+static bool wgmma_lean_softmax() {
+  const char* v = std::getenv("LONGVIEW_CUDA_WGMMA_SOFTMAX");
+  return !(v && std::strcmp(v, "eager") == 0);
+}
 
 int lv_attention(lv_context* ctx, const lv_shape* shape, const lv_layout* layout, lv_dtype dtype, const void* q,
                  const void* k, const void* v, void* out, float* lse, void* stream, int path) {
@@ -257,7 +265,9 @@ int lv_attention(lv_context* ctx, const lv_shape* shape, const lv_layout* layout
   if (wantWgmma && !wgmmaFits)
     return fail(LV_E_UNSUPPORTED, "the wgmma path needs blockSize a multiple of 64");
   if ((wantWgmma || path == LV_PATH_AUTO) && ctx->hopper && wgmmaFits) {
-    const int variant = path == LV_PATH_WGMMA_PIPELINED ? 1 : path == LV_PATH_WGMMA_PINGPONG ? 2 : 0;
+    // The lean softmax finds each row's max on unscaled scores, so it needs a positive scale.
+    const int variant = path == LV_PATH_WGMMA_PIPELINED ? 1 : path == LV_PATH_WGMMA_PINGPONG ? 2
+                      : wgmma_lean_softmax() && p.scaleLog2 > 0.f ? 3 : 0;
     CUtensorMap maps[3];
     std::string why;
     if (!make_map(&maps[0], dt, q, s.headDim, s.queryLength, s.queryLength, s.numHeads, bm, why) ||

@@ -19,7 +19,8 @@ int decode_sets_per_kv_head(int numHeads, int numKvHeads, int numLayouts);
 // Hopper prefill. `maps` = {Q, K, V} tensor maps built by the caller (api.cpp). Returns
 // cudaErrorInvalidValue for unsupported shapes, cudaErrorNoKernelImageForDevice when this binary has no
 // sm_90a code for the kernel.
-// variant: 0 = sequential (the default), 1 = software-pipelined, 2 = pipelined + ping-pong (prefill_wgmma.cuh).
+// variant: 0 = sequential, 1 = software-pipelined, 2 = pipelined + ping-pong, 3 = sequential with the lean softmax
+// (prefill_wgmma.cuh; needs a positive scale).
 cudaError_t launch_prefill_wgmma(const Params& p, DType dt, const CUtensorMap* maps, int variant, int stages, cudaStream_t st);
 // Tile sizes the Hopper kernel uses for a block size: rows per CTA and keys per tile (0 when unsupported).
 void wgmma_tiles(int blockSize, int headDim, int* bm, int* bn);

@@ -36,16 +36,20 @@ static cudaError_t launch_with(const Params& p, const CUtensorMap* maps, cudaStr
   return cudaGetLastError();
 }
 
-// stages 3 (the default): only the sequential variant with 128-row tiles has a 3-deep K/V ring compiled; the other
-// variants and 64-row tiles run with 2.
+// stages 3 (the default): only the sequential variants (0, 3) with 128-row tiles have a 3-deep K/V ring compiled; the
+// other variants and 64-row tiles run with 2.
 template <typename T, int D, int NWG, int BN>
 static cudaError_t run_cfg(const Params& p, const CUtensorMap* maps, int variant, int stages, cudaStream_t st) {
   if constexpr (NWG == 2) {
     if (stages == 3 && variant == 0) return launch_with<T, D, NWG, BN, 0, 3>(p, maps, st);
+    if (stages == 3 && variant == 3) return launch_with<T, D, NWG, BN, 3, 3>(p, maps, st);
   }
-  return variant == 0 ? launch_with<T, D, NWG, BN, 0, 2>(p, maps, st)
-       : variant == 1 ? launch_with<T, D, NWG, BN, 1, 2>(p, maps, st)
-                      : launch_with<T, D, NWG, BN, 2, 2>(p, maps, st);
+  switch (variant) {
+    case 0: return launch_with<T, D, NWG, BN, 0, 2>(p, maps, st);
+    case 1: return launch_with<T, D, NWG, BN, 1, 2>(p, maps, st);
+    case 2: return launch_with<T, D, NWG, BN, 2, 2>(p, maps, st);
+    default: return launch_with<T, D, NWG, BN, 3, 2>(p, maps, st);
+  }
 }
 
 template <typename T, int D>

@@ -72,7 +72,8 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr, uint32_t lbo, uint3
 #endif
 
 // VARIANT: 0 = sequential (verified and measured on an H100), 1 = software-pipelined, 2 = pipelined +
-// warpgroup ping-pong. 1 and 2 compile spill-free without wgmma serialisation but have NOT run on a GPU yet.
+// warpgroup ping-pong (both verified, slower than 0 on an H100: docs/benchmarks/gpu-check.md), 3 = sequential with
+// the lean softmax (softmax_lean below).
 template <typename T, int D, int NWG, int BN, int VARIANT, int STG = 2>
 __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     prefill_wgmma_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
@@ -127,7 +128,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
   if (wg == 0) {
     if constexpr (NWG == 2) {
       // The pipelined variants hold two P fragments at once and need 240 registers to stay spill-free.
-      if constexpr (VARIANT == 0) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+      if constexpr (VARIANT == 0 || VARIANT == 3) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
       else asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n");
     }
     if (threadIdx.x == 0) {
@@ -148,7 +149,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     }
   } else {
     if constexpr (NWG == 2) {
-      if constexpr (VARIANT == 0) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+      if constexpr (VARIANT == 0 || VARIANT == 3) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
       else asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
     }
     const int cw = wg - 1;
@@ -274,6 +275,66 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         pa[kk][3] = Pack2<T>::pack(sc[8 * kk + 6], sc[8 * kk + 7]);
       }
     };
+    // The lean softmax (VARIANT 3, sequential like 0): with BM = BN = D = 128 the softmax issues about as many
+    // instructions as the two GEMMs take tensor-core cycles, so every instruction per score counts. It
+    // (1) masks only on the diagonal tile (warp-uniform branch), (2) finds the max on raw scores and folds the
+    // scale into the exponent's FFMA (scaleLog2 > 0: the host sends a non-positive scale to VARIANT 0), and
+    // (3) moves a row's running max only when the tile's max exceeds it by more than kLazyMaxLog2, so the
+    // output is rescaled only on the rare tiles where some row's max jumps (FlashAttention-4's conditional
+    // rescaling). With a stale max, P <= 2^kLazyMaxLog2 = 256: exact in bf16/fp16's relative precision, no
+    // overflow in the fp32 sums, and O / l and lse = m + log2(l) are unchanged because O and l share the max.
+    // Returns whether this thread's rows moved (the output must then be rescaled by alphaA/alphaB).
+    constexpr float kLazyMaxLog2 = 8.f;
+    auto softmax_lean = [&](int j, uint32_t (&pa)[BN / 16][4], float& alphaA, float& alphaB) -> bool {
+      const int k0 = tile_key0(j);
+      if (k0 + BN - 1 > rowMinWarp) {
+#pragma unroll
+        for (int i = 0; i < BN / 8; ++i)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (k0 + 8 * i + quadCol + (e & 1) > (e < 2 ? rowA : rowB)) sc[4 * i + e] = -INFINITY;
+      }
+      float mxA = -INFINITY, mxB = -INFINITY;
+#pragma unroll
+      for (int i = 0; i < BN / 8; ++i) {
+        mxA = fmaxf(mxA, fmaxf(sc[4 * i], sc[4 * i + 1]));
+        mxB = fmaxf(mxB, fmaxf(sc[4 * i + 2], sc[4 * i + 3]));
+      }
+      mxA = quad_max(mxA) * p.scaleLog2;
+      mxB = quad_max(mxB) * p.scaleLog2;
+      // -inf + 8 is -inf: the first tile with any unmasked key always sets the max.
+      const bool moveA = mxA > mA + kLazyMaxLog2, moveB = mxB > mB + kLazyMaxLog2;
+      alphaA = alphaB = 1.f;
+      if (moveA) {
+        alphaA = fast_exp2(mA - mxA);
+        mA = mxA;
+      }
+      if (moveB) {
+        alphaB = fast_exp2(mB - mxB);
+        mB = mxB;
+      }
+      // A row with every key masked so far keeps max -inf; use 0 so exp2 gives 0 rather than NaN.
+      const float nmA = mA == -INFINITY ? 0.f : -mA, nmB = mB == -INFINITY ? 0.f : -mB;
+      float sumA = 0.f, sumB = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        float e8[8];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+          const int i = 2 * kk + (u >> 2), e = u & 3;
+          e8[u] = fast_exp2(fmaf(sc[4 * i + e], p.scaleLog2, e < 2 ? nmA : nmB));
+        }
+        sumA += (e8[0] + e8[1]) + (e8[4] + e8[5]);
+        sumB += (e8[2] + e8[3]) + (e8[6] + e8[7]);
+        pa[kk][0] = Pack2<T>::pack(e8[0], e8[1]);
+        pa[kk][1] = Pack2<T>::pack(e8[2], e8[3]);
+        pa[kk][2] = Pack2<T>::pack(e8[4], e8[5]);
+        pa[kk][3] = Pack2<T>::pack(e8[6], e8[7]);
+      }
+      lA = fmaf(lA, alphaA, sumA);
+      lB = fmaf(lB, alphaB, sumB);
+      return moveA || moveB;
+    };
     auto rescale = [&](float alphaA, float alphaB) {
 #pragma unroll
       for (int i = 0; i < D / 8; ++i) {
@@ -302,6 +363,24 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         float alA, alB;
         softmax_inplace(j, pa, alA, alB);
         rescale(alA, alB);
+        mbar_wait(fullV(s), ph);
+        issue_pv(s, pa);
+        wgmma_wait<0>();
+        fence_regs<D / 2>(o);
+        release(s);
+      }
+    } else if constexpr (VARIANT == 3) {
+      // VARIANT 0's sequence with the lean softmax; the rescale is skipped unless a row of this thread moved.
+      for (int j = 0; j < nTiles; ++j) {
+        const int s = j % STAGES;
+        const uint32_t ph = (j / STAGES) & 1;
+        mbar_wait(fullK(s), ph);
+        issue_s(s);
+        wgmma_wait<0>();
+        fence_regs<BN / 2>(sc);
+        uint32_t pa[BN / 16][4];
+        float alA, alB;
+        if (softmax_lean(j, pa, alA, alB)) rescale(alA, alB);
         mbar_wait(fullV(s), ph);
         issue_pv(s, pa);
         wgmma_wait<0>();
