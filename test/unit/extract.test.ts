@@ -57,6 +57,49 @@ test("TypeScript: functions, classes, methods, interfaces, types, enums, arrow f
   assert.equal(r.hasErrors, false);
 });
 
+test("TypeScript and JavaScript: class fields holding a function are methods, with their docs and signatures", async () => {
+  const ts = [
+    "export class Hono {",
+    "  /** Handles a request. */",
+    "  fetch = (request: Request, env?: unknown) => {",
+    "    return this.#dispatch(request);",
+    "  };",
+    "  #helper = function (a: number) { return a; };",
+    "  routes: string[] = [];",
+    "  #dispatch(req: Request) { return req; }",
+    "}",
+  ].join("\n");
+  const r = await parser.parse("typescript", ts);
+  assert.deepEqual(summary(r.definitions), [
+    `class:Hono@${lineOf(ts, "class Hono")}`,
+    `method:Hono.fetch@${lineOf(ts, "fetch =")}`,
+    `method:Hono.#helper@${lineOf(ts, "#helper =")}`,
+    `method:Hono.#dispatch@${lineOf(ts, "#dispatch(req:")}`,
+  ]);
+  const fetch = r.definitions.find((d) => d.name === "fetch")!;
+  assert.equal(fetch.doc, "Handles a request.");
+  assert.match(fetch.signature, /^fetch = \(request: Request, env\?: unknown\) =>/);
+  const js = ["class Router {", "  route = (path) => path;", "  count = 0;", "}"].join("\n");
+  const j = await parser.parse("javascript", js);
+  assert.deepEqual(summary(j.definitions), [`class:Router@1`, `method:Router.route@2`]);
+});
+
+test("interface and abstract methods without a body are declarations, in every language that has them", async () => {
+  const samples: [string, string, string[]][] = [
+    ["java", "interface A { void run(); default int x() { return 1; } }\nabstract class B { abstract void go(); void stop() {} }", ["A.run", "B.go"]],
+    ["csharp", "interface I { void Run(); }\nabstract class C { public int X() => 1; public void Y() { } public abstract void Z(); }", ["I.Run", "C.Z"]],
+    ["go", "package a\ntype R interface { Read(p []byte) (int, error) }\nfunc (t *T) Get() int { return 1 }", ["R.Read"]],
+    ["rust", "trait T { fn a(&self); fn b(&self) -> i32 { 1 } }\nimpl T for S { fn a(&self) {} }", ["T.a"]],
+    ["php", "<?php\ninterface I { public function a(); }\nabstract class C { public function b() { return 1; } abstract function c(); }", ["I.a", "C.c"]],
+  ];
+  for (const [language, src, declarations] of samples) {
+    const r = await parser.parse(language, src);
+    const label = (d: Definition) => `${d.container ? `${d.container}.` : ""}${d.name}`;
+    assert.deepEqual(r.definitions.filter((d) => d.declarationOnly).map(label), declarations, language);
+    assert.ok(r.definitions.filter((d) => !d.declarationOnly && (d.kind === "method" || d.kind === "function")).length >= 1, language);
+  }
+});
+
 test("JavaScript docs: JSDoc one blank line above, on assignments and const functions; licence headers and loose comments are not docs", async () => {
   const src = [
     "/*!",

@@ -214,3 +214,43 @@ test("the answer leads with what the question asks: uses for who-uses, callees f
   const both = answerFromIndex(index, "Where is computeInvoiceTotal defined and who uses it?");
   assert.equal(both.citations[0].path, "src/billing.ts", "a definition question keeps the definition first");
 });
+
+test("code that does the work leads: types and bodiless declarations rank below, and a declaration brings its implementations", async () => {
+  const { DefinitionSearch, searchWeight } = await import("../../model-runtime/src/answer/definition-search");
+  const dir = makeTree({
+    // A conditional type and a function match the question's words alike; the function does the work.
+    "src/types.ts": "/** The response for a status code. */\nexport type StatusCodeResponse<T> = T extends number ? Response : never;\n",
+    "src/respond.ts": "/** The response for a status code. */\nexport function responseForStatusCode(code: number) {\n  return new Response(null, { status: code });\n}\n",
+    "binding/binding.go": [
+      "package binding",
+      "// StructValidator checks structs.",
+      "type StructValidator interface {",
+      "\t// ValidateStruct validates the struct's tags.",
+      "\tValidateStruct(obj any) error",
+      "}",
+      "",
+    ].join("\n"),
+    "binding/default_validator.go": [
+      "package binding",
+      "type defaultValidator struct{}",
+      "func (v *defaultValidator) ValidateStruct(obj any) error {",
+      "\treturn v.validate.Struct(obj)",
+      "}",
+      "",
+    ].join("\n"),
+  });
+  const index = await indexFolder(dir);
+  const def = (name: string) => [...index.allFiles()].flatMap((f) => f.definitions.map((d) => ({ f, d }))).find((x) => x.d.name === name)!;
+  const typeAlias = def("StatusCodeResponse");
+  const fn = def("responseForStatusCode");
+  assert.ok(searchWeight(typeAlias.f.path, typeAlias.d) < searchWeight(fn.f.path, fn.d));
+  const search = new DefinitionSearch(index);
+  assert.deepEqual(search.query("which response goes with a status code?").slice(0, 2).map((h) => h.definition.name), ["responseForStatusCode", "StatusCodeResponse"]);
+  search.dispose();
+  // The interface method is the search's hit; its implementation is cited first.
+  const a = answerFromIndex(index, "where are the struct tags validated?");
+  const cited = a.citations.map((c) => `${c.path}:${c.line}`);
+  assert.equal(cited[0], "binding/default_validator.go:3", a.markdown);
+  assert.ok(cited.includes("binding/binding.go:5"), a.markdown);
+  removeTree(dir);
+});

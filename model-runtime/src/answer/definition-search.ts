@@ -19,6 +19,8 @@ interface DefinitionDoc {
   /** The names and words written inside the definition's own lines (bodyWords). */
   body: string;
   path: string;
+  /** searchWeight: place and kind. */
+  weight: number;
 }
 
 /** "computeInvoiceTotal" → "compute invoice total", "parse_config" → "parse config", "HTTPServer" → "http server". */
@@ -110,6 +112,20 @@ const spanOf = (d: Definition) => d.endLine - d.startLine;
 /** How much a definition's score counts: tests and examples rank below library code that matches as well. */
 const PLACE_WEIGHT = [1, 0.5, 0.4];
 
+/**
+ * Questions in words mostly ask how something is done, which code with a body answers: type aliases, interfaces and
+ * enums (TypeScript's conditional types name every concept a question might use) and declarations without a body
+ * (an interface's method, a C prototype) count less than a definition that matches as well and does the work.
+ */
+export const TYPE_WEIGHT = 0.6;
+export const DECLARATION_WEIGHT = 0.6;
+
+/** What a definition's BM25 score is multiplied by: where it lives (library, examples, tests) and what it is. */
+export function searchWeight(path: string, def: Definition): number {
+  const kindWeight = def.kind === "type" || def.kind === "interface" || def.kind === "enum" ? TYPE_WEIGHT : 1;
+  return PLACE_WEIGHT[placeRank(path, def.name)] * kindWeight * (def.declarationOnly ? DECLARATION_WEIGHT : 1);
+}
+
 export interface SearchHit extends SymbolHit {
   score: number;
 }
@@ -120,15 +136,14 @@ const BODY_BOOST = 0.3;
 export class DefinitionSearch {
   private readonly search = new MiniSearch<DefinitionDoc>({
     fields: ["name", "container", "doc", "signature", "body", "path"],
-    storeFields: ["path", "name"],
+    storeFields: ["weight"],
     tokenize: (text) => [text],
     processTerm: (term) => terms(term),
     searchOptions: {
       boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, body: BODY_BOOST, path: 0.5 },
       prefix: (t) => t.length > 4,
       fuzzy: 0,
-      // Tests and examples rank below an implementation that matches as well.
-      boostDocument: (_id, _term, stored) => PLACE_WEIGHT[placeRank(String(stored?.path ?? ""), String(stored?.name ?? ""))],
+      boostDocument: (_id, _term, stored) => Number(stored?.weight ?? 1),
     },
   });
   private readonly idsByFile = new Map<string, string[]>();
@@ -153,6 +168,7 @@ export class DefinitionSearch {
       signature: d.signature,
       body: body[i].join(" "),
       path: rec.path,
+      weight: searchWeight(rec.path, d),
     }));
     this.search.addAll(docs);
     this.idsByFile.set(key, docs.map((d) => d.id));

@@ -225,7 +225,7 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const searchSection = (named: readonly string[]) => {
     const hits = searchHits();
     const best = hits[0]?.score ?? 0;
-    const related = hits.filter((h) => h.score >= 0.35 * best && !named.includes(h.definition.name)).slice(0, 5);
+    const related = withImplementations(index, hits.filter((h) => h.score >= 0.35 * best && !named.includes(h.definition.name))).slice(0, 5);
     if (related.length) {
       const parts = ["### Definitions that match the question"];
       for (const h of related) parts.push(`#### \`${h.definition.name}\``, describeDefinition(index, h, citations, multiRoot));
@@ -282,6 +282,30 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   }
   const files = [...new Map(citations.map((c) => [`${c.root}\u0000${c.path}`, { root: c.root, path: c.path }])).values()];
   return { markdown: sections.join("\n\n"), citations, symbols, files };
+}
+
+const sameDefinition = (a: SymbolHit, b: SymbolHit) => a.root === b.root && a.path === b.path && a.definition.nameLine === b.definition.nameLine;
+
+/**
+ * A bodiless hit — an interface's method, a C prototype — says what is done, its implementations how: they come
+ * first, up to 2 per declaration (library code first, as `find` orders them). Asked "where are validation rules
+ * checked?", gin's `StructValidator.ValidateStruct` (an interface method) leads the search, `defaultValidator.ValidateStruct`
+ * does the checking.
+ */
+export function withImplementations<T extends SymbolHit>(index: WorkspaceIndex, hits: T[]): Array<T | SymbolHit> {
+  const out: Array<T | SymbolHit> = [];
+  const add = (h: T | SymbolHit) => {
+    if (!out.some((o) => sameDefinition(o, h))) out.push(h);
+  };
+  for (const h of hits) {
+    const d = h.definition;
+    if (d.declarationOnly && (d.kind === "method" || d.kind === "function")) {
+      const bodies = index.find(d.name, { limit: 20 }).filter((x) => !x.definition.declarationOnly && x.definition.kind === d.kind);
+      for (const b of bodies.slice(0, 2)) add(b);
+    }
+    add(h);
+  }
+  return out;
 }
 
 /** Everything the index knows about one symbol (Explain Symbol / hover). */

@@ -184,6 +184,13 @@ function signatureOf(def: Node, source: string): string {
   return collapse(source.slice(def.startIndex, Math.min(end, def.startIndex + MAX_SIGNATURE * 2)), MAX_SIGNATURE);
 }
 
+/**
+ * Definition nodes that never have a body: TypeScript overload and interface signatures, a Go interface's methods, a
+ * Rust trait's required functions. (An abstract or interface \`method_declaration\` of Java, C#, PHP or Go is one
+ * without a \`body\` field.)
+ */
+const BODILESS = new Set(["function_signature", "method_signature", "abstract_method_signature", "method_elem", "function_signature_item"]);
+
 /** C/C++: a function_declarator is deep inside its definition; the definition is the nearest enclosing
  * function_definition / declaration / field_declaration. None means a function pointer parameter: skip. */
 function cFunctionNode(declarator: Node): { node: Node; declarationOnly: boolean; isMethod: boolean } | undefined {
@@ -312,7 +319,7 @@ export class SourceParser {
         defNode = fn.node;
         declarationOnly = fn.declarationOnly;
         if (fn.isMethod) kind = "method";
-      } else if (defNode.type === "function_signature" || defNode.type === "method_signature" || defNode.type === "abstract_method_signature") {
+      } else if (BODILESS.has(defNode.type) || (defNode.type === "method_declaration" && !defNode.childForFieldName("body"))) {
         declarationOnly = true;
       }
       const key = `${defNode.startIndex}:${defNode.endIndex}`;

@@ -28,7 +28,13 @@ const JS_CORE = `
 (call_expression function: (import) arguments: (arguments . (string (string_fragment) @source))) @import
 `;
 
+// Class fields holding a function (\`fetch = (request) => …\`, common in TypeScript classes) are methods.
+const JS_EXTRA = `
+(field_definition property: (_) @name value: [(arrow_function) (function_expression)]) @definition.method
+`;
+
 const TS_EXTRA = `
+(public_field_definition name: (_) @name value: [(arrow_function) (function_expression)]) @definition.method
 (function_signature name: (_) @name) @definition.function
 (abstract_class_declaration name: (_) @name) @definition.class
 (method_signature name: (_) @name) @definition.method
@@ -165,7 +171,7 @@ const C_PROSE = "(comment) @text (string_literal) @text (system_lib_string) @tex
 export const LANGUAGES: Record<string, LanguageSpec> = {
   typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE },
   tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE },
-  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE, prose: JS_PROSE },
+  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE + JS_EXTRA, prose: JS_PROSE },
   python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON, prose: "(comment) @text (string) @text (interpolation) @code" },
   go: {
     id: "go",
