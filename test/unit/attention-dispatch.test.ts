@@ -88,3 +88,13 @@ test("on this machine, auto dispatch loads a real backend that computes attentio
   assert.ok(worst < 1e-4, `${r.backend.name}: max error ${worst}`);
   r.backend.dispose?.();
 });
+
+test("a hardware GPU is ruled out only on Linux without a render, NVIDIA or WSL device node", async () => {
+  const { mayHaveHardwareGpu } = await import("../../model-runtime/src/engine/attention-backend");
+  const dirs = (entries: Record<string, string[]>) => (dir: string) => entries[dir] ?? [];
+  assert.equal(mayHaveHardwareGpu("linux", dirs({ "/dev": ["null", "tty0", "nvidiactl"], "/dev/dri": [] })), false);
+  assert.equal(mayHaveHardwareGpu("linux", dirs({ "/dev/dri": ["card0", "renderD128"] })), true);
+  assert.equal(mayHaveHardwareGpu("linux", dirs({ "/dev": ["nvidia0", "nvidiactl"] })), true);
+  assert.equal(mayHaveHardwareGpu("linux", dirs({ "/dev": ["dxg"] })), true);
+  assert.equal(mayHaveHardwareGpu("darwin", dirs({})), true);
+});

@@ -5,6 +5,7 @@
  * backend that fails at run time is replaced by the CPU path for the rest of the session, and the failed call
  * is re-run there: an answer is never lost to a GPU problem, and nothing here throws past the engine.
  */
+import fs from "node:fs";
 import type { AttentionInputs, AttentionOutputs, AttentionShape, BlockSparseLayout, ResidentKvCache, ResidentKvSupport, SparseAttentionBackend } from "../../../kernels/api";
 import { JsAttentionBackend } from "../../../kernels/js";
 
@@ -43,6 +44,9 @@ export const DEFAULT_LOADERS: BackendLoaders = {
     return new CudaAttentionBackend();
   },
   async webgpu(allowSoftware) {
+    // Asking Dawn for an adapter on a GPU-less Linux machine finds lavapipe, which auto mode refuses anyway, and
+    // Dawn prints two limit warnings on stderr while it looks (they led `longview ask`'s output).
+    if (!allowSoftware && !mayHaveHardwareGpu()) throw new Error("no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg)");
     const { sharedWebGpuAttention } = await import("../../../kernels/webgpu");
     const backend = await sharedWebGpuAttention();
     const info = backend.info;
@@ -54,6 +58,23 @@ export const DEFAULT_LOADERS: BackendLoaders = {
     return createCpuBackend();
   },
 };
+
+/**
+ * False only where a hardware GPU surely cannot be used: Linux with none of the device nodes a Vulkan driver opens
+ * (DRM render nodes for AMD/Intel/…, NVIDIA's, WSL's /dev/dxg). Elsewhere (macOS, Windows) the adapter is asked.
+ */
+export function mayHaveHardwareGpu(platform: string = process.platform, listDir: (dir: string) => string[] = safeReadDir): boolean {
+  if (platform !== "linux") return true;
+  return listDir("/dev/dri").some((n) => n.startsWith("renderD")) || listDir("/dev").some((n) => /^nvidia\d+$|^dxg$/.test(n));
+}
+
+function safeReadDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
