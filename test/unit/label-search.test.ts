@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AGREEMENT_RANKS, LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, leadWithAgreement, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
-import { asksForOneDefinition, asksWhereDefined } from "../../model-runtime/src/answer/model-answer";
+import { asksForOneDefinition, asksWhereDefined, matchedRunnersUpFirst } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
 
@@ -156,6 +156,16 @@ test("fuseWithRetrieved: the model's first stays; its runners-up by reciprocal r
     const score = (l: string) => 1 / (k + labels.indexOf(l) + 1) + (retrieved.includes(l) ? 1 / (k + retrieved.indexOf(l) + 1) : 0);
     for (let i = 2; i < fused.length; i++) assert.ok(score(fused[i - 1]) >= score(fused[i]) - 1e-12, `${fused[i - 1]} before ${fused[i]}`);
   }
+});
+
+test("matchedRunnersUpFirst: the first stays; runners-up sharing a word with the question come before the rest, each in order", () => {
+  const r = (label: string) => ({ label, logprob: 0, ids: [], files: [] });
+  const order = (labels: string[], matched: string[]) => matchedRunnersUpFirst(labels.map(r), new Set(matched)).map((x) => x.label);
+  assert.deepEqual(order(["a", "fav", "b", "fav2", "c"], ["a", "b", "c"]), ["a", "b", "c", "fav", "fav2"]);
+  // The first place is the lead (agreement already decided it), matched or not.
+  assert.deepEqual(order(["fav", "a", "b"], ["a", "b"]), ["fav", "a", "b"]);
+  assert.deepEqual(order(["a", "b"], []), ["a", "b"]);
+  assert.deepEqual(order([], ["a"]), []);
 });
 
 test("leadWithAgreement: the model's first leads when the retriever ranks it near the top or the question names it; else the best label the retriever ranks there", () => {

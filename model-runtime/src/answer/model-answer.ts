@@ -47,6 +47,12 @@ export interface ModelAnswerOptions {
    */
   retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string; root?: string; path?: string }>;
   /**
+   * The labels (`Container.name` and `name`) of every definition the retriever matches at all, however weakly. A
+   * description's runners-up that match none of the question's words come after those that do: the model's shortlist
+   * also holds names it favours whatever is asked (nginx `ngx_sha1.c`, gin `context.go:1505` in bench/everyday).
+   */
+  matched?: (question: string) => ReadonlySet<string>;
+  /**
    * What the index knows answers the question (index-facts.ts: where X is defined, what X calls, who uses X). When
    * it returns facts the answer names only them: the model orders them (by its calibrated probability of writing each
    * first), writes the first one's citation and the rest are listed in its order. Absent or undefined: the model
@@ -253,6 +259,18 @@ export const RETRIEVED_FUSION_K = 3;
  */
 export function indexRetriever(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["retrieve"]> {
   return (question) => definitionSearch(index).query(question, RETRIEVED).map((h) => ({ ...h.definition, root: h.root, path: h.path }));
+}
+
+/** The index's full-text search as a `matched` option: the labels of every definition sharing a word with the question. */
+export function indexMatches(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["matched"]> {
+  return (question) => new Set(definitionSearch(index).query(question, Infinity).flatMap((h) => [definitionLabel(h.definition), h.definition.name]));
+}
+
+/** The first place stays; among the rest, labels the retriever matched come first, each group in its order. */
+export function matchedRunnersUpFirst(ranked: readonly RankedLabel[], matched: ReadonlySet<string>): RankedLabel[] {
+  const [first, ...rest] = ranked;
+  if (!first) return [];
+  return [first, ...rest.filter((r) => matched.has(r.label)), ...rest.filter((r) => !matched.has(r.label))];
 }
 
 /** What a citation may name: the laid-out files' paths and their definitions' names. */
@@ -509,6 +527,7 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK, outsideLabels);
     if (opts.leadByAgreement !== false) ranked = leadWithAgreement(ranked, retrievedLabels, namedIn(question));
   }
+  if (opts.matched && retrieved.length) ranked = matchedRunnersUpFirst(ranked, opts.matched(question));
   ranked = ranked.slice(0, CANDIDATES);
   // The answer is a definition in a file the model did not read (nginx: 128k of 1.9M tokens read): the index lists the
   // candidates, the model writes nothing (it would only name something it read).

@@ -24,7 +24,7 @@ import type { HeadPatternSpec } from "../patterns/types";
 import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
-import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "../answer/model-answer";
+import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexMatches, indexRetriever } from "../answer/model-answer";
 import type { QaTask } from "../training-data/tasks";
 import type { AnswerContext, Answerer } from "./answerer";
 
@@ -56,6 +56,8 @@ export interface ModelVariant {
   calibrateLabels?: boolean;
   /** Description questions' shortlists take in the index's BM25 hits (default true). */
   retrieve?: boolean;
+  /** A description's runners-up the retriever matched come first (model-answer.ts `matched`; default true). */
+  matchedFirst?: boolean;
   /** The tasks it answers (an ablation that changes only some tasks' answers asks only those). */
   tasks?: readonly QaTask[];
   /** Query-adaptive blocks per head for the question rows (RepoSession.selectBlocks; 0: the fixed pattern only). */
@@ -146,6 +148,7 @@ export class ModelAnswerer implements Answerer {
       searchLabels: v.searchLabels,
       calibrateLabels: v.calibrateLabels,
       retrieve,
+      matched: v.retrieve === false || v.matchedFirst === false ? undefined : indexMatches(ctx.index),
       fusionK: v.fusionK,
       leadByAgreement: v.leadByAgreement,
       freeAfterLead: v.freeAfterLead,
@@ -192,6 +195,8 @@ export interface ModelAnswererOptions {
   selectBlocks?: number;
   /** Also the model answering descriptions by its calibrated order alone (no rank fusion with BM25's order). */
   noFusion?: boolean;
+  /** Also the model without matched runners-up first (`model-no-matched-first`). */
+  noMatchedFirst?: boolean;
   /** Also the model whose pick always leads a description's answer (no agreement with the retriever needed). */
   modelLead?: boolean;
   /** Also the model going on freely after a description's led citation. */
@@ -224,6 +229,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.noRetrieval) answerers.push(variant("model-no-retrieval", { retrieve: false, tasks: ["needle"] }));
   if (opts.noSelection) answerers.push(variant("model-no-selection", { selectBlocks: 0 }));
   if (opts.noFusion) answerers.push(variant("model-no-fusion", { fusionK: 0, tasks: ["needle"] }));
+  if (opts.noMatchedFirst) answerers.push(variant("model-no-matched-first", { matchedFirst: false, tasks: ["needle"] }));
   if (opts.modelLead) answerers.push(variant("model-model-lead", { leadByAgreement: false, tasks: ["needle"] }));
   if (opts.freeAfterLead) answerers.push(variant("model-free-after-lead", { freeAfterLead: true, tasks: ["needle", "whereDefined"] }));
   if (opts.noIndexFacts) answerers.push(variant("model-no-index-facts", { indexFacts: false, tasks: ["whereDefined", "whatCalls", "whoUses"] }));
