@@ -254,3 +254,17 @@ test("code that does the work leads: types and bodiless declarations rank below,
   assert.ok(cited.includes("binding/binding.go:5"), a.markdown);
   removeTree(dir);
 });
+
+test("library code's callees never resolve to tests or examples; a test's may resolve to the library", async () => {
+  const dir = makeTree({
+    "src/gson.ts": "export function fromJson(text: string) {\n  const reader = makeReader(text);\n  return parse(reader);\n}\nexport function parse(r: unknown) {\n  return r;\n}\n",
+    "test/reader.test.ts": "export function reader() {\n  return 1;\n}\nexport function makeReader() {\n  return parse(reader());\n}\nimport { parse } from '../src/gson';\n",
+    "examples/demo.ts": "export function makeReader(t: string) {\n  return t;\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const callees = (path: string, name: string) => index.callees("ws", path, index.find(name).find((h) => h.path === path)!.definition).map((c) => `${c.path}:${c.definition.name}`);
+  // `reader` and `makeReader` exist only in tests and examples: the library's fromJson calls neither.
+  assert.deepEqual(callees("src/gson.ts", "fromJson"), ["src/gson.ts:parse"]);
+  assert.deepEqual(callees("test/reader.test.ts", "makeReader").sort(), ["src/gson.ts:parse", "test/reader.test.ts:reader"]);
+  removeTree(dir);
+});

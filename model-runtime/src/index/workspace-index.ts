@@ -216,6 +216,7 @@ export class WorkspaceIndex {
     const rec = this.get(root, path);
     if (!rec) return [];
     const out: SymbolHit[] = [];
+    const callerPlace = placeRank(path, ""); // by path: a library function named test_… is still library code
     for (const name in rec.references) {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
@@ -226,7 +227,8 @@ export class WorkspaceIndex {
       const hits = this.find(name, { limit: 10 });
       const sameFile = (h: SymbolHit) => h.root === root && h.path === path;
       const local = hits.find((h) => sameFile(h) && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
-      const chosen = local ?? hits.find((h) => !sameFile(h));
+      // Library code calls neither tests nor examples: Gson's `fromJson` "used" a `reader` defined only in a test.
+      const chosen = local ?? hits.find((h) => !sameFile(h) && placeRank(h.path, "") <= callerPlace);
       if (chosen) out.push(chosen);
       if (out.length >= limit) break;
     }
