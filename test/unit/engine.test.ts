@@ -625,6 +625,14 @@ test("answerWithModel: an explanation of a symbol the index defines ends with wh
   const tail = answer.text.slice(answer.text.lastIndexOf("Defined at:"));
   assert.equal(tail, `Defined at:\n\n- \`${d.name}\` ${place.path}:${d.nameLine + 1}`, answer.text);
   assert.deepEqual(answer.citations.at(-1), { root: place.root, path: place.path, line: d.nameLine + 1, label: d.name });
+  // With what it calls in the index, that follows: the model's prose about code can be wrong, the index's facts are not.
+  const callee = sources[3].record.definitions[0];
+  const calleePlace = { name: callee.name, root: sources[3].record.root, path: sources[3].record.path };
+  const withCalls = (q: string) => (q === `What does \`${d.name}\` call?` ? { kind: "calls" as const, symbol: d.name, definitions: [calleePlace] } : facts(q));
+  const explained = (await finished(answerWithModel(session, tokenizer, index, `Explain \`${d.name}\`.`, { maxNewTokens: 12, grounding, facts: withCalls }))).answer;
+  const calls = explained.text.slice(explained.text.lastIndexOf("Defined at:"));
+  assert.equal(calls, `Defined at:\n\n- \`${d.name}\` ${place.path}:${d.nameLine + 1}\n\nCalls:\n\n- \`${callee.name}\` ${calleePlace.path}:${callee.nameLine + 1}`, explained.text);
+  assert.deepEqual(explained.citations.at(-1), { root: calleePlace.root, path: calleePlace.path, line: callee.nameLine + 1, label: callee.name });
 });
 
 test("answerWithModel: a description's runners-up are fused with the retriever's order; the answer's first label is the model's", async () => {

@@ -28,6 +28,8 @@ const FILES = {
     "",
   ].join("\n"),
   "src/billing.test.ts": '// tests\nimport { computeTotal } from "./billing";\ncomputeTotal([1]);\n',
+  // A private member (#dispatch, line 4): its label is "App.#dispatch".
+  "src/app.ts": "export class App {\n  handle(r: string) { return this.#dispatch(r); }\n\n  #dispatch(r: string) { return r; }\n}\n",
 };
 
 let dir: string;
@@ -86,6 +88,9 @@ test("the line of a cited definition comes from the index, not from the model's 
   // Labels may be qualified (Container.member): the member's line in that file.
   const member = decode("Where is `record` defined?", [...text("Ledger.record "), ...cite("src/billing.ts", "1"), ids.endAnswer]);
   assert.deepEqual(parseCitations(member.text), [{ path: "src/billing.ts", line: 10 }]);
+  // A JavaScript private member keeps its "#" in the label (it had been cited at line 1).
+  const priv = decode("what does the app dispatch to?", [...text("App.#dispatch "), ...cite("src/app.ts", "1"), ids.endAnswer]);
+  assert.deepEqual(parseCitations(priv.text), [{ path: "src/app.ts", line: 4 }]);
 });
 
 test("paths are constrained to the layout's files: a path that does not exist cannot be written", () => {
@@ -146,6 +151,11 @@ test("questionFocus reads the symbol and whether uses are asked, for every train
   assert.deepEqual(questionFocus("List what `main` calls."), { symbol: "main", kind: "other" });
   assert.deepEqual(questionFocus("Describe Ledger."), { symbol: "Ledger", kind: "other" });
   assert.equal(questionFocus("how are invoices totalled?").symbol, undefined);
+  // People type the templates in lower case too.
+  assert.equal(questionFocus("what does compose do?").symbol, "compose");
+  assert.equal(questionFocus("where is computeTotal defined?").symbol, "computeTotal");
+  assert.deepEqual(questionFocus("who calls rate?"), { symbol: "rate", kind: "uses" });
+  assert.equal(questionFocus("explain the request context").symbol, undefined);
 });
 
 test("questionFocus in everyday words: 'the X class' names X unless X is a concept word; a determiner is never the symbol", () => {

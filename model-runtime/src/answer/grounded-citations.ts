@@ -88,16 +88,19 @@ export function asksForExplanation(question: string): boolean {
   return EXPLAIN.test(question);
 }
 
-const IDENT = String.raw`[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*`;
+const IDENT = String.raw`#?[A-Za-z_$][\w$]*(?:(?:\.|::)#?[A-Za-z_$][\w$]*)*`; // "#name": a JavaScript private member
 const USES = /\bwho (?:uses|calls|references)\b|\bwhere (?:is|are) .+ used\b|\breferences? to\b|\bmentions?\b|\bcallers? of\b|\bused by\b|\busages? of\b|\buses of\b/i;
-/** The training templates that name a symbol without backticks (training-data/questions.ts). */
+/**
+ * The training templates that name a symbol without backticks (training-data/questions.ts), in any case: people type
+ * "what does compose do?" as often as the template's "What does compose do?".
+ */
 const PLAIN_SYMBOL = [
-  new RegExp(String.raw`\bWhere is (${IDENT}) (?:defined|used)\b`),
-  new RegExp(String.raw`\bdefinition of (${IDENT})`),
-  new RegExp(String.raw`\breferences to (${IDENT})`),
-  new RegExp(String.raw`\bWhat does (${IDENT}) (?:depend|call|do)\b`),
-  new RegExp(String.raw`\b(?:Describe|Explain) (${IDENT})`),
-  new RegExp(String.raw`\bWho (?:uses|calls) (${IDENT})`),
+  new RegExp(String.raw`\bWhere is (${IDENT}) (?:defined|used)\b`, "i"),
+  new RegExp(String.raw`\bdefinition of (${IDENT})`, "i"),
+  new RegExp(String.raw`\breferences to (${IDENT})`, "i"),
+  new RegExp(String.raw`\bWhat does (${IDENT}) (?:depend|call|do)\b`, "i"),
+  new RegExp(String.raw`\b(?:Describe|Explain) (${IDENT})`, "i"),
+  new RegExp(String.raw`\bWho (?:uses|calls) (${IDENT})`, "i"),
 ];
 /** The everyday form that says what kind of definition it names: "what does the Flask class do?" */
 const THE_X_KIND = new RegExp(String.raw`\bthe (${IDENT}) (?:class|function|method|module|struct|interface)\b`);

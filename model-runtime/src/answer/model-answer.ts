@@ -210,21 +210,31 @@ function describedByIndex(explained: IndexFacts, index: GroundingIndex, facts: M
   });
   const citations = places.citations;
   const lines = [`\`${explained.symbol}\` is outside the part of the repository the model read; from the index:`, "", ...places.lines];
+  lines.push(...callsAndCallers(explained.symbol, index, facts, citations));
+  const text = lines.join("\n");
+  return { citations, text: () => text };
+}
+
+/**
+ * What a symbol calls and what calls it, from the index, as titled lists (`Calls:` / `Called by:`, each at most
+ * MAX_DESCRIBED_FACTS, none already in `citations`); their citations are added to `citations`.
+ */
+function callsAndCallers(symbol: string, index: GroundingIndex, facts: ModelAnswerOptions["facts"], citations: ModelCitation[]): string[] {
+  const lines: string[] = [];
   for (const [title, ask, kind] of [
-    ["Calls", `What does \`${explained.symbol}\` call?`, "other"],
-    ["Called by", `Who calls \`${explained.symbol}\`?`, "uses"],
+    ["Calls", `What does \`${symbol}\` call?`, "other"],
+    ["Called by", `Who calls \`${symbol}\`?`, "uses"],
   ] as const) {
     const found = facts?.(ask);
     if (!found || found.kind === "where") continue;
     // What it calls are functions: the types and constants it uses (ngx_msec_t, NGX_HTTP_LIMIT_REQ_PASSED) say little.
     const called = found.kind === "calls" ? { ...found, definitions: found.definitions.filter((f) => callable(definitionOf(index, f))) } : found;
-    const list = remainingFacts([], called, citations, index, { symbol: explained.symbol, kind }).slice(0, MAX_DESCRIBED_FACTS);
+    const list = remainingFacts([], called, citations, index, { symbol, kind }).slice(0, MAX_DESCRIBED_FACTS);
     if (list.length === 0) continue;
     citations.push(...list);
     lines.push("", `${title}:`, "", ...list.map((c) => `- ${c.label ? `\`${c.label}\` ` : ""}${c.path}:${c.line}`));
   }
-  const text = lines.join("\n");
-  return { citations, text: () => text };
+  return lines;
 }
 
 /**
@@ -651,8 +661,17 @@ function citationsAfter(
     return { citations: list, text: (answer) => list.map((c, i) => `${i === 0 && !answer ? "" : "\n"}${c.label ? `${c.label} ` : ""}${c.path}:${c.line}`).join("") };
   }
   const explained = explainedDefinitions(a.question, a.explainFacts);
-  const [title, list] = explained ? ["Defined at", definedAt(explained, cited, a.index)] : ["Other candidates", otherCandidates(a.ranked, cited, a.index, a.question)];
-  return { citations: list, text: (answer) => titledList(answer, title, list) };
+  if (explained) {
+    // The model's prose about undocumented code can be wrong ("handleHTTPRequest is the default client connection."):
+    // what the index knows for sure follows it — where it is defined, what it calls, what calls it.
+    const defined = definedAt(explained, cited, a.index);
+    const all = [...defined];
+    const factLines = callsAndCallers(explained.symbol, a.index, a.explainFacts, all);
+    const tail = factLines.map((l) => `\n${l}`).join("");
+    return { citations: all, text: (answer) => (defined.length ? titledList(answer, "Defined at", defined) : "") + tail };
+  }
+  const list = otherCandidates(a.ranked, cited, a.index, a.question);
+  return { citations: list, text: (answer) => titledList(answer, "Other candidates", list) };
 }
 
 /** A list of citations set apart after the answer so far (a blank line, `Title:`, one `- \`label\` path:line` each). */
