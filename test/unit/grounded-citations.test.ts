@@ -156,6 +156,10 @@ test("questionFocus reads the symbol and whether uses are asked, for every train
   assert.equal(questionFocus("where is computeTotal defined?").symbol, "computeTotal");
   assert.deepEqual(questionFocus("who calls rate?"), { symbol: "rate", kind: "uses" });
   assert.equal(questionFocus("explain the request context").symbol, undefined);
+  assert.equal(questionFocus("how does compose work?").symbol, "compose");
+  assert.equal(questionFocus("what is rate used for?").symbol, "rate");
+  assert.equal(questionFocus("how does the app context work?").symbol, undefined);
+  assert.equal(questionFocus("How does gin work out the real client IP?").symbol, undefined);
 });
 
 test("questionFocus in everyday words: 'the X class' names X unless X is a concept word; a determiner is never the symbol", () => {

@@ -101,6 +101,10 @@ const PLAIN_SYMBOL = [
   new RegExp(String.raw`\bWhat does (${IDENT}) (?:depend|call|do)\b`, "i"),
   new RegExp(String.raw`\b(?:Describe|Explain) (${IDENT})`, "i"),
   new RegExp(String.raw`\bWho (?:uses|calls) (${IDENT})`, "i"),
+  // Everyday forms of the explanation template: "how does compose work?" (not "how does gin work out the client IP…"),
+  // "what is send_file for?"
+  new RegExp(String.raw`\bhow (?:does|do) (${IDENT}) work\s*[?.!]*\s*$`, "i"),
+  new RegExp(String.raw`\bwhat (?:is|are) (${IDENT}) (?:used )?for\b`, "i"),
 ];
 /** The everyday form that says what kind of definition it names: "what does the Flask class do?" */
 const THE_X_KIND = new RegExp(String.raw`\bthe (${IDENT}) (?:class|function|method|module|struct|interface)\b`);
