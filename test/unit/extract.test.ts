@@ -91,6 +91,7 @@ test("interface and abstract methods without a body are declarations, in every l
     ["go", "package a\ntype R interface { Read(p []byte) (int, error) }\nfunc (t *T) Get() int { return 1 }", ["R.Read"]],
     ["rust", "trait T { fn a(&self); fn b(&self) -> i32 { 1 } }\nimpl T for S { fn a(&self) {} }", ["T.a"]],
     ["php", "<?php\ninterface I { public function a(); }\nabstract class C { public function b() { return 1; } abstract function c(); }", ["I.a", "C.c"]],
+    ["kotlin", "interface Shape {\n  fun area(): Double\n  fun name() = \"shape\"\n}\nabstract class C {\n  abstract fun c()\n  fun d() {}\n}\n", ["Shape.area", "C.c"]],
   ];
   for (const [language, src, declarations] of samples) {
     const r = await parser.parse(language, src);

@@ -319,7 +319,11 @@ export class SourceParser {
         defNode = fn.node;
         declarationOnly = fn.declarationOnly;
         if (fn.isMethod) kind = "method";
-      } else if (BODILESS.has(defNode.type) || (defNode.type === "method_declaration" && !defNode.childForFieldName("body"))) {
+      } else if (
+        BODILESS.has(defNode.type) ||
+        (defNode.type === "method_declaration" && !defNode.childForFieldName("body")) ||
+        (lang.spec.id === "kotlin" && defNode.type === "function_declaration" && !defNode.namedChildren.some((c) => c?.type === "function_body"))
+      ) {
         declarationOnly = true;
       }
       const key = `${defNode.startIndex}:${defNode.endIndex}`;
