@@ -350,7 +350,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     };
     mbar_wait(qBar, 0);
 
-    if constexpr (VARIANT == 0) {
+    if constexpr (VARIANT == 0 || VARIANT == 3) {
       // S, softmax, P V strictly in sequence; the two consumer warpgroups overlap each other only by chance.
       for (int j = 0; j < nTiles; ++j) {
         const int s = j % STAGES;
@@ -361,26 +361,13 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         fence_regs<BN / 2>(sc);
         uint32_t pa[BN / 16][4];
         float alA, alB;
-        softmax_inplace(j, pa, alA, alB);
-        rescale(alA, alB);
-        mbar_wait(fullV(s), ph);
-        issue_pv(s, pa);
-        wgmma_wait<0>();
-        fence_regs<D / 2>(o);
-        release(s);
-      }
-    } else if constexpr (VARIANT == 3) {
-      // VARIANT 0's sequence with the lean softmax; the rescale is skipped unless a row of this thread moved.
-      for (int j = 0; j < nTiles; ++j) {
-        const int s = j % STAGES;
-        const uint32_t ph = (j / STAGES) & 1;
-        mbar_wait(fullK(s), ph);
-        issue_s(s);
-        wgmma_wait<0>();
-        fence_regs<BN / 2>(sc);
-        uint32_t pa[BN / 16][4];
-        float alA, alB;
-        if (softmax_lean(j, pa, alA, alB)) rescale(alA, alB);
+        if constexpr (VARIANT == 3) {
+          // The rescale is skipped unless a row of this thread moved its max.
+          if (softmax_lean(j, pa, alA, alB)) rescale(alA, alB);
+        } else {
+          softmax_inplace(j, pa, alA, alB);
+          rescale(alA, alB);
+        }
         mbar_wait(fullV(s), ph);
         issue_pv(s, pa);
         wgmma_wait<0>();
