@@ -65,9 +65,13 @@ function acceptedRanges(dir: string, accept: readonly string[]): Range[] {
     const [file, label] = [a.slice(0, a.lastIndexOf(":")), a.slice(a.lastIndexOf(":") + 1)];
     const name = label.split(".").pop()!;
     const container = label.includes(".") ? label.slice(0, label.lastIndexOf(".")) : undefined;
-    const hits = run(["find", name, "--dir", dir, "--json"]) as Array<{ path: string; definition: { name: string; container?: string; startLine: number; endLine: number } }>;
-    // Every definition of the label in that file (Python's @overload stubs and the real one).
-    const matching = hits.filter((h) => h.path === file && h.definition.name === name && (container === undefined || h.definition.container === container));
+    type Hit = { path: string; definition: { name: string; container?: string; startLine: number; endLine: number } };
+    // Every definition of the label in that file (Python's @overload stubs and the real one). The qualified query
+    // first: `find` lists a bounded number of hits, and ripgrep has more than that many `new`s.
+    const matchingIn = (hits: Hit[]) => hits.filter((h) => h.path === file && h.definition.name === name && (container === undefined || h.definition.container === container));
+    let hits = run(["find", label, "--dir", dir, "--json"]) as Hit[];
+    let matching = matchingIn(hits);
+    if (matching.length === 0 && label !== name) matching = matchingIn((hits = run(["find", name, "--dir", dir, "--json"]) as Hit[]));
     if (matching.length === 0) {
       unknownToIndex.push(`${a} (the index has: ${hits.map((h) => `${h.path}:${h.definition.container ? `${h.definition.container}.` : ""}${h.definition.name}`).join(", ") || "nothing"})`);
       return [];
