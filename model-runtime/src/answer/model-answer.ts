@@ -42,16 +42,17 @@ export interface ModelAnswerOptions {
    */
   searchLabels?: boolean;
   /**
-   * Definitions a retriever finds for the question (e.g. the index's BM25 search), best first: their labels join the
-   * searched shortlist before it is calibrated, so the model also weighs names its own search did not reach.
+   * Every definition a retriever matches for the question, however weakly (e.g. the index's BM25 search), best first:
+   * the first RETRIEVED's labels join the searched shortlist before it is calibrated, so the model also weighs names
+   * its own search did not reach; and a description's runners-up matching none of them come last (`matchedFirst`).
    */
   retrieve?: (question: string) => ReadonlyArray<{ name: string; container?: string; root?: string; path?: string }>;
   /**
-   * The labels (`Container.name` and `name`) of every definition the retriever matches at all, however weakly. A
-   * description's runners-up that match none of the question's words come after those that do: the model's shortlist
-   * also holds names it favours whatever is asked (nginx `ngx_sha1.c`, gin `context.go:1505` in bench/everyday).
+   * A description's runners-up that the retriever does not match at all come after those it does (default true): the
+   * model's shortlist also holds names it favours whatever is asked (nginx `ngx_sha1.c`, gin `context.go:1505` in
+   * bench/everyday). false: an ablation.
    */
-  matched?: (question: string) => ReadonlySet<string>;
+  matchedFirst?: boolean;
   /**
    * What the index knows answers the question (index-facts.ts: where X is defined, what X calls, who uses X). When
    * it returns facts the answer names only them: the model orders them (by its calibrated probability of writing each
@@ -264,16 +265,11 @@ const RETRIEVED = 8;
 export const RETRIEVED_FUSION_K = 3;
 
 /**
- * The index's full-text search as a `retrieve` option: the best-matching definitions for a question. The search is
- * built on the first description question, not when the option is made (every model answer makes one).
+ * The index's full-text search as a `retrieve` option: every definition sharing a word with the question, best first.
+ * The search is built on the first description question, not when the option is made (every model answer makes one).
  */
 export function indexRetriever(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["retrieve"]> {
-  return (question) => definitionSearch(index).query(question, RETRIEVED).map((h) => ({ ...h.definition, root: h.root, path: h.path }));
-}
-
-/** The index's full-text search as a `matched` option: the labels of every definition sharing a word with the question. */
-export function indexMatches(index: WorkspaceIndex): NonNullable<ModelAnswerOptions["matched"]> {
-  return (question) => new Set(definitionSearch(index).query(question, Infinity).flatMap((h) => [definitionLabel(h.definition), h.definition.name]));
+  return (question) => definitionSearch(index).query(question, Infinity).map((h) => ({ ...h.definition, root: h.root, path: h.path }));
 }
 
 /** The first place stays; among the rest, labels the retriever matched come first, each group in its order. */
@@ -524,7 +520,8 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
   // A shortlist by the model's probability, re-ranked against a content-free question of the same form.
   const contentFree = asksWhereDefined(question) ? CONTENT_FREE_WHERE : CONTENT_FREE_DESCRIPTION;
   // Where-defined questions name the symbol: a retriever would hand over the answer, so only descriptions take its hits.
-  const retrieved = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
+  const matches = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
+  const retrieved = matches.slice(0, RETRIEVED);
   const priorWeight = asksWhereDefined(question) ? PRIOR_WEIGHT_WHERE : 1;
   let ranked = await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal);
   const fusionK = opts.fusionK ?? RETRIEVED_FUSION_K;
@@ -537,7 +534,7 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     ranked = fuseWithRetrieved(ranked, retrievedLabels, fusionK, outsideLabels);
     if (opts.leadByAgreement !== false) ranked = leadWithAgreement(ranked, retrievedLabels, namedIn(question));
   }
-  if (opts.matched && retrieved.length) ranked = matchedRunnersUpFirst(ranked, opts.matched(question));
+  if (opts.matchedFirst !== false && retrieved.length) ranked = matchedRunnersUpFirst(ranked, new Set(matches.flatMap((d) => [definitionLabel(d), d.name])));
   ranked = ranked.slice(0, CANDIDATES);
   // The answer is a definition in a file the model did not read (nginx: 128k of 1.9M tokens read): the index lists the
   // candidates, the model writes nothing (it would only name something it read).

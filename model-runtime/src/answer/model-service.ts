@@ -22,7 +22,7 @@ import { CONFIG_FILE, type LoadedModel, ModelLoadError, WEIGHTS_FILE, loadModel,
 import { CodeTokenizer, defaultTokenizerPath } from "../tokenizer";
 import { decodeText } from "../workspace/file-content";
 import { type ContextBudget, DEFAULT_MAX_KV_CACHE_DISK_MB, contextBudget, contextLimitNotice, kvBytesPerToken } from "./context-budget";
-import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexMatches, indexRetriever } from "./model-answer";
+import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "./model-answer";
 import {
   type FileRemoval,
   type ModelAnswerEvent,
@@ -340,7 +340,6 @@ export class ModelService {
         signal: opts.signal,
         grounding: l.grounding,
         retrieve: indexRetriever(l.index),
-        matched: indexMatches(l.index),
         facts: indexFactsOf(l.index),
         // A hover shows the index's facts (doc comment included) above the model's line: that line is the model's own.
         quoteDocs: !opts.explain,

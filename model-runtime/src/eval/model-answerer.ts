@@ -24,7 +24,7 @@ import type { HeadPatternSpec } from "../patterns/types";
 import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
-import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexMatches, indexRetriever } from "../answer/model-answer";
+import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "../answer/model-answer";
 import type { QaTask } from "../training-data/tasks";
 import type { AnswerContext, Answerer } from "./answerer";
 
@@ -56,7 +56,7 @@ export interface ModelVariant {
   calibrateLabels?: boolean;
   /** Description questions' shortlists take in the index's BM25 hits (default true). */
   retrieve?: boolean;
-  /** A description's runners-up the retriever matched come first (model-answer.ts `matched`; default true). */
+  /** A description's runners-up the retriever matched come first (model-answer.ts `matchedFirst`; default true). */
   matchedFirst?: boolean;
   /** The tasks it answers (an ablation that changes only some tasks' answers asks only those). */
   tasks?: readonly QaTask[];
@@ -148,7 +148,7 @@ export class ModelAnswerer implements Answerer {
       searchLabels: v.searchLabels,
       calibrateLabels: v.calibrateLabels,
       retrieve,
-      matched: v.retrieve === false || v.matchedFirst === false ? undefined : indexMatches(ctx.index),
+      matchedFirst: v.matchedFirst,
       fusionK: v.fusionK,
       leadByAgreement: v.leadByAgreement,
       freeAfterLead: v.freeAfterLead,
