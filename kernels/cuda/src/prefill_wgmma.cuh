@@ -183,6 +183,13 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
       }
       wgmma_commit();
     };
+    // Eight probabilities of one 16-key step (rows A: e8[0,1,4,5], rows B: e8[2,3,6,7]) as an MMA A fragment.
+    auto pack_p = [](uint32_t (&frag)[4], const float (&e8)[8]) {
+      frag[0] = Pack2<T>::pack(e8[0], e8[1]);
+      frag[1] = Pack2<T>::pack(e8[2], e8[3]);
+      frag[2] = Pack2<T>::pack(e8[4], e8[5]);
+      frag[3] = Pack2<T>::pack(e8[6], e8[7]);
+    };
     // Online softmax of the S tile in `sc` (tile j): updates m/l, writes P (as MMA A fragments) to `pa` and
     // returns the factors the output must be rescaled by before P V is added.
     auto softmax = [&](int j, uint32_t (&pa)[BN / 16][4], float& alphaA, float& alphaB) {
@@ -220,10 +227,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         }
         sumA += e8[0] + e8[1] + e8[4] + e8[5];
         sumB += e8[2] + e8[3] + e8[6] + e8[7];
-        pa[kk][0] = Pack2<T>::pack(e8[0], e8[1]);
-        pa[kk][1] = Pack2<T>::pack(e8[2], e8[3]);
-        pa[kk][2] = Pack2<T>::pack(e8[4], e8[5]);
-        pa[kk][3] = Pack2<T>::pack(e8[6], e8[7]);
+        pack_p(pa[kk], e8);
       }
       lA = lA * alphaA + sumA;
       lB = lB * alphaB + sumB;
@@ -326,10 +330,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         }
         sumA += (e8[0] + e8[1]) + (e8[4] + e8[5]);
         sumB += (e8[2] + e8[3]) + (e8[6] + e8[7]);
-        pa[kk][0] = Pack2<T>::pack(e8[0], e8[1]);
-        pa[kk][1] = Pack2<T>::pack(e8[2], e8[3]);
-        pa[kk][2] = Pack2<T>::pack(e8[4], e8[5]);
-        pa[kk][3] = Pack2<T>::pack(e8[6], e8[7]);
+        pack_p(pa[kk], e8);
       }
       lA = fmaf(lA, alphaA, sumA);
       lB = fmaf(lB, alphaB, sumB);
