@@ -140,6 +140,7 @@ test("the full-text search reads a definition's own lines: undocumented code is 
   const { DefinitionSearch, bodyWords } = await import("../../model-runtime/src/answer/definition-search");
   const { isExampleCode } = await import("../../model-runtime/src/index/code-places");
   assert.ok(isExampleCode("examples/auth/index.js") && isExampleCode("docs/samples/a.py") && !isExampleCode("lib/example_parser.js"));
+  assert.ok(isExampleCode("benchmarks/routers-deno/src/tool.mts") && isExampleCode("bench/run.ts") && !isExampleCode("src/benchmark.ts"));
   const dir = makeTree({
     // Neither name says "rate" or "excess": only the first function's body does (an identifier and a log string).
     "zone.c": [

@@ -15,12 +15,15 @@ export function isTestCode(path: string, name: string): boolean {
   );
 }
 
-/** Example and demo programs shipped with a library. */
+/**
+ * Example, demo and benchmark programs shipped with a library: they use its API rather than implement it (Hono's
+ * `benchmarks/routers-deno/src/tool.mts` defines a `handler` that no question about handlers means).
+ */
 export function isExampleCode(path: string): boolean {
-  return /(^|\/)(examples?|samples?|demos?)\//.test(path);
+  return /(^|\/)(examples?|samples?|demos?|benchmarks?|bench)\//.test(path);
 }
 
-/** 0 for the library's own code, 1 for examples, 2 for tests: the order in which answers list definitions. */
+/** 0 for the library's own code, 1 for examples (and benchmarks), 2 for tests: the order in which answers list definitions. */
 export function placeRank(path: string, name: string): number {
   if (isTestCode(path, name)) return 2;
   return isExampleCode(path) ? 1 : 0;
