@@ -20,7 +20,9 @@ import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, exp
 import { EXPLAIN_TEMPLATES } from "../../model-runtime/src/training-data/questions";
 import { fuseWithRetrieved, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import type { ModelAnswer } from "../../model-runtime/src/answer/model-client";
-import { RepoSession } from "../../model-runtime/src/engine/repo-session";
+import { RepoSession, extendFacts, modelHeadSpecs } from "../../model-runtime/src/engine/repo-session";
+import { buildPatterns } from "../../model-runtime/src/patterns";
+import { sliceOfLines } from "../../model-runtime/src/layout/question-reads";
 import { Sampler } from "../../model-runtime/src/engine/sampling";
 import { RepoLayout } from "../../model-runtime/src/layout/repo-layout";
 import { DEFAULT_PATTERN, type ModelConfig } from "../../model-runtime/src/model/config";
@@ -485,6 +487,70 @@ test("beforeAnswer: a probe gives the logits decoding would see after those toke
   assert.deepEqual(withProbe, plain, "probing changes nothing in the answer");
 });
 
+test("question reads: files read after the repository give the logits of one prefill of the whole sequence; the read map names their own lines; kept, replaced and dropped", async () => {
+  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
+  const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
+  const layout = RepoLayout.build(Array.from({ length: 5 }, (_, i) => source(`src/r${i}.ts`, 8 + rng.int(10))), tokenizer, { blockSize: 64 });
+  const session = RepoSession.create(e, layout, { answerRoom: 2048 });
+  await session.prefillRepository();
+  const whole = source("src/outside.ts", 4 + rng.int(6));
+  const big = source("src/big.ts", 30 + rng.int(20));
+  const first = 5 + rng.int(10);
+  const slice = sliceOfLines(big.record, big.text, first, first + 4);
+  const reads = layout.readSegments([whole, slice]);
+  assert.equal(reads.startBlock, layout.numBlocks);
+  assert.deepEqual(reads.files.map((f) => [f.path, f.firstLine]), [["src/outside.ts", 0], ["src/big.ts", first]]);
+  // A budget too small for the first source skips it and keeps the one that fits.
+  const fitting = layout.readSegments([whole, slice], (reads.files[1].endBlock - reads.files[1].startBlock) * 64);
+  assert.deepEqual(fitting.files.map((f) => f.path), ["src/big.ts"]);
+
+  const question = "what does bigFn7 return?";
+  const firstLogits = async (): Promise<Float32Array> => {
+    let seen: Float32Array | undefined;
+    for await (const ev of session.ask(question, { maxNewTokens: 3, beforeAnswer: async (l) => void (seen = l.slice()) })) void ev;
+    return seen!;
+  };
+  await session.readAlso(reads);
+  assert.equal(session.cache.length, layout.numTokens + reads.ids.length);
+  const withReads = await firstLogits();
+  // The reference: one prefill of [repository | reads | question] through patterns built from its block facts.
+  const q = layout.withQuestion(question, c.numHeads, reads);
+  const patterns = buildPatterns(extendFacts(q.facts, Math.ceil((q.answerStart + 3) / 64)), modelHeadSpecs(c));
+  const cache = e.newCache(q.ids.length + 64);
+  const reference = await e.prefill(cache, q.ids, patterns.layout, { start: 0 });
+  const diff = maxAbsDiff(withReads, reference);
+  assert.ok(diff <= 1e-4 * Math.max(1, rms(reference)), `question logits after reads differ from one prefill by ${diff}`);
+
+  // The read map: the read files by path, the slice's mass on the big file's own lines.
+  for await (const ev of session.ask(question, { maxNewTokens: 4 })) void ev;
+  const map = session.readMap()!;
+  const total = map.files.reduce((a, f) => a + f.mass, 0) + map.map + map.question;
+  assert.ok(Math.abs(total - 1) < 1e-4, `files + map + question = ${total}`);
+  const bigRead = map.files.find((f) => f.path === "src/big.ts");
+  assert.ok(bigRead && map.files.some((f) => f.path === "src/outside.ts"), map.files.map((f) => f.path).join(", "));
+  assert.ok(bigRead.lines.length > 0 && bigRead.lines.every((l) => l.line >= first && l.line <= first + 4), JSON.stringify(bigRead.lines));
+
+  // The same reads again are kept (nothing re-read); none drop them and the logits are the repository's alone.
+  const k0 = session.cache.k[0].slice();
+  await session.readAlso(layout.readSegments([whole, slice]));
+  assert.deepEqual(session.cache.k[0], k0, "the same reads are not read again");
+  const withoutReads = async () => {
+    await session.readAlso(undefined);
+    assert.equal(session.cache.length, layout.numTokens);
+    return firstLogits();
+  };
+  const plain = await withoutReads();
+  const fresh = RepoSession.create(e, layout, { answerRoom: 512 });
+  await fresh.prefillRepository();
+  let freshFirst: Float32Array | undefined;
+  for await (const ev of fresh.ask(question, { maxNewTokens: 3, beforeAnswer: async (l) => void (freshFirst = l.slice()) })) void ev;
+  assert.ok(maxAbsDiff(plain, freshFirst!) <= 1e-4 * Math.max(1, rms(freshFirst!)), "dropping the reads restores the repository-only answer");
+  assert.ok(maxAbsDiff(plain, withReads) > 1e-3, "the reads changed what the question saw");
+  // Other reads replace them.
+  await session.readAlso(layout.readSegments([slice]));
+  assert.equal(session.cache.length, layout.numTokens + reads.files[1].content.ids.length + ((64 - (reads.files[1].content.ids.length % 64)) % 64));
+});
+
 /** Drains an answer's event stream: the final answer and the raw text. */
 async function finished(gen: ReturnType<typeof answerWithModel>): Promise<{ answer: ModelAnswer; raw: string }> {
   for (;;) {
@@ -741,6 +807,35 @@ test("answerWithModel: an explanation of a symbol in a file the model did not re
   const read = (q: string) => (q === `Where is \`${inside.name}\` defined?` ? { kind: "where" as const, symbol: inside.name, definitions: [place(inside, sources[3].record)] } : undefined);
   const explained = (await finished(answerWithModel(session, tokenizer, index, `what does \`${inside.name}\` do?`, { maxNewTokens: 12, grounding, facts: read }))).answer;
   assert.ok(explained.timings.decodeTokens > 0, explained.text);
+});
+
+test("answerWithModel: with readText, code outside the layout that a question needs is read first — a description's retrieved hits, an unread symbol it explains", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("o");
+  const outside = source("src/outside.ts", 3 + rng.int(4));
+  records.set(outside.record.path, outside.record);
+  const texts = new Map([[outside.record.path, outside.text]]);
+  const readText = (_root: string, p: string) => texts.get(p);
+  const hit = outside.record.definitions[rng.int(outside.record.definitions.length)];
+  const inside = sources[1].record.definitions[0];
+  const retrieve = () => [{ ...hit, root: "r", path: outside.record.path }, { ...inside, root: "r", path: sources[1].record.path }];
+  const readPaths = () => session.questionReads?.files.map((f) => f.path) ?? [];
+
+  // Without readText nothing is read: the outside hit can only be listed by the retriever's rank.
+  await finished(answerWithModel(session, tokenizer, index, "Which definition does this describe? Adds two numbers.", { maxNewTokens: 16, grounding, retrieve }));
+  assert.deepEqual(readPaths(), []);
+  // With it, the outside file is read (the laid-out hit is not read again), and every citation is still grounded.
+  const described = (await finished(answerWithModel(session, tokenizer, index, "Which definition does this describe? Adds two numbers.", { maxNewTokens: 16, grounding, retrieve, readText }))).answer;
+  assert.deepEqual(readPaths(), [outside.record.path]);
+  assert.ok(described.citations.length >= 1 && described.citations.every((c) => records.has(c.path)), described.text);
+  // A question the index answers reads nothing, and clears what the last one read.
+  const facts = (q: string) => (q === `Where is \`${inside.name}\` defined?` ? { kind: "where" as const, symbol: inside.name, definitions: [{ name: inside.name, root: "r", path: sources[1].record.path }] } : undefined);
+  await finished(answerWithModel(session, tokenizer, index, `Where is \`${inside.name}\` defined?`, { maxNewTokens: 8, grounding, retrieve, readText, facts }));
+  assert.deepEqual(readPaths(), []);
+  // An undocumented symbol defined only outside the layout: read, then explained by the model (not the index's account).
+  const where = (q: string) => (q === `Where is \`${hit.name}\` defined?` ? { kind: "where" as const, symbol: hit.name, definitions: [{ name: hit.name, root: "r", path: outside.record.path }] } : undefined);
+  const explained = (await finished(answerWithModel(session, tokenizer, index, `what does \`${hit.name}\` do?`, { maxNewTokens: 12, grounding, facts: where, readText }))).answer;
+  assert.deepEqual(readPaths(), [outside.record.path]);
+  assert.ok(explained.timings.decodeTokens > 0 && !explained.text.includes("outside the part of the repository"), explained.text);
 });
 
 test("an answer leads with the library's own code: a label's places and the labels themselves, tests and examples after", () => {

@@ -85,3 +85,24 @@ test("the model answerers run in the harness: answers in the answer format, spee
     m.dispose();
   }
 });
+
+test("model-capped: a context longer than the model's positions is laid out again within them and answered with question reads", async () => {
+  // Positions for a few blocks only: the 8k context does not fit, so the capped answerer lays out its smallest layout.
+  const short = path.join(tmp, "short-model");
+  saveModel(short, { ...TINY, maxPositions: 2048 }, randomWeights(TINY, { seed: 6, int8: true }), { dtype: "int8" });
+  const m = await createModelAnswerers(short, { backend: "cpu", maxNewTokens: 8, window: false, capped: true });
+  try {
+    assert.deepEqual(m.answerers.map((a) => a.name), ["model (cpu)", "model-capped (cpu)"]);
+    const raw: string[] = [];
+    const answerers = m.answerers.map((a) => ({ name: a.name, answer: async (...args: Parameters<typeof a.answer>) => { const t = await a.answer(...args); if (a.name.startsWith("model-capped")) raw.push(t); return t; } }));
+    const result = await runEval({ units: [{ id: "local/polyglot", path: fixture, licence: "test", origin: "fixture" }], answerers, tokenizer: m.tokenizer, buckets: [8192], perTask: 2, seed: 4, threads: 0, tasks: ["needle", "explain"] });
+    const [full, capped] = m.answerers;
+    assert.equal(full.speed.prefillTokens, result.contexts[0].tokens);
+    assert.ok(capped.speed.prefillTokens > 0 && capped.speed.prefillTokens < full.speed.prefillTokens, `capped ${capped.speed.prefillTokens} of ${full.speed.prefillTokens}`);
+    assert.equal(capped.speed.answers, full.speed.answers);
+    const paths = new Set(fs.readdirSync(fixture, { recursive: true }).map(String));
+    for (const t of raw) for (const c of parseCitations(t)) assert.ok(paths.has(c.path.split("/").join(path.sep)), c.path);
+  } finally {
+    m.dispose();
+  }
+});

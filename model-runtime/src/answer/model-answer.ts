@@ -8,6 +8,7 @@ import type { AnswerEvent, AskOptions, RepoSession } from "../engine/repo-sessio
 import { placeRank } from "../index/code-places";
 import type { Definition } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
+import type { QuestionReads } from "../layout/question-reads";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
@@ -18,6 +19,7 @@ import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, ty
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, isGenericWord, questionIntent } from "./index-answer";
 import { type FactKind, type IndexFact, type IndexFacts, indexFacts } from "./index-facts";
+import { READ_TOKENS, type ReadHit, readsForHits } from "./question-reads";
 import { RepeatGuard, banRepeatedNgrams } from "./repeat-guard";
 import { LabelTrie, type RankedLabel, calibrate, fuseWithRetrieved, labelOf, leadWithAgreement, labelsOf, rankLabels, scoreLabels } from "./label-search";
 import type { ModelAnswer, ModelAnswerEvent, ModelCitation, ModelFileRead } from "./model-client";
@@ -82,6 +84,15 @@ export interface ModelAnswerOptions {
   quoteDocs?: boolean;
   /** A one-definition answer goes on after its led citation, as the model writes (an ablation; default: it ends there). */
   freeAfterLead?: boolean;
+  /**
+   * A file's text as the index decoded it. With it, a question whose answer may lie in files the layout left out (a
+   * repository larger than the context) has those files read first, after the repository (answer/question-reads.ts):
+   * a description's or an unnamed-code question's best retrieved hits, an unread symbol's definitions for an
+   * explanation. Without it (or with `readTokens` 0) the model answers from the repository it holds.
+   */
+  readText?: (root: string, path: string) => string | undefined;
+  /** Tokens read for one question at most (default READ_TOKENS; the session's KV cache must have the room). */
+  readTokens?: number;
 }
 
 /** Labels ranked for a one-definition question, and model calls the search may spend on them (the uncalibrated ablation). */
@@ -289,10 +300,16 @@ export interface CitationGrounding {
   labels: LabelTrie;
 }
 
-/** Files the model can cite (paths encoded as the layout encodes them) and the names they define. */
-export function citationGrounding(layout: RepoLayout, tokenizer: Pick<CodeTokenizer, "encode">, index: GroundingIndex): CitationGrounding {
-  const files = layout.fileBlocks().map((f) => ({ file: { root: f.root, path: f.path }, definitions: index.get(f.root, f.path)?.definitions ?? [] }));
-  const keys = new Set(files.map((f) => `${f.file.root}\0${f.file.path}`));
+/** Files the model can cite (paths encoded as the layout encodes them) and the names they define; with `reads`, the files read for the question too. */
+export function citationGrounding(layout: RepoLayout, tokenizer: Pick<CodeTokenizer, "encode">, index: GroundingIndex, reads?: QuestionReads): CitationGrounding {
+  const keys = new Set<string>();
+  const files: Array<{ file: CitationTarget; definitions: Definition[] }> = [];
+  for (const f of [...layout.fileBlocks(), ...(reads?.files ?? [])]) {
+    const key = `${f.root}\0${f.path}`;
+    if (keys.has(key)) continue;
+    keys.add(key);
+    files.push({ file: { root: f.root, path: f.path }, definitions: index.get(f.root, f.path)?.definitions ?? [] });
+  }
   return {
     trie: PathTrie.build(files.map((f) => f.file), (p) => tokenizer.encode(p)),
     laidOut: (f) => keys.has(`${f.root}\0${f.path}`),
@@ -314,7 +331,11 @@ export async function* answerWithModel(
   const special = new Set(SPECIAL_TOKENS.map((t) => tokenizer.specialTokenId(t)));
   const id = (t: (typeof SPECIAL_TOKENS)[number]) => tokenizer.specialTokenId(t);
   const grounded = opts.grounded !== false;
-  const grounding = grounded ? (opts.grounding ?? citationGrounding(session.layout, tokenizer, index)) : undefined;
+  // The retriever's hits decide what is read and join the label search: searched once.
+  if (opts.retrieve) opts = { ...opts, retrieve: once(opts.retrieve) };
+  const reads = await readForQuestion(session, index, question, opts);
+  const baseGrounding = grounded ? (opts.grounding ?? citationGrounding(session.layout, tokenizer, index)) : undefined;
+  const grounding = baseGrounding && reads ? citationGrounding(session.layout, tokenizer, index, reads) : baseGrounding;
   const decoder = grounding
     ? new GroundedDecoder({
         trie: grounding.trie,
@@ -458,6 +479,49 @@ export async function* answerWithModel(
   return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
 }
 
+/** `f` for one argument at a time: the last result is kept while the argument stays the same. */
+function once<A, R>(f: (a: A) => R): (a: A) => R {
+  let last: { a: A; r: R } | undefined;
+  return (a) => (last && last.a === a ? last.r : (last = { a, r: f(a) }).r);
+}
+
+/**
+ * Reads what the question needs beyond the layout (question-reads.ts) into the session, or clears what an earlier
+ * question read; returns the reads (undefined when none). Which questions: a description or a question about unnamed
+ * code (the retriever's first RETRIEVED hits), an explanation of an undocumented symbol defined only outside the layout
+ * (its definitions). Questions the index answers (where defined, what calls, who uses) read nothing.
+ */
+async function readForQuestion(session: RepoSession, index: GroundingIndex, question: string, opts: ModelAnswerOptions): Promise<QuestionReads | undefined> {
+  const { hits, withTests } = opts.readText && opts.readTokens !== 0 && opts.grounded !== false && opts.searchLabels !== false ? hitsToRead(question, opts, index) : { hits: [], withTests: false };
+  if (hits.length === 0 && !session.questionReads) return undefined;
+  const laidOut = new Set(session.layout.fileBlocks().map((f) => `${f.root}\0${f.path}`));
+  const sources = readsForHits(hits, { laidOut: (f) => laidOut.has(`${f.root}\0${f.path}`), get: (r, p) => index.get(r, p), readText: opts.readText! }, withTests);
+  const reads = sources.length ? session.layout.readSegments(sources, opts.readTokens ?? READ_TOKENS) : undefined;
+  await session.readAlso(reads?.numBlocks ? reads : undefined, { signal: opts.signal });
+  return session.questionReads;
+}
+
+/** A question about tests or examples themselves ("which test covers …?"): their files may be read for it. */
+const ASKS_ABOUT_TESTS = /\b(?:tests?|tested|testing|specs?|examples?|demos?)\b/i;
+
+/**
+ * The definitions whose code a question would have the model read (before knowing which are laid out), and whether
+ * tests and examples among them are read: a symbol asked about by name, wherever it is; a search hit in a test only
+ * when the question is about tests.
+ */
+function hitsToRead(question: string, opts: ModelAnswerOptions, index: GroundingIndex): { hits: ReadHit[]; withTests: boolean } {
+  const none = { hits: [], withTests: false };
+  if (opts.facts?.(question)?.definitions.length) return none;
+  const explained = explainedDefinitions(question, opts.facts);
+  if (explained) {
+    // A documented symbol is quoted from its docs (no model pass): nothing to read.
+    if (opts.quoteDocs !== false && explainedPlaces(explained).some((f) => docOf(index, f))) return none;
+    return { hits: explainedPlaces(explained).filter((f) => f.name), withTests: true };
+  }
+  if (asksWhereDefined(question) || !(asksForOneDefinition(question) || asksAboutUnnamedCode(question))) return none;
+  return { hits: (opts.retrieve?.(question) ?? []).slice(0, RETRIEVED), withTests: ASKS_ABOUT_TESTS.test(question) };
+}
+
 /** What the answer starts from, decided before decoding. */
 interface AnswerPlan {
   /** The index's facts for the question (where X is defined, what X calls, who uses X), if any. */
@@ -539,7 +603,7 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
   // The answer is a definition in a file the model did not read (nginx: 128k of 1.9M tokens read): the index lists the
   // candidates, the model writes nothing (it would only name something it read).
   if (ranked.length && ranked[0].ids.length === 0) return { ...none, skipModel: true, ranked };
-  if (ranked.length) decoder.lead(ranked[0].ids, libraryFirst(ranked[0].files, ranked[0].label));
+  if (ranked.length) decoder.lead(ranked[0].ids, libraryFirst(implementationsFirst(ranked[0].files, ranked[0].label, index), ranked[0].label));
   return { ...none, ranked };
 }
 
@@ -725,6 +789,17 @@ function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index
 export function libraryFirst<T extends CitationTarget>(places: T[], label: string): T[] {
   const best = bestPlaceRank(places, label);
   return places.filter((p) => placeRank(p.path, labelName(label)) === best);
+}
+
+/**
+ * The places where a label's definition has a body, when it has one anywhere among them: a one-definition answer cites
+ * the code that does the work, not a prototype (nginx's `ngx_http_parse_chunked`: ngx_http.h declares it, ngx_http_parse.c
+ * defines it; the model, choosing the path, wrote the header).
+ */
+export function implementationsFirst<T extends CitationTarget>(places: T[], label: string, index: GroundingIndex): T[] {
+  const name = labelName(label);
+  const withBody = places.filter((p) => index.get(p.root, p.path)?.definitions.some((d) => d.name === name && !d.declarationOnly));
+  return withBody.length ? withBody : places;
 }
 
 /** Labels in the model's order, those with a place in the library's own code before those only in examples or tests. */

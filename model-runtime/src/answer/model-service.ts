@@ -23,6 +23,7 @@ import { CodeTokenizer, defaultTokenizerPath } from "../tokenizer";
 import { decodeText } from "../workspace/file-content";
 import { type ContextBudget, DEFAULT_MAX_KV_CACHE_DISK_MB, contextBudget, contextLimitNotice, kvBytesPerToken } from "./context-budget";
 import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "./model-answer";
+import { readRoom } from "./question-reads";
 import {
   type FileRemoval,
   type ModelAnswerEvent,
@@ -94,6 +95,16 @@ interface Loaded {
   opts: ModelOpenOptions;
   encodings: EncodingCache;
   budget: ContextBudget;
+}
+
+/** Positions kept for the files a question reads (question-reads.ts) within the context budget. */
+function readRoomOf(budget: ContextBudget, blockSize: number): number {
+  return readRoom(budget.maxTokens, ANSWER_ROOM, blockSize);
+}
+
+/** Positions a session keeps after the repository: the question and its answer, and the files a question reads when the layout left some out. */
+function roomAfter(layout: RepoLayout, budget: ContextBudget): number {
+  return ANSWER_ROOM + (layout.leftFilesOut ? readRoomOf(budget, layout.blockSize) : 0);
 }
 
 function readSource(rootPaths: Map<string, string>, record: FileRecord): LayoutSource | undefined {
@@ -178,7 +189,7 @@ export class ModelService {
       let opened: Awaited<ReturnType<ModelService["openSession"]>>;
       try {
         layout = this.buildLayout(index, opts, model, tokenizer, encodings, budget);
-        opened = await this.openSession(engine, layout, model, tokenizer, opts);
+        opened = await this.openSession(engine, layout, model, tokenizer, opts, budget);
       } catch (e) {
         engine.dispose();
         throw e;
@@ -197,10 +208,13 @@ export class ModelService {
   }
 
   private buildLayout(index: WorkspaceIndex, opts: ModelOpenOptions, model: LoadedModel, tokenizer: CodeTokenizer, encodings: EncodingCache, budget: ContextBudget): RepoLayout {
-    // The session's KV cache holds the layout plus ANSWER_ROOM positions: together within the budget.
+    // The session's KV cache holds the layout plus ANSWER_ROOM positions: together within the budget. A repository
+    // larger than that leaves room for the files a question has the model read (question-reads.ts readRoom).
     const maxContext = budget.maxTokens;
     const sources = readLayoutSources(index, opts.roots, this.events.log);
-    return RepoLayout.build(sources, tokenizer, { blockSize: model.config.blockSize, maxTokens: Math.max(model.config.blockSize * 8, maxContext - ANSWER_ROOM) }, encodings);
+    const build = (room: number) => RepoLayout.build(sources, tokenizer, { blockSize: model.config.blockSize, maxTokens: Math.max(model.config.blockSize * 8, maxContext - room) }, encodings);
+    const whole = build(ANSWER_ROOM);
+    return whole.leftFilesOut ? build(ANSWER_ROOM + readRoomOf(budget, model.config.blockSize)) : whole;
   }
 
   private kvKey(model: LoadedModel, tokenizer: CodeTokenizer, opts: ModelOpenOptions, layout: RepoLayout): KvCacheKey {
@@ -214,14 +228,14 @@ export class ModelService {
     return path.join(l.opts.kvCacheDir, kvCacheFileName(this.kvKey(l.model, l.tokenizer, l.opts, l.layout)));
   }
 
-  private async openSession(engine: Engine, layout: RepoLayout, model: LoadedModel, tokenizer: CodeTokenizer, opts: ModelOpenOptions): Promise<{ session: RepoSession; source: "disk" | "prefill" }> {
+  private async openSession(engine: Engine, layout: RepoLayout, model: LoadedModel, tokenizer: CodeTokenizer, opts: ModelOpenOptions, budget: ContextBudget): Promise<{ session: RepoSession; source: "disk" | "prefill" }> {
     const file = this.kvFile({ model, tokenizer, opts, layout });
     if (file && fs.existsSync(file)) {
       try {
         // Only the blocks whose tokens differ from the saved ones (edits made while closed) are re-prefilled.
         const progress = this.progressReporter("refresh");
         const { session, staleBlocks, reprefilledTokens } = await RepoSession.restore(engine, layout, file, this.kvKey(model, tokenizer, opts, layout), {
-          answerRoom: ANSWER_ROOM,
+          answerRoom: roomAfter(layout, budget),
           policy: "changed",
           onProgress: progress.report,
         });
@@ -234,7 +248,7 @@ export class ModelService {
         else this.events.log?.(`KV cache ${file} not used (${e.kind}): ${e.message}`);
       }
     }
-    return { session: RepoSession.create(engine, layout, { answerRoom: ANSWER_ROOM }), source: "prefill" };
+    return { session: RepoSession.create(engine, layout, { answerRoom: roomAfter(layout, budget) }), source: "prefill" };
   }
 
   private requireLoaded(): Loaded {
@@ -341,6 +355,11 @@ export class ModelService {
         grounding: l.grounding,
         retrieve: indexRetriever(l.index),
         facts: indexFactsOf(l.index),
+        readTokens: readRoomOf(l.budget, l.model.config.blockSize),
+        readText: (root, p) => {
+          const record = l.index.get(root, p);
+          return record && readSource(new Map(l.opts.roots.map((r) => [r.name, r.path])), record)?.text;
+        },
         // A hover shows the index's facts (doc comment included) above the model's line: that line is the model's own.
         quoteDocs: !opts.explain,
       });
@@ -397,7 +416,7 @@ export class ModelService {
       if (update.needsRebuild) {
         // The map outgrew its slot or holes piled up: lay everything out again, as at open.
         l.layout = this.buildLayout(l.index, l.opts, l.model, l.tokenizer, l.encodings, l.budget);
-        l.session = RepoSession.create(l.engine, l.layout, { answerRoom: ANSWER_ROOM });
+        l.session = RepoSession.create(l.engine, l.layout, { answerRoom: roomAfter(l.layout, l.budget) });
       }
       l.grounding = citationGrounding(l.layout, l.tokenizer, l.index);
       this.setStatus({ state: "prefilling" });

@@ -8,16 +8,19 @@
  *   for await (const ev of session.ask("where is X parsed?", { maxNewTokens: 256, decodeBytes })) show(ev.text);
  *   session.readMap();  // which files the answer read
  *
- * The sequence is [repository | question + answer]; the question region starts on a fresh block, so asking never
- * touches the repository's cache. Patterns: longviewHeadSpecs over the layout's facts (anchor groups = heads);
- * for a question the pattern library appends the question/answer rows (`SparsePatterns.update`) and drops them
- * again before the next question or edit.
+ * The sequence is [repository | files read for the question | question + answer]; each region starts on a fresh
+ * block, so asking never touches the repository's cache. The files read for a question (`readAlso`,
+ * layout/question-reads.ts) stay prefilled across the asks of one answer (its label search asks several times).
+ * Patterns: longviewHeadSpecs over the layout's facts (anchor groups = heads); for a question the pattern library
+ * appends the read files' and the question/answer rows (`SparsePatterns.update`) and drops them again before other
+ * reads, the next question or an edit.
  */
 import type { BlockFacts } from "../patterns/types";
 import { type SparsePatterns, buildPatterns, longviewHeadSpecs } from "../patterns";
 import type { HeadPatternSpec } from "../patterns/types";
 import type { BlockSparseLayout } from "../../../kernels/api";
 import { ANCHOR_TIER, type LayoutUpdate, type RepoLayout } from "../layout/repo-layout";
+import type { QuestionReads } from "../layout/question-reads";
 import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import type { ModelConfig } from "../model/config";
 import { AttentionMass, type Engine, type GenerateOptions, type GeneratedToken } from "./engine";
@@ -117,6 +120,8 @@ export class RepoSession {
   private qaBlocks = 0;
   /** Positions [0, validRepo) of the repository region hold valid keys and values (the cache may hold a question after them). */
   private validRepo = 0;
+  /** Files read after the repository for the current question, prefilled in the cache right after validRepo. */
+  private reads?: QuestionReads;
   /** Block ranges a cancelled refresh left stale; the next refresh or question recomputes them first. */
   private pending: Array<[number, number]> = [];
   /** Key summaries of the repository region for question selection; dropped whenever its keys change. */
@@ -158,19 +163,68 @@ export class RepoSession {
     return this.validRepo;
   }
 
-  /** Drops a question region from the patterns and the cache. */
+  /** Blocks of the files read for the current question (0 when none). */
+  private get readBlocks(): number {
+    return this.reads?.numBlocks ?? 0;
+  }
+
+  /** Drops a question region from the patterns and the cache (the files read for it stay). */
   private dropQuestion(): void {
+    const R = this.repoFacts.numBlocks + this.readBlocks;
     if (this.qaBlocks > 0) {
-      const R = this.repoFacts.numBlocks;
-      this.patterns.update(this.repoFacts, { start: R, oldEnd: R + this.qaBlocks, newEnd: R });
+      this.patterns.update(this.layout.factsWithReads(this.engine.config.numHeads, this.reads), { start: R, oldEnd: R + this.qaBlocks, newEnd: R });
       this.qaBlocks = 0;
+    }
+    const keep = this.validRepo + this.readBlocks * this.layout.blockSize;
+    if (this.cache.length > keep) this.cache.truncate(keep);
+  }
+
+  /** Drops the question region and the files read for it. */
+  private dropReads(): void {
+    this.dropQuestion();
+    if (this.reads) {
+      const R = this.repoFacts.numBlocks;
+      this.patterns.update(this.repoFacts, { start: R, oldEnd: R + this.reads.numBlocks, newEnd: R });
+      this.reads = undefined;
     }
     if (this.cache.length > this.validRepo) this.cache.truncate(this.validRepo);
   }
 
+  /**
+   * Reads `reads` (layout.readSegments) after the repository for the questions that follow, until other reads (or
+   * none: undefined) are asked for; the same reads again cost nothing. The repository is prefilled first.
+   */
+  async readAlso(reads: QuestionReads | undefined, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    if (reads && this.reads?.key === reads.key) {
+      this.dropQuestion();
+      return;
+    }
+    this.dropReads();
+    if (!reads || reads.numBlocks === 0) return;
+    if (this.pending.length) await this.reprefillBlocks([], { signal: opts.signal });
+    if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
+    if (reads.startBlock !== this.repoFacts.numBlocks) throw new RangeError(`the reads start at block ${reads.startBlock}, the repository ends at ${this.repoFacts.numBlocks}`);
+    const R = this.repoFacts.numBlocks;
+    this.patterns.update(this.layout.factsWithReads(this.engine.config.numHeads, reads), { start: R, oldEnd: R, newEnd: R + reads.numBlocks });
+    this.reads = reads;
+    this.cache.ensureCapacity(this.validRepo + reads.ids.length);
+    this.keySummaries = undefined;
+    try {
+      await this.engine.prefill(this.cache, reads.ids, this.patterns.layout, { start: this.validRepo, signal: opts.signal, logitsRows: [] });
+    } catch (e) {
+      this.dropReads();
+      throw e;
+    }
+  }
+
+  /** The files read for the current question (undefined when none). */
+  get questionReads(): QuestionReads | undefined {
+    return this.reads;
+  }
+
   /** Prefills the rest of the repository (resumes where a cancelled run stopped). */
   async prefillRepository(opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<void> {
-    this.dropQuestion();
+    this.dropReads();
     const from = this.validRepo;
     const total = this.repoTokens;
     if (from >= total) return;
@@ -194,13 +248,19 @@ export class RepoSession {
     const c = this.engine.config;
     const B = c.blockSize;
     const maxNew = opts.maxNewTokens ?? 512;
-    if (this.pending.length) await this.reprefillBlocks([], { signal: opts.signal });
-    if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
+    if (this.pending.length || this.prefilledTokens < this.repoTokens) {
+      // The files read for the question sit after the repository: they are read again once it is complete.
+      const reads = this.reads;
+      this.dropReads();
+      if (this.pending.length) await this.reprefillBlocks([], { signal: opts.signal });
+      if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
+      await this.readAlso(reads, { signal: opts.signal });
+    }
     this.dropQuestion();
-    const q = this.layout.withQuestion(question, c.numHeads);
+    const q = this.layout.withQuestion(question, c.numHeads, this.reads);
     const blocks = Math.ceil((q.answerStart + maxNew) / B);
     const facts = extendFacts(q.facts, blocks);
-    const R = this.repoFacts.numBlocks;
+    const R = this.repoFacts.numBlocks + this.readBlocks;
     this.patterns.update(facts, { start: R, oldEnd: R, newEnd: blocks });
     this.qaBlocks = blocks - R;
     const layout = this.patterns.layout;
@@ -304,17 +364,20 @@ export class RepoSession {
         }
       }
     }
-    for (const f of files) {
+    // The files read for the question count as files: their lines are located in the read region.
+    const reads = this.reads;
+    const locator = reads ? { blockSize: B, locate: (t: number) => (t < this.layout.numTokens ? this.layout.locate(t) : reads.locate(t)) } : this.layout;
+    for (const f of [...files, ...(reads?.files ?? [])]) {
       let t: FileTally | undefined;
       for (let b = f.startBlock; b < Math.min(f.endBlock, blocks.length); b++) {
         if (blocks[b] === 0) continue;
         t ??= tally(f.root, f.path);
         t.mass += blocks[b];
-        spreadOverLines(this.layout, b, blocks[b], (t.lines ??= new Map()));
+        spreadOverLines(locator, b, blocks[b], (t.lines ??= new Map()));
       }
     }
     let question = 0;
-    for (let b = this.layout.numBlocks; b < blocks.length; b++) question += blocks[b];
+    for (let b = this.layout.numBlocks + this.readBlocks; b < blocks.length; b++) question += blocks[b];
     const readings: FileReading[] = [...byFile.values()]
       .filter((f) => f.mass > 0)
       .sort((a, b) => b.mass - a.mass)
@@ -329,7 +392,7 @@ export class RepoSession {
    */
   async refresh(update: LayoutUpdate, opts: { policy?: RefreshPolicy; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<{ reprefilledTokens: number }> {
     if (update.needsRebuild) throw new Error("the layout needs a full rebuild: create a new RepoSession");
-    this.dropQuestion();
+    this.dropReads();
     const newFacts = this.layout.blockFacts(this.engine.config.numHeads);
     if (update.edits.length > 0 || newFacts.numBlocks !== this.repoFacts.numBlocks) this.patterns = buildPatterns(newFacts, this.headSpecs);
     this.repoFacts = newFacts;

@@ -12,12 +12,15 @@
  * - `model-no-search` (optional): one-definition answers decoded greedily, no label search (what the search buys);
  * - `model-uncalibrated` (optional): one-definition questions' labels searched but not calibrated (what PMI buys);
  * - `model-no-retrieval` (optional): description questions' shortlist from the model's search alone, without the
- *   index's BM25 hits (what the retrieved candidates buy).
+ *   index's BM25 hits (what the retrieved candidates buy);
+ * - `model-capped` (optional): the context the product gives the model — a context longer than the model's trained
+ *   positions is laid out again within them (the most-imported files, room left for question reads) and a question
+ *   reads the files of its best hits that were left out (answer/question-reads.ts). The 256k needle measured as the
+ *   product answers it, instead of reading 256k positions the model was never trained on.
  *
  * Each context (a layout) is prefilled once per variant; prefill and decode speeds are recorded per answerer.
  */
 import { Engine } from "../engine/engine";
-import type { RepoLayout } from "../layout/repo-layout";
 import { QUESTION_SELECT_BLOCKS, RepoSession } from "../engine/repo-session";
 import type { ModelConfig } from "../model/config";
 import type { HeadPatternSpec } from "../patterns/types";
@@ -25,6 +28,8 @@ import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
 import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "../answer/model-answer";
+import { READ_TOKENS } from "../answer/question-reads";
+import { RepoLayout as Layout } from "../layout/repo-layout";
 import type { QaTask } from "../training-data/tasks";
 import type { AnswerContext, Answerer } from "./answerer";
 
@@ -72,6 +77,8 @@ export interface ModelVariant {
   indexFacts?: boolean;
   /** An explanation's no-repeat n-gram (model-answer.ts noRepeatNgram; 0: none). */
   noRepeatNgram?: number;
+  /** The product's context: at most the model's trained positions, and question reads for what that leaves out (`model-capped`). */
+  capped?: boolean;
 }
 
 /**
@@ -79,18 +86,22 @@ export interface ModelVariant {
  * sliding window) differ only in how they ask, so a context is prefilled once for all of them.
  */
 export class SharedSessions {
-  private readonly byPatterns = new Map<HeadPatternSpec[] | undefined, { layout: RepoLayout; session: RepoSession }>();
+  private readonly byPatterns = new Map<HeadPatternSpec[] | string | undefined, { layout: Layout; session: RepoSession }>();
 
   constructor(private readonly engine: Engine) {}
 
-  /** The session over `layout` for these patterns; `fresh` is true when it was just created (not yet prefilled). */
-  get(layout: RepoLayout, headSpecs: HeadPatternSpec[] | undefined, answerRoom: number): { session: RepoSession; fresh: boolean } {
-    const held = this.byPatterns.get(headSpecs);
+  /**
+   * The session over `layout` for these patterns; `fresh` is true when it was just created (not yet prefilled).
+   * `slot` keeps apart sessions of the same patterns over different layouts of one context (the capped one).
+   */
+  get(layout: Layout, headSpecs: HeadPatternSpec[] | undefined, answerRoom: number, slot?: string): { session: RepoSession; fresh: boolean } {
+    const key = slot ?? headSpecs;
+    const held = this.byPatterns.get(key);
     if (held && held.layout === layout) return { session: held.session, fresh: false };
     // A new context: drop the last one's cache first (a 256k context holds 1.5 GiB of keys and values).
-    this.byPatterns.delete(headSpecs);
+    this.byPatterns.delete(key);
     const session = RepoSession.create(this.engine, layout, { answerRoom, headSpecs });
-    this.byPatterns.set(headSpecs, { layout, session });
+    this.byPatterns.set(key, { layout, session });
     return { session, fresh: true };
   }
 
@@ -103,8 +114,10 @@ export class ModelAnswerer implements Answerer {
   readonly speed: ModelSpeed;
   readonly tasks?: readonly QaTask[];
   private session?: RepoSession;
-  private layout?: RepoLayout;
+  private layout?: Layout;
   private grounding?: CitationGrounding;
+  /** The capped variant's layout of the current context (the context's own when it fits). */
+  private used?: Layout;
 
   constructor(
     readonly name: string,
@@ -118,25 +131,28 @@ export class ModelAnswerer implements Answerer {
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
   }
 
-  async answer(layout: RepoLayout, question: string, ctx: AnswerContext): Promise<string> {
+  async answer(layout: Layout, question: string, ctx: AnswerContext): Promise<string> {
+    const room = this.maxNewTokens + 1024;
     if (layout !== this.layout) {
       this.session = undefined;
       this.layout = layout;
-      const { session, fresh } = this.sessions.get(layout, this.variant.headSpecs, this.maxNewTokens + 1024);
+      this.used = this.variant.capped ? cappedLayout(layout, ctx, this.tokenizer, this.engine.config.maxPositions, room) : layout;
+      const { session, fresh } = this.sessions.get(this.used, this.variant.headSpecs, room + (this.used === layout ? 0 : READ_TOKENS), this.used === layout ? undefined : "capped");
       this.session = session;
       this.grounding = undefined;
       // Prefill speed is counted by the variant that prefilled.
-      if (fresh || session.prefilledTokens < layout.numTokens) {
+      if (fresh || session.prefilledTokens < this.used.numTokens) {
         const t0 = performance.now();
         await this.session.prefillRepository();
         this.speed.contexts++;
-        this.speed.prefillTokens += layout.numTokens;
+        this.speed.prefillTokens += this.used.numTokens;
         this.speed.prefillMs += performance.now() - t0;
       }
     }
+    const used = this.used!;
     this.session!.selectBlocks = this.variant.selectBlocks ?? QUESTION_SELECT_BLOCKS;
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
-    this.grounding ??= citationGrounding(layout, this.tokenizer, index);
+    this.grounding ??= citationGrounding(used, this.tokenizer, index);
     const v = this.variant;
     // The BM25 search sees the context's index: the doc comments asked about are removed from it as from the layout.
     const retrieve = v.retrieve === false ? undefined : indexRetriever(ctx.index);
@@ -154,6 +170,7 @@ export class ModelAnswerer implements Answerer {
       freeAfterLead: v.freeAfterLead,
       noRepeatNgram: v.noRepeatNgram,
       facts: v.indexFacts === false ? undefined : indexFactsOf(ctx.index),
+      readText: used === layout ? undefined : (root, p) => (root === ctx.root ? ctx.texts.get(p) : undefined),
     });
     while (true) {
       const r = await gen.next();
@@ -171,8 +188,23 @@ export class ModelAnswerer implements Answerer {
   dispose(): void {
     this.session = undefined;
     this.layout = undefined;
+    this.used = undefined;
     this.sessions.clear();
   }
+}
+
+/**
+ * The layout the product would give the model for this context (answer/model-service.ts buildLayout): the context's
+ * own when it fits the trained positions with the answer room, else its files laid out again within them, leaving
+ * READ_TOKENS for the files a question reads.
+ */
+function cappedLayout(layout: Layout, ctx: AnswerContext, tokenizer: CodeTokenizer, maxPositions: number, room: number): Layout {
+  if (layout.numTokens + room <= maxPositions) return layout;
+  const sources = [...ctx.index.allFiles()].flatMap((record) => {
+    const text = record.root === ctx.root ? ctx.texts.get(record.path) : undefined;
+    return text === undefined ? [] : [{ record, text }];
+  });
+  return Layout.build(sources, tokenizer, { blockSize: layout.blockSize, maxTokens: Math.max(layout.blockSize * 8, maxPositions - room - READ_TOKENS) });
 }
 
 export interface ModelAnswererOptions {
@@ -203,6 +235,8 @@ export interface ModelAnswererOptions {
   freeAfterLead?: boolean;
   /** Also the model answering (a) questions alone, without the index's facts (what the model itself gets right). */
   noIndexFacts?: boolean;
+  /** Also the model in the product's context: within its trained positions, with question reads (`model-capped`). */
+  capped?: boolean;
   /** Also these rank-fusion constants, one variant each (`model-fusion-kN`, descriptions only; tuning). */
   fusionSweep?: readonly number[];
   /** Also these no-repeat n-gram sizes for explanations, one variant each (`model-ngram-N`, 0 = none; explanations only). */
@@ -233,6 +267,7 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.modelLead) answerers.push(variant("model-model-lead", { leadByAgreement: false, tasks: ["needle"] }));
   if (opts.freeAfterLead) answerers.push(variant("model-free-after-lead", { freeAfterLead: true, tasks: ["needle", "whereDefined"] }));
   if (opts.noIndexFacts) answerers.push(variant("model-no-index-facts", { indexFacts: false, tasks: ["whereDefined", "whatCalls", "whoUses"] }));
+  if (opts.capped) answerers.push(variant("model-capped", { capped: true }));
   for (const k of opts.fusionSweep ?? []) answerers.push(variant(`model-fusion-k${k}`, { fusionK: k, tasks: ["needle"] }));
   for (const n of opts.ngramSweep ?? []) answerers.push(variant(`model-ngram-${n}`, { noRepeatNgram: n, tasks: ["explain"] }));
   return {

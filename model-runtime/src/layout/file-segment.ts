@@ -51,20 +51,32 @@ export interface SegmentBuildContext {
   maxImportAnchors: number;
 }
 
-export function buildFileSegment(record: FileRecord, text: string, ctx: SegmentBuildContext): FileSegmentContent {
+/** `cache: false` for text that is not the whole file (a slice read for a question): the cache is keyed by the file's hash. */
+export function buildFileSegment(record: FileRecord, text: string, ctx: SegmentBuildContext, opts: { cache?: boolean } = {}): FileSegmentContent {
   const { specials: sp, pieces } = ctx;
   const header: number[] = [sp.file, sp.path, ...pieces.encode(record.path), sp.endPath];
   for (const imp of record.imports.slice(0, ctx.maxImportAnchors)) header.push(sp.anchor, ...pieces.encode(`import ${imp.source}`));
   header.push(sp.endAnchor);
 
-  let body = ctx.cache.get(record.hash);
+  const cached = opts.cache !== false;
+  let body = cached ? ctx.cache.get(record.hash) : undefined;
   if (!body) {
     body = ctx.tokenizer.encodeWithOffsets(text);
-    ctx.cache.set(record.hash, body);
+    if (cached) ctx.cache.set(record.hash, body);
   }
   const ids = new Int32Array(header.length + body.ids.length + 1);
   ids.set(header, 0);
   ids.set(body.ids, header.length);
   ids[ids.length - 1] = sp.endFile;
   return { ids, headerLength: header.length, bodyOffsets: body.offsets, lineStarts: lineStartsOf(text) };
+}
+
+/** Where token `rel` of a file's segment came from: its header, or a body token's (line, column), lines counted from `firstLine`. */
+export function locateInFile(c: FileSegmentContent, rel: number, root: string, path: string, firstLine = 0): { kind: "header"; root: string; path: string } | { kind: "body"; root: string; path: string; line: number; column: number } {
+  if (rel < c.headerLength) return { kind: "header", root, path };
+  const bodyIndex = rel - c.headerLength;
+  if (bodyIndex >= c.bodyOffsets.length) return { kind: "header", root, path }; // <|endfile|>
+  const offset = c.bodyOffsets[bodyIndex];
+  const line = upperBoundIndex(c.lineStarts, offset);
+  return { kind: "body", root, path, line: firstLine + line, column: offset - c.lineStarts[line] };
 }

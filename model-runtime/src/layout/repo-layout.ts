@@ -14,7 +14,8 @@
 import type { BlockFacts } from "../patterns/types";
 import type { Definition, FileRecord } from "../index/types";
 import { fileKey } from "../index/workspace-index";
-import { type FileSegmentContent, type SegmentBuildContext, buildFileSegment, upperBoundIndex } from "./file-segment";
+import { type FileSegmentContent, type SegmentBuildContext, buildFileSegment, locateInFile } from "./file-segment";
+import { QuestionReads, type ReadSegment, type ReadSource } from "./question-reads";
 import { buildImportGraph, dependencyOrder } from "./import-graph";
 import { type RepoMapContent, buildRepoMap } from "./repo-map";
 import { EncodingCache, type LayoutTokenizer, PieceEncoder, specialIds } from "./tokens";
@@ -367,14 +368,7 @@ export class RepoLayout {
       const def = file.definitions[d];
       return { kind: "anchor", root: file.root, path: file.path, line: def.nameLine, column: def.nameColumn, definition: def };
     }
-    const c = seg.content;
-    const { root, path } = seg.record;
-    if (rel < c.headerLength) return { kind: "header", root, path };
-    const bodyIndex = rel - c.headerLength;
-    if (bodyIndex >= c.bodyOffsets.length) return { kind: "header", root, path }; // <|endfile|>
-    const offset = c.bodyOffsets[bodyIndex];
-    const line = upperBoundIndex(c.lineStarts, offset);
-    return { kind: "body", root, path, line, column: offset - c.lineStarts[line] };
+    return locateInFile(seg.content, rel, seg.record.root, seg.record.path);
   }
 
   /** The block holding a definition's anchor (its repository-map entry), or -1 if it has none. */
@@ -436,21 +430,69 @@ export class RepoLayout {
    * block so the repository's blocks (and their KV cache) are untouched. Returns the full sequence and the
    * block facts including the region (its own segment; not an anchor).
    */
-  withQuestion(question: string, anchorGroups = 1): { ids: Int32Array; questionStart: number; answerStart: number; facts: BlockFacts } {
+  withQuestion(question: string, anchorGroups = 1, reads?: QuestionReads): { ids: Int32Array; questionStart: number; answerStart: number; facts: BlockFacts } {
     const B = this.blockSize;
     const q = this.ctx.tokenizer.encodeWithOffsets(question).ids;
-    const questionStart = this.numTokens;
+    const readTokens = reads ? reads.numBlocks * B : 0;
+    const questionStart = this.numTokens + readTokens;
     const ids = new Int32Array(questionStart + q.length + 2);
     ids.set(this.tokenIds(), 0);
+    if (reads) ids.set(reads.ids, this.numTokens);
     ids[questionStart] = this.ctx.tokenizer.specialTokenId("<|question|>");
     ids.set(q, questionStart + 1);
     ids[ids.length - 1] = this.ctx.tokenizer.specialTokenId("<|answer|>");
-    const base = this.blockFacts(anchorGroups);
     const numBlocks = blocksFor(ids.length, B);
-    const segmentStart = new Int32Array(numBlocks);
+    const facts = this.factsWithReads(anchorGroups, reads, numBlocks);
+    return { ids, questionStart, answerStart: ids.length, facts };
+  }
+
+  /**
+   * Block facts of [repository | `reads` | a last segment up to `numBlocks`] (default: just the reads): each read
+   * file (or slice) its own segment, as a laid-out file is; nothing after the repository is an anchor.
+   */
+  factsWithReads(anchorGroups: number, reads: QuestionReads | undefined, numBlocks?: number): BlockFacts {
+    const base = this.blockFacts(anchorGroups);
+    const readEnd = this.numBlocksUsed + (reads?.numBlocks ?? 0);
+    const total = numBlocks ?? readEnd;
+    const segmentStart = new Int32Array(total);
     segmentStart.set(base.segmentStart!);
-    segmentStart.fill(this.numBlocksUsed, this.numBlocksUsed);
-    return { ids, questionStart, answerStart: ids.length, facts: { ...base, numBlocks, segmentStart } };
+    for (const f of reads?.files ?? []) segmentStart.fill(f.startBlock, f.startBlock, f.endBlock);
+    if (total > readEnd) segmentStart.fill(readEnd, readEnd);
+    return { ...base, numBlocks: total, segmentStart };
+  }
+
+  /**
+   * Files (or slices of files) laid out after the repository for one question (question-reads.ts): segments built
+   * exactly as the repository's, from the repository's last block on. Sources are taken in order while they fit in
+   * `maxTokens`; one that does not is skipped (a later, smaller one may fit).
+   */
+  readSegments(sources: readonly ReadSource[], maxTokens = Infinity): QuestionReads {
+    const B = this.blockSize;
+    const files: ReadSegment[] = [];
+    let block = this.numBlocksUsed;
+    const parts: Int32Array[] = [];
+    for (const s of sources) {
+      const content = buildFileSegment(s.record, s.text, this.ctx, { cache: s.firstLine === undefined });
+      const blocks = blocksFor(content.ids.length, B);
+      if ((block + blocks - this.numBlocksUsed) * B > maxTokens) continue;
+      files.push({ root: s.record.root, path: s.record.path, startBlock: block, endBlock: block + blocks, firstLine: s.firstLine ?? 0, content });
+      const padded = new Int32Array(blocks * B).fill(this.ctx.specials.pad);
+      padded.set(content.ids);
+      parts.push(padded);
+      block += blocks;
+    }
+    const ids = new Int32Array((block - this.numBlocksUsed) * B);
+    let at = 0;
+    for (const p of parts) {
+      ids.set(p, at);
+      at += p.length;
+    }
+    return new QuestionReads(this.numBlocksUsed, ids, files, B);
+  }
+
+  /** Whether files were left out for the token budget (the repository is larger than the context). */
+  get leftFilesOut(): boolean {
+    return this.omitted.some((o) => o.reason === "budget");
   }
 
   stats(): LayoutStatsSummary {
