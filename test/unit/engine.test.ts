@@ -16,7 +16,7 @@ import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/s
 import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
-import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, explanationAsTrained, libraryFirst, libraryLabelsFirst, namedIn } from "../../model-runtime/src/answer/model-answer";
+import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, explanationAsTrained, implementationsFirst, libraryFirst, libraryLabelsFirst, namedIn } from "../../model-runtime/src/answer/model-answer";
 import { EXPLAIN_TEMPLATES } from "../../model-runtime/src/training-data/questions";
 import { fuseWithRetrieved, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import type { ModelAnswer } from "../../model-runtime/src/answer/model-client";
@@ -493,7 +493,8 @@ test("question reads: files read after the repository give the logits of one pre
   const layout = RepoLayout.build(Array.from({ length: 5 }, (_, i) => source(`src/r${i}.ts`, 8 + rng.int(10))), tokenizer, { blockSize: 64 });
   const session = RepoSession.create(e, layout, { answerRoom: 2048 });
   await session.prefillRepository();
-  const whole = source("src/outside.ts", 4 + rng.int(6));
+  // The whole file is longer than the slice (the budget case below relies on it).
+  const whole = source("src/outside.ts", 20 + rng.int(10));
   const big = source("src/big.ts", 30 + rng.int(20));
   const first = 5 + rng.int(10);
   const slice = sliceOfLines(big.record, big.text, first, first + 4);
@@ -501,7 +502,9 @@ test("question reads: files read after the repository give the logits of one pre
   assert.equal(reads.startBlock, layout.numBlocks);
   assert.deepEqual(reads.files.map((f) => [f.path, f.firstLine]), [["src/outside.ts", 0], ["src/big.ts", first]]);
   // A budget too small for the first source skips it and keeps the one that fits.
-  const fitting = layout.readSegments([whole, slice], (reads.files[1].endBlock - reads.files[1].startBlock) * 64);
+  const sliceBlocks = reads.files[1].endBlock - reads.files[1].startBlock;
+  assert.ok(reads.files[0].endBlock - reads.files[0].startBlock > sliceBlocks);
+  const fitting = layout.readSegments([whole, slice], sliceBlocks * 64);
   assert.deepEqual(fitting.files.map((f) => f.path), ["src/big.ts"]);
 
   const question = "what does bigFn7 return?";
@@ -848,6 +851,12 @@ test("an answer leads with the library's own code: a label's places and the labe
   const places: Record<string, string[]> = { edit: ["examples/user.js"], tryRender: ["lib/application.js"], check: ["test/a.js", "lib/b.js"] };
   const ordered = libraryLabelsFirst([label("edit"), label("check"), label("tryRender")], (l) => places[l].map(at));
   assert.deepEqual(ordered.map((r) => r.label), ["check", "tryRender", "edit"], "stable within a rank: the model's order");
+  // A prototype yields to the definition with a body; a label declared only keeps its places.
+  const def = (name: string, declarationOnly: boolean) => ({ name, declarationOnly, kind: "function", nameLine: 0, nameColumn: 0, startLine: 0, startColumn: 0, endLine: 0, endColumn: 0, signature: "", doc: "" });
+  const records: Record<string, { definitions: ReturnType<typeof def>[] }> = { "src/h.h": { definitions: [def("parse", true), def("only", true)] }, "src/p.c": { definitions: [def("parse", false)] } };
+  const index = { get: (_root: string, p: string) => records[p] as never };
+  assert.deepEqual(implementationsFirst([at("src/h.h"), at("src/p.c")], "parse", index), [at("src/p.c")]);
+  assert.deepEqual(implementationsFirst([at("src/h.h")], "only", index), [at("src/h.h")]);
 });
 
 test("explanationAsTrained puts an everyday explanation question in a trained form; docSummary stops where tags begin", () => {

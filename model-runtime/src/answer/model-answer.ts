@@ -334,8 +334,8 @@ export async function* answerWithModel(
   // The retriever's hits decide what is read and join the label search: searched once.
   if (opts.retrieve) opts = { ...opts, retrieve: once(opts.retrieve) };
   const reads = await readForQuestion(session, index, question, opts);
-  const baseGrounding = grounded ? (opts.grounding ?? citationGrounding(session.layout, tokenizer, index)) : undefined;
-  const grounding = baseGrounding && reads ? citationGrounding(session.layout, tokenizer, index, reads) : baseGrounding;
+  // The files read for the question can be cited too: their grounding is built for this answer.
+  const grounding = !grounded ? undefined : reads ? citationGrounding(session.layout, tokenizer, index, reads) : (opts.grounding ?? citationGrounding(session.layout, tokenizer, index));
   const decoder = grounding
     ? new GroundedDecoder({
         trie: grounding.trie,
