@@ -554,6 +554,36 @@ test("question reads: files read after the repository give the logits of one pre
   assert.equal(session.cache.length, layout.numTokens + reads.files[1].content.ids.length + ((64 - (reads.files[1].content.ids.length % 64)) % 64));
 });
 
+test("an edit after a question (with files read for it, or without) refreshes exactly: the question and the reads are dropped against the facts they were built from", async () => {
+  const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
+  const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
+  const sources = Array.from({ length: 6 }, (_, i) => source(`src/e${i}.ts`, 6 + rng.int(6)));
+  // The edit outgrows its slot (same definitions, longer bodies): the file moves to the end and the layout gains blocks.
+  const grown = source("src/e1.ts", sources[1].record.definitions.length, `return a + b + ${"1 + ".repeat(20 + rng.int(20))}0;`);
+  const outside = source("src/far.ts", 5);
+  for (const withReads of [false, true]) {
+    const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
+    const session = RepoSession.create(e, layout, { answerRoom: 1024 });
+    await session.prefillRepository();
+    if (withReads) await session.readAlso(layout.readSegments([outside]));
+    for await (const ev of session.ask("what does e2Fn1 return?", { maxNewTokens: 3 })) void ev;
+    const update = layout.update([grown], []);
+    assert.ok(update.edits.length > 0 && !update.needsRebuild);
+    await session.refresh(update, { policy: "suffix" });
+    assert.equal(session.questionReads, undefined, "an edit drops the reads");
+    const fresh = RepoSession.create(e, layout, { answerRoom: 64 });
+    await fresh.prefillRepository();
+    const D = c.headDim;
+    for (let l = 0; l < c.numLayers; l++) {
+      const a = session.cache.k[l].subarray(0, layout.numTokens * D);
+      const b = fresh.cache.k[l].subarray(0, layout.numTokens * D);
+      assert.ok(maxAbsDiff(a, b) <= 1e-5 * Math.max(1, rms(b)), `${withReads ? "with" : "without"} reads: layer ${l} equals a fresh prefill after the edit`);
+    }
+    // And the next question after the edit is asked over the edited layout.
+    for await (const ev of session.ask("what does e1Fn3 return?", { maxNewTokens: 2 })) void ev;
+  }
+});
+
 /** Drains an answer's event stream: the final answer and the raw text. */
 async function finished(gen: ReturnType<typeof answerWithModel>): Promise<{ answer: ModelAnswer; raw: string }> {
   for (;;) {

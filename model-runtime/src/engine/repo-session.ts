@@ -122,6 +122,8 @@ export class RepoSession {
   private validRepo = 0;
   /** Files read after the repository for the current question, prefilled in the cache right after validRepo. */
   private reads?: QuestionReads;
+  /** The block facts of [repository | reads] the patterns hold while reads are in place (taken when they were read). */
+  private readsFacts?: BlockFacts;
   /** Block ranges a cancelled refresh left stale; the next refresh or question recomputes them first. */
   private pending: Array<[number, number]> = [];
   /** Key summaries of the repository region for question selection; dropped whenever its keys change. */
@@ -172,7 +174,9 @@ export class RepoSession {
   private dropQuestion(): void {
     const R = this.repoFacts.numBlocks + this.readBlocks;
     if (this.qaBlocks > 0) {
-      this.patterns.update(this.layout.factsWithReads(this.engine.config.numHeads, this.reads), { start: R, oldEnd: R + this.qaBlocks, newEnd: R });
+      // The facts the patterns were built from, not the layout's current ones: an edit may have changed the layout
+      // already (refresh drops the question before it rebuilds the patterns).
+      this.patterns.update(this.readsFacts ?? this.repoFacts, { start: R, oldEnd: R + this.qaBlocks, newEnd: R });
       this.qaBlocks = 0;
     }
     const keep = this.validRepo + this.readBlocks * this.layout.blockSize;
@@ -186,6 +190,7 @@ export class RepoSession {
       const R = this.repoFacts.numBlocks;
       this.patterns.update(this.repoFacts, { start: R, oldEnd: R + this.reads.numBlocks, newEnd: R });
       this.reads = undefined;
+      this.readsFacts = undefined;
     }
     if (this.cache.length > this.validRepo) this.cache.truncate(this.validRepo);
   }
@@ -205,7 +210,8 @@ export class RepoSession {
     if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
     if (reads.startBlock !== this.repoFacts.numBlocks) throw new RangeError(`the reads start at block ${reads.startBlock}, the repository ends at ${this.repoFacts.numBlocks}`);
     const R = this.repoFacts.numBlocks;
-    this.patterns.update(this.layout.factsWithReads(this.engine.config.numHeads, reads), { start: R, oldEnd: R, newEnd: R + reads.numBlocks });
+    this.readsFacts = this.layout.factsWithReads(this.engine.config.numHeads, reads);
+    this.patterns.update(this.readsFacts, { start: R, oldEnd: R, newEnd: R + reads.numBlocks });
     this.reads = reads;
     this.cache.ensureCapacity(this.validRepo + reads.ids.length);
     this.keySummaries = undefined;
