@@ -494,3 +494,15 @@ test("mentions match a per-occurrence reference on random mixes of code and pros
     }
   }
 });
+
+test("lexicalReferences: names the code uses only as members (after ., -> or ?.), not after :: or a spread, nor in prose", () => {
+  const text = [
+    "r->main; x.send(); main(); a?.maybe; f(...spread); std::sort(v);",
+    "obj . spaced; obj\t->tabbed; Vec::new(); 0..limit; obj.both; both();",
+    "// comment.only appears as a member in prose",
+  ].join("\n");
+  const proseStart = text.indexOf("// comment");
+  const mask = Uint8Array.from({ length: text.length }, (_, i) => (i >= proseStart ? 1 : 0));
+  const { memberOnly } = lexicalReferences(text, mask);
+  assert.deepEqual([...memberOnly].sort(), ["maybe", "send", "spaced", "tabbed"]);
+});

@@ -256,6 +256,26 @@ test("code that does the work leads: types and bodiless declarations rank below,
   removeTree(dir);
 });
 
+test("a name used only as a member resolves to a method, and in C to nothing (a struct field), not to a free function", async () => {
+  const dir = makeTree({
+    "core/nginx.c": "int main(int argc, char **argv) {\n  return 0;\n}\n",
+    "http/limit.c": "static int limit_handler(request_t *r) {\n  if (r->main->count) {\n    return helper(r);\n  }\n  return 0;\n}\nstatic int helper(request_t *r) {\n  return 1;\n}\n",
+    "pkg/group.ts": "export class RouterGroup {\n  GET(path: string) {\n    return path;\n  }\n}\n",
+    "shortcuts/gins.ts": "export function GET(path: string) {\n  return path;\n}\n",
+    "app/routes.ts": "export function setupRoutes(router: any) {\n  router.GET('/a');\n  return router;\n}\n",
+    "app/direct.ts": "import { GET } from '../shortcuts/gins';\nexport function direct() {\n  return GET('/b');\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const callees = (path: string, name: string) => index.callees("ws", path, index.find(name).find((h) => h.path === path)!.definition).map((c) => `${c.path}:${c.definition.container ? `${c.definition.container}.` : ""}${c.definition.name}`);
+  assert.deepEqual(callees("http/limit.c", "limit_handler"), ["http/limit.c:helper"], "r->main is a field, not nginx.c's main");
+  assert.deepEqual(callees("app/routes.ts", "setupRoutes"), ["pkg/group.ts:RouterGroup.GET"]);
+  // A file that calls the bare name is not bound by the rule: its record lists GET as used bare.
+  assert.deepEqual(index.get("ws", "app/routes.ts")?.memberOnly, ["GET"]);
+  assert.ok(!index.get("ws", "app/direct.ts")?.memberOnly?.includes("GET"));
+  assert.equal(callees("app/direct.ts", "direct").length, 1);
+  removeTree(dir);
+});
+
 test("library code's callees never resolve to tests or examples; a test's may resolve to the library", async () => {
   const dir = makeTree({
     "src/gson.ts": "export function fromJson(text: string) {\n  const reader = makeReader(text);\n  return parse(reader);\n}\nexport function parse(r: unknown) {\n  return r;\n}\n",

@@ -51,6 +51,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     imports: [],
     references: bytes.length <= MAX_TEXT_REFERENCE_BYTES ? lexicalReferences(decoded.text).references : {},
     mentions: { lines: [], names: {} },
+    memberOnly: [],
     hasErrors: false,
   };
   const record: FileRecord = {
@@ -66,6 +67,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     imports: parsed.imports,
     references: parsed.references,
     mentions: parsed.mentions,
+    ...(parsed.memberOnly.length ? { memberOnly: parsed.memberOnly } : {}),
     hasErrors: parsed.hasErrors,
   };
   if (decoded.encoding === "latin1") note = (note ? `${note}; ` : "") + "not valid UTF-8; decoded as latin1";

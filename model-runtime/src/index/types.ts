@@ -79,6 +79,11 @@ export interface FileRecord {
    * (isMention in workspace-index.ts); absent in records built without it.
    */
   mentions?: Mentions;
+  /**
+   * Names the file's code uses only as members (`r->main`, `router.GET`), never bare: a callee by such a name is a
+   * member (a method), not a free function (WorkspaceIndex.callees). Absent in text files and older records.
+   */
+  memberOnly?: string[];
   /** True when tree-sitter reported syntax errors (definitions may be partial). */
   hasErrors: boolean;
 }

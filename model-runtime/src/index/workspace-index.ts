@@ -210,13 +210,16 @@ export class WorkspaceIndex {
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
    * are defined somewhere in the index (itself excepted), each resolved to its best definition — in the same file
    * first, else the first by path. Lexical, so it over-approximates calls (a type or a constant counts too), which
-   * is what a reader wants to follow.
+   * is what a reader wants to follow. A name the file uses only as a member (`router.GET`, `r->main`) resolves to a
+   * member definition (a method) when there is one; in C, where nothing but a struct field follows `->` or `.`, to
+   * nothing else (nginx's `r->main` had made every request handler "call" `main`).
    */
   callees(root: string, path: string, def: Definition, limit = 20): SymbolHit[] {
     const rec = this.get(root, path);
     if (!rec) return [];
     const out: SymbolHit[] = [];
     const callerPlace = placeRank(path, ""); // by path: a library function named test_… is still library code
+    const memberOnly = new Set(rec.memberOnly ?? []);
     for (const name in rec.references) {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
@@ -224,7 +227,11 @@ export class WorkspaceIndex {
       // A name the definition defines inside itself (a nested function, a local class) is its own part, and it
       // shadows the name's definitions elsewhere.
       if (rec.definitions.some((d) => d.name === name && d !== def && d.startLine >= def.startLine && d.endLine <= def.endLine)) continue;
-      const hits = this.find(name, { limit: 10 });
+      let hits = this.find(name, { limit: 10 });
+      if (memberOnly.has(name)) {
+        const members = hits.filter((h) => h.definition.container);
+        hits = members.length || rec.language === "c" ? members : hits;
+      }
       const sameFile = (h: SymbolHit) => h.root === root && h.path === path;
       const local = hits.find((h) => sameFile(h) && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
       // Library code calls neither tests nor examples: Gson's `fromJson` "used" a `reader` defined only in a test.

@@ -17,6 +17,8 @@ export interface ParsedSource {
   references: ReferenceMap;
   /** Which occurrences of `references` are only in comments and string literals (lexicalReferences). */
   mentions: Mentions;
+  /** Names the file's code uses only as members (lexicalReferences). */
+  memberOnly: string[];
   hasErrors: boolean;
 }
 
@@ -411,6 +413,20 @@ export interface LexicalReferences {
   references: ReferenceMap;
   /** Which of those occurrences are only in prose (comments, strings): mentions, not uses in code. */
   mentions: Mentions;
+  /**
+   * Names that the file's code uses only after `.`, `->` or `?.` (`r->main`, `router.GET`): members of something, never
+   * the bare name — so not a free function of that name (WorkspaceIndex.callees). `::` qualifies a free name
+   * (`std::sort`, `Vec::new`) and `...` spreads one: both count as bare.
+   */
+  memberOnly: string[];
+}
+
+/** Whether the identifier at `at` follows a member access: `.` (not `..` or `...`), `->` or `?.`, spaces allowed between. */
+function afterMemberAccess(text: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && (text[i] === " " || text[i] === "\t")) i--;
+  if (text[i] === ">") return text[i - 1] === "-";
+  return text[i] === "." && text[i - 1] !== ".";
 }
 
 /**
@@ -427,6 +443,8 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
   // Object.hasOwn so names like "constructor" never hit Object.prototype, and "__proto__" is left out.
   const refs: ReferenceMap = {};
   const mentions: Mentions = { lines: [], names: {} };
+  const asMember = new Set<string>();
+  const bare = new Set<string>();
   // The current line's listed names, each with whether it occurred in code there.
   const onLine = new Map<string, boolean>();
   let line = 0;
@@ -457,6 +475,7 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
     const name = m[0];
     if (name.length < 2 || name === "__proto__" || KEYWORDS.has(name)) continue;
     const inCode = !prose || prose[m.index] !== 1;
+    if (inCode) (afterMemberAccess(text, m.index) ? asMember : bare).add(name);
     const seen = onLine.get(name);
     if (seen === undefined) {
       onLine.set(name, inCode);
@@ -465,5 +484,5 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
     } else if (inCode && !seen) onLine.set(name, true);
   }
   closeLine();
-  return { references: refs, mentions };
+  return { references: refs, mentions, memberOnly: [...asMember].filter((n) => !bare.has(n)) };
 }
