@@ -16,7 +16,7 @@ import { type DensePreference, typeScriptBlockMass } from "../../model-runtime/s
 import { AttentionMass, Engine, EngineCancelledError } from "../../model-runtime/src/engine/engine";
 import { KvCacheFileError, loadKvCache, saveKvCache } from "../../model-runtime/src/engine/kv-store";
 import { isDenseAddonAvailable } from "../../model-runtime/src/engine/native";
-import { RETRIEVED_FUSION_K, answerWithModel, citationGrounding, docSummary, explanationAsTrained, implementationsFirst, libraryFirst, libraryLabelsFirst, namedIn } from "../../model-runtime/src/answer/model-answer";
+import { RETRIEVED_FUSION_K, answerWithModel, callableLabelsFirst, citationGrounding, docSummary, explanationAsTrained, implementationsFirst, libraryFirst, libraryLabelsFirst, namedIn } from "../../model-runtime/src/answer/model-answer";
 import { EXPLAIN_TEMPLATES } from "../../model-runtime/src/training-data/questions";
 import { fuseWithRetrieved, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
 import type { ModelAnswer } from "../../model-runtime/src/answer/model-client";
@@ -656,6 +656,14 @@ test("answerWithModel: facts in files the model did not read are listed by the i
   assert.equal(none.stop, "end");
   assert.equal(none.text, outDefs.map((d) => `${d.name} ${outside.record.path}:${lineOf(d)}`).join("\n"));
   assert.deepEqual(none.readMap, []);
+  // What X calls, the functions it calls all unread and a type it uses read: the index's list is the answer, functions first.
+  const typeRecord = { ...sources[2].record, definitions: sources[2].record.definitions.map((d, i) => (i === 0 ? { ...d, kind: "type" as const } : d)) };
+  records.set(typeRecord.path, typeRecord);
+  const aType = typeRecord.definitions[0];
+  const calls = (await finished(answerWithModel(session, tokenizer, index, `What does \`${inFile.name}\` call?`, { maxNewTokens: 40, grounding, facts: () => ({ kind: "calls" as const, symbol: inFile.name, definitions: [...outDefs.map((d) => fact(d, outside.record)), fact(aType, typeRecord)] }) }))).answer;
+  assert.equal(calls.timings.decodeTokens, 0, calls.text);
+  assert.deepEqual(calls.citations.map((c) => c.label), [...outDefs.map((d) => d.name), aType.name]);
+  records.set(sources[2].record.path, sources[2].record);
   // A use outside every definition, in an unread file: listed, never led (the model cannot write that path).
   const gen = answerWithModel(session, tokenizer, index, `Who uses \`${outDefs[0].name}\`?`, {
     maxNewTokens: 40,
@@ -887,6 +895,13 @@ test("an answer leads with the library's own code: a label's places and the labe
   const index = { get: (_root: string, p: string) => records[p] as never };
   assert.deepEqual(implementationsFirst([at("src/h.h"), at("src/p.c")], "parse", index), [at("src/p.c")]);
   assert.deepEqual(implementationsFirst([at("src/h.h")], "only", index), [at("src/h.h")]);
+  // What X calls: callable labels lead, in the given order; the types and constants follow.
+  const kinds: Record<string, string> = { Amount: "type", round: "function", LIMIT: "constant", clamp: "function" };
+  const defs = { "src/c.ts": { definitions: Object.entries(kinds).map(([name, kind]) => ({ ...def(name, false), kind })) } };
+  const cindex = { get: (_root: string, p: string) => (defs as Record<string, unknown>)[p] as never };
+  const ranked = ["Amount", "round", "LIMIT", "clamp"].map(label);
+  const placesOfLabel = (l: string) => [{ name: l, root: "r", path: "src/c.ts" }];
+  assert.deepEqual(callableLabelsFirst(ranked, placesOfLabel, cindex).map((r) => r.label), ["round", "clamp", "Amount", "LIMIT"]);
 });
 
 test("explanationAsTrained puts an everyday explanation question in a trained form; docSummary stops where tags begin", () => {

@@ -276,6 +276,18 @@ test("a name used only as a member resolves to a method, and in C to nothing (a 
   removeTree(dir);
 });
 
+test("what a function calls comes before the types and constants it uses", async () => {
+  const dir = makeTree({
+    "src/types.ts": "export type Amount = number;\nexport interface Options {\n  cap: number;\n}\n",
+    "src/calc.ts": "import { Amount, Options } from './types';\nexport function total(a: Amount, o: Options): Amount {\n  const capped = Math.min(a, o.cap);\n  return round(capped);\n}\nexport function round(x: number) {\n  return Math.round(x);\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const total = index.find("total")[0];
+  assert.deepEqual(index.callees(total.root, total.path, total.definition).map((c) => c.definition.name), ["round", "Amount", "Options"]);
+  assert.deepEqual(index.callees(total.root, total.path, total.definition, 2).map((c) => c.definition.name), ["round", "Amount"], "the limit keeps the callables");
+  removeTree(dir);
+});
+
 test("library code's callees never resolve to tests or examples; a test's may resolve to the library", async () => {
   const dir = makeTree({
     "src/gson.ts": "export function fromJson(text: string) {\n  const reader = makeReader(text);\n  return parse(reader);\n}\nexport function parse(r: unknown) {\n  return r;\n}\n",

@@ -7,7 +7,7 @@
 import type { AnswerEvent, AskOptions, RepoSession } from "../engine/repo-session";
 import { placeRank } from "../index/code-places";
 import type { Definition } from "../index/types";
-import type { WorkspaceIndex } from "../index/workspace-index";
+import { type WorkspaceIndex, isCallable } from "../index/workspace-index";
 import type { QuestionReads } from "../layout/question-reads";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
@@ -200,11 +200,6 @@ function placesListed(explained: IndexFacts, index: GroundingIndex, note: (f: In
   return { citations, lines };
 }
 
-/** A function, a method or a function-like macro (`#define ngx_log_debug0(level, log, …)`). */
-function callable(d: Definition | undefined): boolean {
-  return d !== undefined && (d.kind === "function" || d.kind === "method" || (d.kind === "macro" && /^#\s*define\s+[\w$]+\(/.test(d.signature)));
-}
-
 /** Callees and callers listed under an explanation written by the index, at most. */
 const MAX_DESCRIBED_FACTS = 6;
 
@@ -240,7 +235,7 @@ function callsAndCallers(symbol: string, index: GroundingIndex, facts: ModelAnsw
     const found = facts?.(ask);
     if (!found || found.kind === "where") continue;
     // What it calls are functions: the types and constants it uses (ngx_msec_t, NGX_HTTP_LIMIT_REQ_PASSED) say little.
-    const called = found.kind === "calls" ? { ...found, definitions: found.definitions.filter((f) => callable(definitionOf(index, f))) } : found;
+    const called = found.kind === "calls" ? { ...found, definitions: found.definitions.filter((f) => isCallable(definitionOf(index, f))) } : found;
     const list = remainingFacts([], called, citations, index, { symbol, kind }).slice(0, MAX_DESCRIBED_FACTS);
     if (list.length === 0) continue;
     citations.push(...list);
@@ -552,6 +547,10 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     // The model can write only the facts in files it read: a repository larger than the context leaves files out,
     // and their facts are listed by the index after the model's (with none read, the index's list is the answer).
     const read = (f: CitationTarget) => grounding.laidOut(f);
+    // What X calls, when none of the functions it calls is in a file the model read: the index's list (functions first)
+    // is the answer — the model would lead with a type it read (nginx: `ngx_uint_t` for ngx_http_limit_req_handler).
+    const callables = facts.kind === "calls" ? facts.definitions.filter((d) => isCallable(definitionOf(index, d))) : [];
+    if (callables.length && !callables.some(read)) return { facts, factAnswer: true, skipModel: true, ranked: [] };
     const factLabels = labelsOf(grounding.labels, facts.definitions.filter((d) => d.name && read(d)), []);
     // A use outside every definition is a fact without a name (its line written with an empty label, as training does).
     const unnamed = facts.definitions.filter((d) => !d.name && read(d));
@@ -560,7 +559,9 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     // among that fact's own places.
     const priorWeight = facts.kind === "where" ? PRIOR_WEIGHT_WHERE : 1;
     const modelOrder = factLabels.length ? await rankedFacts(session, factLabels, question, CONTENT_FREE_FACTS[facts.kind], priorWeight, opts.signal) : [];
-    const ranked = libraryLabelsFirst(modelOrder, (label) => placesOf(facts, label));
+    const byPlace = libraryLabelsFirst(modelOrder, (label) => placesOf(facts, label));
+    // What X calls: the functions it calls lead, the types and constants it uses follow (each in the model's order).
+    const ranked = facts.kind === "calls" ? callableLabelsFirst(byPlace, (label) => placesOf(facts, label), index) : byPlace;
     const first = ranked[0];
     decoder.lead(first?.ids ?? [], first ? libraryFirst(placesOf(facts, first.label).filter(read), first.label) : unnamed);
     return { facts, factAnswer: true, skipModel: false, ranked };
@@ -805,6 +806,12 @@ export function implementationsFirst<T extends CitationTarget>(places: T[], labe
 /** Labels in the model's order, those with a place in the library's own code before those only in examples or tests. */
 export function libraryLabelsFirst(ranked: RankedLabel[], placesOfLabel: (label: string) => CitationTarget[]): RankedLabel[] {
   return ranked.map((r) => ({ r, rank: bestPlaceRank(placesOfLabel(r.label), r.label) })).sort((a, b) => a.rank - b.rank).map(({ r }) => r);
+}
+
+/** Labels whose definition can be called (isCallable) before the others, each group in the given order. */
+export function callableLabelsFirst(ranked: RankedLabel[], placesOfLabel: (label: string) => IndexFact[], index: GroundingIndex): RankedLabel[] {
+  const callable = (r: RankedLabel) => placesOfLabel(r.label).some((f) => isCallable(definitionOf(index, f)));
+  return [...ranked.filter(callable), ...ranked.filter((r) => !callable(r))];
 }
 
 /** The best (lowest) place rank among a label's places: library code 0, examples 1, tests 2 (index/code-places.ts). */

@@ -210,7 +210,7 @@ export class WorkspaceIndex {
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
    * are defined somewhere in the index (itself excepted), each resolved to its best definition — in the same file
    * first, else the first by path. Lexical, so it over-approximates calls (a type or a constant counts too), which
-   * is what a reader wants to follow. A name the file uses only as a member (`router.GET`, `r->main`) resolves to a
+   * is what a reader wants to follow — callables first (isCallable). A name the file uses only as a member (`router.GET`, `r->main`) resolves to a
    * member definition (a method) when there is one; in C, where nothing but a struct field follows `->` or `.`, to
    * nothing else (nginx's `r->main` had made every request handler "call" `main`).
    */
@@ -237,9 +237,11 @@ export class WorkspaceIndex {
       // Library code calls neither tests nor examples: Gson's `fromJson` "used" a `reader` defined only in a test.
       const chosen = local ?? hits.find((h) => !sameFile(h) && placeRank(h.path, "") <= callerPlace);
       if (chosen) out.push(chosen);
-      if (out.length >= limit) break;
     }
-    return out;
+    // What it calls first — functions, methods, function-like macros —, then the types and constants it uses, each
+    // group in the file's order: asked what nginx's ngx_http_limit_req_handler calls, the list had started with
+    // ngx_uint_t, ngx_int_t and NGX_OK.
+    return [...out.filter((h) => isCallable(h.definition)), ...out.filter((h) => !isCallable(h.definition))].slice(0, limit);
   }
 
   /** The innermost definition enclosing a position (for hover and "explain symbol at cursor"). */
@@ -260,6 +262,11 @@ export class WorkspaceIndex {
     }
     return s;
   }
+}
+
+/** A function, a method or a function-like macro (`#define ngx_log_debug0(level, log, …)`): what can be called. */
+export function isCallable(d: Definition | undefined): boolean {
+  return d !== undefined && (d.kind === "function" || d.kind === "method" || (d.kind === "macro" && /^#\s*define\s+[\w$]+\(/.test(d.signature)));
 }
 
 /** Whether `name` occurs on `line` of `rec` only in prose: in a comment or a string, or anywhere in a text file. */
