@@ -210,9 +210,9 @@ export class WorkspaceIndex {
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
    * are defined somewhere in the index (itself excepted), each resolved to its best definition — in the same file
    * first, else the first by path. Lexical, so it over-approximates calls (a type or a constant counts too), which
-   * is what a reader wants to follow — callables first (isCallable). A name the file uses only as a member (`router.GET`, `r->main`) resolves to a
-   * member definition (a method) when there is one; in C, where nothing but a struct field follows `->` or `.`, to
-   * nothing else (nginx's `r->main` had made every request handler "call" `main`).
+   * is what a reader wants to follow — callables first (isCallable). A name the file uses only as a member
+   * (`router.GET`, `r->main`) resolves to a member definition (a method) when there is one; in C, where nothing but a
+   * struct field follows `->` or `.`, to nothing else (nginx's `r->main` had made every request handler "call" `main`).
    */
   callees(root: string, path: string, def: Definition, limit = 20): SymbolHit[] {
     const rec = this.get(root, path);
