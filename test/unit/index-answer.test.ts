@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { answerFromIndex, candidateSymbols, explainSymbol } from "../../model-runtime/src/answer/index-answer";
 import { Indexer } from "../../model-runtime/src/index/indexer";
+import type { WorkspaceIndex } from "../../model-runtime/src/index/workspace-index";
 import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
 const dir = makeTree({
@@ -256,6 +257,12 @@ test("code that does the work leads: types and bodiless declarations rank below,
   removeTree(dir);
 });
 
+/** What the definition `name` of `path` calls, as `path:Container.name` (WorkspaceIndex.callees). */
+function calleeLabels(index: WorkspaceIndex, path: string, name: string): string[] {
+  const at = index.find(name).find((h) => h.path === path)!;
+  return index.callees(at.root, path, at.definition).map((c) => `${c.path}:${c.definition.container ? `${c.definition.container}.` : ""}${c.definition.name}`);
+}
+
 test("a name used only as a member resolves to a method, and in C to nothing (a struct field), not to a free function", async () => {
   const dir = makeTree({
     "core/nginx.c": "int main(int argc, char **argv) {\n  return 0;\n}\n",
@@ -266,7 +273,7 @@ test("a name used only as a member resolves to a method, and in C to nothing (a 
     "app/direct.ts": "import { GET } from '../shortcuts/gins';\nexport function direct() {\n  return GET('/b');\n}\n",
   });
   const index = await indexFolder(dir);
-  const callees = (path: string, name: string) => index.callees("ws", path, index.find(name).find((h) => h.path === path)!.definition).map((c) => `${c.path}:${c.definition.container ? `${c.definition.container}.` : ""}${c.definition.name}`);
+  const callees = (path: string, name: string) => calleeLabels(index, path, name);
   assert.deepEqual(callees("http/limit.c", "limit_handler"), ["http/limit.c:helper"], "r->main is a field, not nginx.c's main");
   assert.deepEqual(callees("app/routes.ts", "setupRoutes"), ["pkg/group.ts:RouterGroup.GET"]);
   // A file that calls the bare name is not bound by the rule: its record lists GET as used bare.
@@ -295,7 +302,7 @@ test("library code's callees never resolve to tests or examples; a test's may re
     "examples/demo.ts": "export function makeReader(t: string) {\n  return t;\n}\n",
   });
   const index = await indexFolder(dir);
-  const callees = (path: string, name: string) => index.callees("ws", path, index.find(name).find((h) => h.path === path)!.definition).map((c) => `${c.path}:${c.definition.name}`);
+  const callees = (path: string, name: string) => calleeLabels(index, path, name);
   // `reader` and `makeReader` exist only in tests and examples: the library's fromJson calls neither.
   assert.deepEqual(callees("src/gson.ts", "fromJson"), ["src/gson.ts:parse"]);
   assert.deepEqual(callees("test/reader.test.ts", "makeReader").sort(), ["src/gson.ts:parse", "test/reader.test.ts:reader"]);

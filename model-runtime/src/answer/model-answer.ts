@@ -326,8 +326,9 @@ export async function* answerWithModel(
   const special = new Set(SPECIAL_TOKENS.map((t) => tokenizer.specialTokenId(t)));
   const id = (t: (typeof SPECIAL_TOKENS)[number]) => tokenizer.specialTokenId(t);
   const grounded = opts.grounded !== false;
-  // The retriever's hits decide what is read and join the label search: searched once.
-  if (opts.retrieve) opts = { ...opts, retrieve: once(opts.retrieve) };
+  // The retriever's hits decide what is read and join the label search, and the facts decide both what is read and
+  // the plan: each is asked once per question.
+  opts = { ...opts, retrieve: opts.retrieve && memoized(opts.retrieve), facts: opts.facts && memoized(opts.facts) };
   const reads = await readForQuestion(session, index, question, opts);
   // The files read for the question can be cited too: their grounding is built for this answer.
   const grounding = !grounded ? undefined : reads ? citationGrounding(session.layout, tokenizer, index, reads) : (opts.grounding ?? citationGrounding(session.layout, tokenizer, index));
@@ -474,10 +475,13 @@ export async function* answerWithModel(
   return { answer: result, raw: rawText.slice(0, cut) + rawTail + rawText.slice(cut) };
 }
 
-/** `f` for one argument at a time: the last result is kept while the argument stays the same. */
-function once<A, R>(f: (a: A) => R): (a: A) => R {
-  let last: { a: A; r: R } | undefined;
-  return (a) => (last && last.a === a ? last.r : (last = { a, r: f(a) }).r);
+/** `f` with its results kept by argument (one answer asks a handful of questions of the index). */
+function memoized<R>(f: (question: string) => R): (question: string) => R {
+  const seen = new Map<string, R>();
+  return (q) => {
+    if (!seen.has(q)) seen.set(q, f(q));
+    return seen.get(q)!;
+  };
 }
 
 /**
@@ -489,8 +493,8 @@ function once<A, R>(f: (a: A) => R): (a: A) => R {
 async function readForQuestion(session: RepoSession, index: GroundingIndex, question: string, opts: ModelAnswerOptions): Promise<QuestionReads | undefined> {
   const { hits, withTests } = opts.readText && opts.readTokens !== 0 && opts.grounded !== false && opts.searchLabels !== false ? hitsToRead(question, opts, index) : { hits: [], withTests: false };
   if (hits.length === 0 && !session.questionReads) return undefined;
-  const laidOut = new Set(session.layout.fileBlocks().map((f) => `${f.root}\0${f.path}`));
-  const sources = readsForHits(hits, { laidOut: (f) => laidOut.has(`${f.root}\0${f.path}`), get: (r, p) => index.get(r, p), readText: opts.readText! }, withTests);
+  const laidOut = (f: CitationTarget) => session.layout.fileSpan(f.root, f.path) !== undefined;
+  const sources = readsForHits(hits, { laidOut, get: (r, p) => index.get(r, p), readText: opts.readText! }, withTests);
   const reads = sources.length ? session.layout.readSegments(sources, opts.readTokens ?? READ_TOKENS) : undefined;
   await session.readAlso(reads?.numBlocks ? reads : undefined, { signal: opts.signal });
   return session.questionReads;

@@ -206,8 +206,7 @@ export class RepoSession {
     }
     this.dropReads();
     if (!reads || reads.numBlocks === 0) return;
-    if (this.pending.length) await this.reprefillBlocks([], { signal: opts.signal });
-    if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
+    await this.completeRepository(opts.signal);
     if (reads.startBlock !== this.repoFacts.numBlocks) throw new RangeError(`the reads start at block ${reads.startBlock}, the repository ends at ${this.repoFacts.numBlocks}`);
     const R = this.repoFacts.numBlocks;
     this.readsFacts = this.layout.factsWithReads(this.engine.config.numHeads, reads);
@@ -221,6 +220,12 @@ export class RepoSession {
       this.dropReads();
       throw e;
     }
+  }
+
+  /** Recomputes blocks a cancelled refresh left stale and prefills what the repository still lacks. */
+  private async completeRepository(signal?: AbortSignal): Promise<void> {
+    if (this.pending.length) await this.reprefillBlocks([], { signal });
+    if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal });
   }
 
   /** The files read for the current question (undefined when none). */
@@ -258,8 +263,7 @@ export class RepoSession {
       // The files read for the question sit after the repository: they are read again once it is complete.
       const reads = this.reads;
       this.dropReads();
-      if (this.pending.length) await this.reprefillBlocks([], { signal: opts.signal });
-      if (this.prefilledTokens < this.repoTokens) await this.prefillRepository({ signal: opts.signal });
+      await this.completeRepository(opts.signal);
       await this.readAlso(reads, { signal: opts.signal });
     }
     this.dropQuestion();

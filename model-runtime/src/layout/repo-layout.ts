@@ -468,26 +468,20 @@ export class RepoLayout {
    */
   readSegments(sources: readonly ReadSource[], maxTokens = Infinity): QuestionReads {
     const B = this.blockSize;
+    const start = this.numBlocksUsed;
     const files: ReadSegment[] = [];
-    let block = this.numBlocksUsed;
-    const parts: Int32Array[] = [];
+    let block = start;
     for (const s of sources) {
       const content = buildFileSegment(s.record, s.text, this.ctx, { cache: s.firstLine === undefined });
       const blocks = blocksFor(content.ids.length, B);
-      if ((block + blocks - this.numBlocksUsed) * B > maxTokens) continue;
+      if ((block + blocks - start) * B > maxTokens) continue;
       files.push({ root: s.record.root, path: s.record.path, startBlock: block, endBlock: block + blocks, firstLine: s.firstLine ?? 0, content });
-      const padded = new Int32Array(blocks * B).fill(this.ctx.specials.pad);
-      padded.set(content.ids);
-      parts.push(padded);
       block += blocks;
     }
-    const ids = new Int32Array((block - this.numBlocksUsed) * B);
-    let at = 0;
-    for (const p of parts) {
-      ids.set(p, at);
-      at += p.length;
-    }
-    return new QuestionReads(this.numBlocksUsed, ids, files, B);
+    // Each segment's tokens at its first block, padding after them (as writeSegment lays out a file's slot).
+    const ids = new Int32Array((block - start) * B).fill(this.ctx.specials.pad);
+    for (const f of files) ids.set(f.content.ids, (f.startBlock - start) * B);
+    return new QuestionReads(start, ids, files, B);
   }
 
   /** Whether files were left out for the token budget (the repository is larger than the context). */
