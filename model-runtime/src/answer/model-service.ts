@@ -23,7 +23,7 @@ import { CodeTokenizer, defaultTokenizerPath } from "../tokenizer";
 import { decodeText } from "../workspace/file-content";
 import { type ContextBudget, DEFAULT_MAX_KV_CACHE_DISK_MB, contextBudget, contextLimitNotice, kvBytesPerToken } from "./context-budget";
 import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "./model-answer";
-import { readRoom } from "./question-reads";
+import { layoutWithReadRoom, readRoom } from "./question-reads";
 import {
   type FileRemoval,
   type ModelAnswerEvent,
@@ -208,13 +208,11 @@ export class ModelService {
   }
 
   private buildLayout(index: WorkspaceIndex, opts: ModelOpenOptions, model: LoadedModel, tokenizer: CodeTokenizer, encodings: EncodingCache, budget: ContextBudget): RepoLayout {
-    // The session's KV cache holds the layout plus ANSWER_ROOM positions: together within the budget. A repository
-    // larger than that leaves room for the files a question has the model read (question-reads.ts readRoom).
-    const maxContext = budget.maxTokens;
+    // The session's KV cache holds the layout plus ANSWER_ROOM positions (and the read room, when files were left
+    // out): together within the budget.
     const sources = readLayoutSources(index, opts.roots, this.events.log);
-    const build = (room: number) => RepoLayout.build(sources, tokenizer, { blockSize: model.config.blockSize, maxTokens: Math.max(model.config.blockSize * 8, maxContext - room) }, encodings);
-    const whole = build(ANSWER_ROOM);
-    return whole.leftFilesOut ? build(ANSWER_ROOM + readRoomOf(budget, model.config.blockSize)) : whole;
+    const B = model.config.blockSize;
+    return layoutWithReadRoom((maxTokens) => RepoLayout.build(sources, tokenizer, { blockSize: B, maxTokens }, encodings), budget.maxTokens, ANSWER_ROOM, B).layout;
   }
 
   private kvKey(model: LoadedModel, tokenizer: CodeTokenizer, opts: ModelOpenOptions, layout: RepoLayout): KvCacheKey {
@@ -345,6 +343,7 @@ export class ModelService {
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: unknown;
+    const rootPaths = new Map(l.opts.roots.map((r) => [r.name, r.path]));
     // The answer runs inside the serial chain; its events cross to this generator through a small queue.
     const run = this.serial(async () => {
       if (opts.signal?.aborted) throw new EngineCancelledError();
@@ -358,7 +357,7 @@ export class ModelService {
         readTokens: readRoomOf(l.budget, l.model.config.blockSize),
         readText: (root, p) => {
           const record = l.index.get(root, p);
-          return record && readSource(new Map(l.opts.roots.map((r) => [r.name, r.path])), record)?.text;
+          return record && readSource(rootPaths, record)?.text;
         },
         // A hover shows the index's facts (doc comment included) above the model's line: that line is the model's own.
         quoteDocs: !opts.explain,

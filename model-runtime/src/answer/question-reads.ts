@@ -6,6 +6,7 @@
 import { placeRank } from "../index/code-places";
 import type { FileRecord } from "../index/types";
 import { type ReadSource, sliceOfLines } from "../layout/question-reads";
+import type { RepoLayout } from "../layout/repo-layout";
 import type { CitationTarget } from "./grounded-citations";
 
 /**
@@ -22,6 +23,20 @@ export const READ_TOKENS = 12_288;
 export function readRoom(maxContext: number, answerRoom: number, blockSize: number): number {
   const quarter = Math.floor(Math.max(0, maxContext - answerRoom) / 4 / blockSize) * blockSize;
   return Math.min(READ_TOKENS, quarter);
+}
+
+/**
+ * The repository laid out for a context of `maxContext` positions with `answerRoom` after it: whole when it fits, else
+ * its most-imported files within the context less the answer room and the read room (readRoom), so a question can read
+ * what was left out and positions stay within the context. The model service lays repositories out so; the evaluation's
+ * `model-capped` measures it.
+ */
+export function layoutWithReadRoom(build: (maxTokens: number) => RepoLayout, maxContext: number, answerRoom: number, blockSize: number): { layout: RepoLayout; readTokens: number } {
+  const within = (room: number) => build(Math.max(blockSize * 8, maxContext - room));
+  const whole = within(answerRoom);
+  if (!whole.leftFilesOut) return { layout: whole, readTokens: 0 };
+  const readTokens = readRoom(maxContext, answerRoom, blockSize);
+  return { layout: within(answerRoom + readTokens), readTokens };
 }
 
 /** A file this long (UTF-16 units, ~2k tokens) or shorter is read whole; a longer one by its hit definitions' lines. */

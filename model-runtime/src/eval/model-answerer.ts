@@ -28,8 +28,8 @@ import type { CodeTokenizer } from "../tokenizer";
 import type { ModelBackendChoice } from "../answer/model-client";
 import { loadModelFolder } from "../answer/model-service";
 import { type CitationGrounding, answerWithModel, citationGrounding, indexFactsOf, indexRetriever } from "../answer/model-answer";
-import { READ_TOKENS } from "../answer/question-reads";
-import { RepoLayout as Layout } from "../layout/repo-layout";
+import { layoutWithReadRoom } from "../answer/question-reads";
+import { RepoLayout } from "../layout/repo-layout";
 import type { QaTask } from "../training-data/tasks";
 import type { AnswerContext, Answerer } from "./answerer";
 
@@ -86,7 +86,7 @@ export interface ModelVariant {
  * sliding window) differ only in how they ask, so a context is prefilled once for all of them.
  */
 export class SharedSessions {
-  private readonly byPatterns = new Map<HeadPatternSpec[] | string | undefined, { layout: Layout; session: RepoSession }>();
+  private readonly byPatterns = new Map<HeadPatternSpec[] | string | undefined, { layout: RepoLayout; session: RepoSession }>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -94,7 +94,7 @@ export class SharedSessions {
    * The session over `layout` for these patterns; `fresh` is true when it was just created (not yet prefilled).
    * `slot` keeps apart sessions of the same patterns over different layouts of one context (the capped one).
    */
-  get(layout: Layout, headSpecs: HeadPatternSpec[] | undefined, answerRoom: number, slot?: string): { session: RepoSession; fresh: boolean } {
+  get(layout: RepoLayout, headSpecs: HeadPatternSpec[] | undefined, answerRoom: number, slot?: string): { session: RepoSession; fresh: boolean } {
     const key = slot ?? headSpecs;
     const held = this.byPatterns.get(key);
     if (held && held.layout === layout) return { session: held.session, fresh: false };
@@ -114,10 +114,10 @@ export class ModelAnswerer implements Answerer {
   readonly speed: ModelSpeed;
   readonly tasks?: readonly QaTask[];
   private session?: RepoSession;
-  private layout?: Layout;
+  private layout?: RepoLayout;
   private grounding?: CitationGrounding;
-  /** The capped variant's layout of the current context (the context's own when it fits). */
-  private used?: Layout;
+  /** The capped variant's layout of the current context (the context's own when it fits) and its read room. */
+  private used?: { layout: RepoLayout; readTokens: number };
 
   constructor(
     readonly name: string,
@@ -131,25 +131,26 @@ export class ModelAnswerer implements Answerer {
     this.speed = { answerer: name, backend: `${engine.attentionKind} + ${engine.dense.name}`, contexts: 0, prefillTokens: 0, prefillMs: 0, answers: 0, firstTokenMs: 0, decodeTokens: 0, decodeMs: 0 };
   }
 
-  async answer(layout: Layout, question: string, ctx: AnswerContext): Promise<string> {
+  async answer(layout: RepoLayout, question: string, ctx: AnswerContext): Promise<string> {
     const room = this.maxNewTokens + 1024;
     if (layout !== this.layout) {
       this.session = undefined;
       this.layout = layout;
-      this.used = this.variant.capped ? cappedLayout(layout, ctx, this.tokenizer, this.engine.config.maxPositions, room) : layout;
-      const { session, fresh } = this.sessions.get(this.used, this.variant.headSpecs, room + (this.used === layout ? 0 : READ_TOKENS), this.used === layout ? undefined : "capped");
+      this.used = this.variant.capped ? cappedLayout(layout, ctx, this.tokenizer, this.engine.config.maxPositions, room) : { layout, readTokens: 0 };
+      const own = this.used.layout === layout;
+      const { session, fresh } = this.sessions.get(this.used.layout, this.variant.headSpecs, room + this.used.readTokens, own ? undefined : "capped");
       this.session = session;
       this.grounding = undefined;
       // Prefill speed is counted by the variant that prefilled.
-      if (fresh || session.prefilledTokens < this.used.numTokens) {
+      if (fresh || session.prefilledTokens < this.used.layout.numTokens) {
         const t0 = performance.now();
         await this.session.prefillRepository();
         this.speed.contexts++;
-        this.speed.prefillTokens += this.used.numTokens;
+        this.speed.prefillTokens += this.used.layout.numTokens;
         this.speed.prefillMs += performance.now() - t0;
       }
     }
-    const used = this.used!;
+    const { layout: used, readTokens } = this.used!;
     this.session!.selectBlocks = this.variant.selectBlocks ?? QUESTION_SELECT_BLOCKS;
     const index = { get: (root: string, path: string) => (root === ctx.root ? ctx.index.get(root, path) : undefined) };
     this.grounding ??= citationGrounding(used, this.tokenizer, index);
@@ -170,7 +171,8 @@ export class ModelAnswerer implements Answerer {
       freeAfterLead: v.freeAfterLead,
       noRepeatNgram: v.noRepeatNgram,
       facts: v.indexFacts === false ? undefined : indexFactsOf(ctx.index),
-      readText: used === layout ? undefined : (root, p) => (root === ctx.root ? ctx.texts.get(p) : undefined),
+      readText: readTokens ? (root, p) => (root === ctx.root ? ctx.texts.get(p) : undefined) : undefined,
+      readTokens,
     });
     while (true) {
       const r = await gen.next();
@@ -194,17 +196,17 @@ export class ModelAnswerer implements Answerer {
 }
 
 /**
- * The layout the product would give the model for this context (answer/model-service.ts buildLayout): the context's
- * own when it fits the trained positions with the answer room, else its files laid out again within them, leaving
- * READ_TOKENS for the files a question reads.
+ * The layout the product would give the model for this context (question-reads.ts layoutWithReadRoom, as the model
+ * service lays repositories out): the context's own when it fits the trained positions with the answer room, else its
+ * files laid out again within them with room for the files a question reads.
  */
-function cappedLayout(layout: Layout, ctx: AnswerContext, tokenizer: CodeTokenizer, maxPositions: number, room: number): Layout {
-  if (layout.numTokens + room <= maxPositions) return layout;
+function cappedLayout(layout: RepoLayout, ctx: AnswerContext, tokenizer: CodeTokenizer, maxPositions: number, room: number): { layout: RepoLayout; readTokens: number } {
+  if (layout.numTokens + room <= maxPositions) return { layout, readTokens: 0 };
   const sources = [...ctx.index.allFiles()].flatMap((record) => {
     const text = record.root === ctx.root ? ctx.texts.get(record.path) : undefined;
     return text === undefined ? [] : [{ record, text }];
   });
-  return Layout.build(sources, tokenizer, { blockSize: layout.blockSize, maxTokens: Math.max(layout.blockSize * 8, maxPositions - room - READ_TOKENS) });
+  return layoutWithReadRoom((maxTokens) => RepoLayout.build(sources, tokenizer, { blockSize: layout.blockSize, maxTokens }), maxPositions, room, layout.blockSize);
 }
 
 export interface ModelAnswererOptions {
