@@ -506,3 +506,35 @@ test("lexicalReferences: names the code uses only as members (after ., -> or ?.)
   const { memberOnly } = lexicalReferences(text, mask);
   assert.deepEqual([...memberOnly].sort(), ["maybe", "send", "spaced", "tabbed"]);
 });
+
+test("a function's parameters, in every grammar: the names they bind, not their types, defaults or decorators", async () => {
+  const cases: Array<[string, string, string, string[]]> = [
+    ["typescript", "export const serveStatic = <E extends Env = Env>(\n  options: Options<E> & { onError?: (e: Error) => void },\n  { root, path: renamed }: Paths = defaults(),\n  ...rest: Handler[]\n): Handler => {\n  const inner = (x: number) => x;\n  return inner;\n};", "serveStatic", ["options", "root", "renamed", "rest"]],
+    ["typescript", "class C {\n  handle(@Inject() svc: Service, cb?: () => void) {}\n}", "handle", ["svc", "cb"]],
+    ["javascript", "const twice = x => x * 2;\nres.send = function send(body) {};", "twice", ["x"]],
+    ["python", "def dispatch(self, ctx: AppContext, *args: t.Any, handler=default_handler, **kwargs) -> Response:\n    def inner(z):\n        pass", "dispatch", ["self", "ctx", "args", "handler", "kwargs"]],
+    ["go", "func (c *Context) ShouldBindWith(obj any, b binding.Binding) error { return nil }", "ShouldBindWith", ["c", "obj", "b"]],
+    ["rust", "fn search_path<M: Matcher>(&mut self, matcher: M, path: &Path, (a, b): (i32, i32)) -> io::Result<()> { Ok(()) }", "search_path", ["matcher", "path", "a", "b"]],
+    ["c", "ngx_int_t ngx_parse(ngx_http_request_t *r, void (*handler)(int), ngx_uint_t keep) { return 0; }", "ngx_parse", ["r", "handler", "keep"]],
+    ["java", "class A { public String toJson(final Object src, @Nullable Type typeOfSrc, String... parts) { return null; } }", "toJson", ["src", "typeOfSrc", "parts"]],
+    ["csharp", "class A { public void Write(JsonWriter writer, object value, int depth = 0) {} }", "Write", ["writer", "value", "depth"]],
+    ["ruby", "def route!(base = settings, *args, key:, &block)\nend", "route!", ["base", "args", "key", "block"]],
+    ["php", "<?php class A { public function handle(Request $request, Closure $next) {} }", "handle", ["request", "next"]],
+    ["kotlin", "fun fetch(url: String, retries: Int = 3, onDone: (Int) -> Unit): Unit {}", "fetch", ["url", "retries", "onDone"]],
+  ];
+  for (const [language, src, name, expected] of cases) {
+    const def = (await parser.parse(language, src)).definitions.find((d) => d.name === name);
+    assert.ok(def, `${language}: ${name} not found`);
+    assert.deepEqual(def.parameters ?? [], expected, `${language}: ${name}`);
+  }
+  const noParams = (await parser.parse("python", "def f():\n    pass\nclass K:\n    pass\n")).definitions;
+  assert.ok(noParams.every((d) => d.parameters === undefined), "none recorded for a function without parameters or a class");
+});
+
+test("JavaScript's private names keep their #: `this.#dispatch()` uses #dispatch, not dispatch", () => {
+  const text = "class A {\n  #dispatch() {}\n  run() { return this.#dispatch(); }\n}\n";
+  const { references } = lexicalReferences(text, undefined, "typescript");
+  assert.deepEqual(references["#dispatch"], [1, 2]);
+  assert.equal(references["dispatch"], undefined);
+  assert.deepEqual(lexicalReferences("x = ab#cd\n", undefined, "python").references.cd, [0], "no # names outside JavaScript");
+});

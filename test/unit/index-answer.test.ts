@@ -283,6 +283,45 @@ test("a name used only as a member resolves to a method, and in C to nothing (a 
   removeTree(dir);
 });
 
+test("a callee resolves to the definition the file can see: imported, re-exported through a barrel, of its Go package; a parameter shadows", async () => {
+  const dir = makeTree({
+    // TypeScript: `add` twice, the first by path not the imported one; `verify` behind a barrel (index.ts).
+    "router/linear.ts": "export function add(path: string) {\n  return path;\n}\n",
+    "router/trie.ts": "export function add(path: string) {\n  return path + '/';\n}\n",
+    "middleware/except.ts": "import { add } from '../router/trie';\nexport function except(path: string) {\n  return add(path);\n}\n",
+    "aaa/verify.ts": "export function verify(token: string) {\n  return token;\n}\n",
+    "utils/jwt/jwt.ts": "export function verify(token: string) {\n  return token.length > 0;\n}\n",
+    "utils/jwt/index.ts": "export { verify } from './jwt';\n",
+    "middleware/auth.ts": "import { verify } from '../utils/jwt';\nexport function auth(token: string) {\n  return verify(token);\n}\n",
+    // A callback parameter named like a repository function is the callback.
+    "app/base.ts": "export function onError(err: Error) {\n  return err;\n}\n",
+    "app/limit.ts": "export function bodyLimit(onError: (e: Error) => void, e: Error) {\n  return onError(e);\n}\n",
+    // …but a pytest fixture is passed in by its name.
+    "tests/conftest.py": "def client():\n    return 1\n",
+    "tests/test_home.py": "def test_home(client):\n    assert client.get('/')\n",
+    // Go, in a checkout named like its module (example.com/ws): three packages define Default, api/ first by path.
+    "go.mod": "module example.com/ws\n",
+    "gin.go": "package gin\n\nfunc Default() int {\n\treturn 1\n}\n",
+    "api/api.go": "package api\n\nfunc Default() int {\n\treturn 3\n}\n",
+    "binding/binding.go": "package binding\n\nfunc Default() int {\n\treturn 2\n}\n",
+    "binding/json.go": "package binding\n\nfunc decode() int {\n\treturn Default()\n}\n",
+    "context.go": "package gin\n\nimport \"example.com/ws/binding\"\n\nfunc Bind() int {\n\treturn binding.Default()\n}\n",
+    "ginS/gins.go": "package ginS\n\nimport \"example.com/ws\"\n\nfunc Run() int {\n\treturn gin.Default()\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const callees = (path: string, name: string) => calleeLabels(index, path, name);
+  assert.deepEqual(callees("middleware/except.ts", "except"), ["router/trie.ts:add"], "the imported add, not the first by path");
+  assert.deepEqual(callees("middleware/auth.ts", "auth"), ["utils/jwt/jwt.ts:verify"], "through the barrel's re-export");
+  assert.deepEqual(callees("app/limit.ts", "bodyLimit"), [], "onError is the parameter");
+  assert.deepEqual(index.uses("onError").map((r) => r.path), [], "and not a use of app/base.ts's onError");
+  assert.deepEqual(index.uses("client").map((r) => `${r.path}:${r.line}`), ["tests/test_home.py:0", "tests/test_home.py:1"], "a pytest fixture is used by the test taking it");
+  assert.deepEqual(callees("tests/test_home.py", "test_home"), ["tests/conftest.py:client"]);
+  assert.deepEqual(callees("context.go", "Bind"), ["binding/binding.go:Default"], "binding.Default is the imported package's");
+  assert.deepEqual(callees("binding/json.go", "decode"), ["binding/binding.go:Default"], "a bare Default is its own package's");
+  assert.deepEqual(callees("ginS/gins.go", "Run"), ["gin.go:Default"], "example.com/ws is the checkout's root package");
+  removeTree(dir);
+});
+
 test("what a function calls comes before the types and constants it uses", async () => {
   const dir = makeTree({
     "src/types.ts": "export type Amount = number;\nexport interface Options {\n  cap: number;\n}\n",

@@ -143,6 +143,9 @@ test("import order puts dependencies first across languages", () => {
     record("pkg/helpers.py", [], [], "python"),
     record("svc/main.go", [], ["example.com/proj/svc/ledger"], "go"),
     record("svc/ledger/ledger.go", [], [], "go"),
+    // Go in a checkout named like its module's last piece (root "r", module github.com/acme/r): the root package.
+    record("cmd/tool.go", [], ["github.com/acme/r"], "go"),
+    record("root.go", [], [], "go"),
     record("crates/x/src/lib.rs", [], ["crate::scoring::Score"], "rust"),
     record("crates/x/src/scoring.rs", [], [], "rust"),
     record("native/a.c", [], ["checksum.h"], "c"),
@@ -170,6 +173,7 @@ test("import order puts dependencies first across languages", () => {
   before("pkg/config.py", "pkg/report.py");
   before("pkg/helpers.py", "pkg/report.py");
   before("svc/ledger/ledger.go", "svc/main.go");
+  before("root.go", "cmd/tool.go");
   before("crates/x/src/scoring.rs", "crates/x/src/lib.rs");
   before("native/checksum.h", "native/a.c");
   before("lib/shop/item.rb", "lib/shop/cart.rb");
@@ -178,7 +182,7 @@ test("import order puts dependencies first across languages", () => {
   before("Src/Json/Linq/JToken.cs", "Src/Json/JsonConvert.cs");
   before("lib/src/main/kotlin/com/example/model/Invoice.kt", "app/Main.kt");
   const imported = (p: string) => graph.inDegree[files.findIndex((f) => f.path === p)];
-  assert.deepEqual(["lib/shop/item.rb", "spec/item.rb", "app/Models/Invoice.php", "Src/Json/Linq/JToken.cs"].map(imported), [1, 0, 1, 1]);
+  assert.deepEqual(["lib/shop/item.rb", "spec/item.rb", "app/Models/Invoice.php", "Src/Json/Linq/JToken.cs", "root.go", "svc/main.go"].map(imported), [1, 0, 1, 1, 1, 0]);
   assert.equal(order.length, files.length);
   assert.equal(graph.inDegree[files.findIndex((f) => f.path === "src/rates.ts")], 2);
 });

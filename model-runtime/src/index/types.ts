@@ -33,6 +33,11 @@ export interface Definition {
   container?: string;
   /** True for a declaration without a body (C/C++ prototype, TS overload signature, interface method). */
   declarationOnly?: boolean;
+  /**
+   * The names a function's or method's parameters bind (parse/parameters.ts): in its body they shadow definitions of
+   * the same name elsewhere (WorkspaceIndex.callees). Absent when it has none, and for other kinds.
+   */
+  parameters?: string[];
 }
 
 /** An import/require/use/include statement. `source` is the module text with quotes and <> stripped. */

@@ -3,6 +3,7 @@
  * so a one-file update costs that file's definitions only. Queries are synchronous and cheap (hover-fast).
  */
 import { placeRank } from "./code-places";
+import { importTargets } from "./import-resolution";
 import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit } from "./types";
 
 export function fileKey(root: string, path: string): string {
@@ -30,6 +31,8 @@ export class WorkspaceIndex {
   private readonly byLowerName = new Map<string, Set<string>>();
   /** Bumped on every change: caches (layout, KV) key on it. */
   version = 0;
+  /** file key → keys of the files it imports, built when first asked after a change (importedFiles). */
+  private imports?: { version: number; targets: Map<string, Set<string>> };
 
   /** Follow changes file by file (derived indexes stay in step without rebuilding). Returns an unsubscribe. */
   onChange(listener: IndexChangeListener): () => void {
@@ -176,7 +179,8 @@ export class WorkspaceIndex {
   }
 
   /**
-   * Every line that uses identifier `name`, excluding the definitions' own name positions: uses in code first, then
+   * Every line that uses identifier `name`, excluding the definitions' own name positions and the lines of a function
+   * where a parameter of that name hides it (boundByParameter): uses in code first, then
    * the lines that only mention it (comments, strings, text files; `mention` set), each in file order.
    */
   references(name: string, limit = 500): ReferenceHit[] {
@@ -186,8 +190,9 @@ export class WorkspaceIndex {
       if (!Object.hasOwn(rec.references, name)) continue;
       const lines = rec.references[name];
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
+      const fixture = this.isPytestFixture(rec, name);
       for (const line of lines) {
-        if (defLines.has(line)) continue;
+        if (defLines.has(line) || (!fixture && boundByParameter(rec, name, line))) continue;
         if (!isMention(rec, name, line)) uses.push({ root: rec.root, path: rec.path, line });
         else if (mentions.length < limit) mentions.push({ root: rec.root, path: rec.path, line, mention: true });
         if (uses.length >= limit) return uses;
@@ -208,8 +213,8 @@ export class WorkspaceIndex {
 
   /**
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
-   * are defined somewhere in the index (itself excepted), each resolved to its best definition — in the same file
-   * first, else the first by path. Lexical, so it over-approximates calls (a type or a constant counts too), which
+   * are defined somewhere in the index (itself, its parameters and what it defines inside excepted), each resolved to the definition the file's code most
+   * likely means (bestDefinitionFor). Lexical, so it over-approximates calls (a type or a constant counts too), which
    * is what a reader wants to follow — callables first (isCallable). A name the file uses only as a member
    * (`router.GET`, `r->main`) resolves to a member definition (a method) when there is one; in C, where nothing but a
    * struct field follows `->` or `.`, to nothing else (nginx's `r->main` had made every request handler "call" `main`).
@@ -218,30 +223,93 @@ export class WorkspaceIndex {
     const rec = this.get(root, path);
     if (!rec) return [];
     const out: SymbolHit[] = [];
-    const callerPlace = placeRank(path, ""); // by path: a library function named test_… is still library code
     const memberOnly = new Set(rec.memberOnly ?? []);
     for (const name in rec.references) {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
-      if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l))) continue;
+      // A parameter's uses are the parameter's (boundByParameter): Hono's `bodyLimit({ onError })` calling
+      // `onError(c)` does not call `Hono.onError`.
+      const shadowed = (l: number) => boundByParameter(rec, name, l) && !this.isPytestFixture(rec, name);
+      if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l) && !shadowed(l))) continue;
       // A name the definition defines inside itself (a nested function, a local class) is its own part, and it
       // shadows the name's definitions elsewhere.
       if (rec.definitions.some((d) => d.name === name && d !== def && d.startLine >= def.startLine && d.endLine <= def.endLine)) continue;
-      let hits = this.find(name, { limit: 10 });
+      let hits = this.find(name, { limit: 64 });
       if (memberOnly.has(name)) {
         const members = hits.filter((h) => h.definition.container);
         hits = members.length || rec.language === "c" ? members : hits;
       }
-      const sameFile = (h: SymbolHit) => h.root === root && h.path === path;
-      const local = hits.find((h) => sameFile(h) && (h.definition.startLine > def.endLine || h.definition.endLine < def.startLine));
-      // Library code calls neither tests nor examples: Gson's `fromJson` "used" a `reader` defined only in a test.
-      const chosen = local ?? hits.find((h) => !sameFile(h) && placeRank(h.path, "") <= callerPlace);
+      const chosen = this.bestDefinitionFor(rec, hits, def, !memberOnly.has(name));
       if (chosen) out.push(chosen);
     }
     // What it calls first — functions, methods, function-like macros —, then the types and constants it uses, each
     // group in the file's order: asked what nginx's ngx_http_limit_req_handler calls, the list had started with
     // ngx_uint_t, ngx_int_t and NGX_OK.
     return [...out.filter((h) => isCallable(h.definition)), ...out.filter((h) => !isCallable(h.definition))].slice(0, limit);
+  }
+
+  /**
+   * Which of `hits` (the definitions of one name) the code of `rec` inside `user` means, by what the file can see:
+   * its own definitions (outside `user`), then those of the files it imports, of its folder (a Go package, a Java
+   * package, a C module's header; first in Go but for a function after a package name), of the files
+   * its imports import (a barrel's or an `__init__`'s re-exports), else the first by path. Full definitions before
+   * bare declarations (a C prototype in the included header names the function its .c file implements), and library
+   * code calls neither tests nor examples (Gson's `fromJson` "used" a `reader` defined only in a test). Hono's
+   * `except` calls the trie router's `add` it imports, not the linear router's first by path.
+   */
+  private bestDefinitionFor(rec: FileRecord, hits: readonly SymbolHit[], user: Definition, usedBare: boolean): SymbolHit | undefined {
+    const callerPlace = placeRank(rec.path, ""); // by path: a library function named test_… is still library code
+    const visible = hits.filter((h) =>
+      h.root === rec.root && h.path === rec.path
+        ? h.definition.startLine > user.endLine || h.definition.endLine < user.startLine
+        : placeRank(h.path, "") <= callerPlace,
+    );
+    const full = visible.filter((h) => !h.definition.declarationOnly);
+    const candidates = full.length ? full : visible;
+    if (candidates.length <= 1) return candidates[0];
+    const inFile = (keys: ReadonlySet<string>) => candidates.find((h) => keys.has(fileKey(h.root, h.path)));
+    const own = new Set([fileKey(rec.root, rec.path)]);
+    const imported = this.importedFiles(rec.root, rec.path);
+    const folder = dirname(rec.path);
+    const inFolder = () => candidates.find((h) => h.root === rec.root && dirname(h.path) === folder);
+    // In Go a bare name is its own package's, and so, most often, is a method (`c.String()` on the package's
+    // Context, not on a type of a package it imports); `binding.Default` — a function after a package — is imported.
+    const goPackageFirst = rec.language === "go" && (usedBare || candidates.some((h) => h.definition.container));
+    return (
+      inFile(own) ??
+      (goPackageFirst ? inFolder() : undefined) ??
+      inFile(imported) ??
+      inFolder() ??
+      inFile(this.importedTwice(imported)) ??
+      candidates[0]
+    );
+  }
+
+  /**
+   * Whether a parameter `name` in Python file `rec` is a pytest fixture — defined in a conftest.py —, which pytest
+   * passes in by that name: `def test_home(client)` does use the fixture `client`.
+   */
+  private isPytestFixture(rec: FileRecord, name: string): boolean {
+    return rec.language === "python" && (this.byName.get(name) ?? []).some((key) => key.endsWith("conftest.py"));
+  }
+
+  /** Keys of the files that the file imports (index/import-resolution.ts), for the index as it is now. */
+  importedFiles(root: string, path: string): ReadonlySet<string> {
+    if (this.imports?.version !== this.version) {
+      const files = [...this.files.values()];
+      const keys = files.map((f) => fileKey(f.root, f.path));
+      const targets = new Map<string, Set<string>>();
+      importTargets(files).forEach((js, i) => targets.set(keys[i], new Set(js.map((j) => keys[j]))));
+      this.imports = { version: this.version, targets };
+    }
+    return this.imports.targets.get(fileKey(root, path)) ?? EMPTY;
+  }
+
+  /** The files imported by the files in `keys`: a second hop. */
+  private importedTwice(keys: ReadonlySet<string>): Set<string> {
+    const out = new Set<string>();
+    for (const key of keys) for (const k of this.imports?.targets.get(key) ?? EMPTY) out.add(k);
+    return out;
   }
 
   /** The innermost definition enclosing a position (for hover and "explain symbol at cursor"). */
@@ -264,9 +332,27 @@ export class WorkspaceIndex {
   }
 }
 
+const EMPTY: ReadonlySet<string> = new Set();
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : path.slice(0, i);
+}
+
 /** A function, a method or a function-like macro (`#define ngx_log_debug0(level, log, …)`): what can be called. */
 export function isCallable(d: Definition | undefined): boolean {
   return d !== undefined && (d.kind === "function" || d.kind === "method" || (d.kind === "macro" && /^#\s*define\s+[\w$]+\(/.test(d.signature)));
+}
+
+/**
+ * Whether `name` on `line` of `rec` is a parameter's: a function there (or one around it) takes a parameter of that
+ * name, and the file writes the name bare somewhere (a name it only writes after a dot, `this.handler`, is never the
+ * parameter). A parameter named like a definition elsewhere — Flask's `app`, ripgrep's `path`, a `callback` — is
+ * neither a call of it nor a use.
+ */
+export function boundByParameter(rec: FileRecord, name: string, line: number): boolean {
+  for (const d of rec.definitions) if (d.parameters && d.startLine <= line && line <= d.endLine && d.parameters.includes(name)) return !rec.memberOnly?.includes(name);
+  return false;
 }
 
 /** Whether `name` occurs on `line` of `rec` only in prose: in a comment or a string, or anywhere in a text file. */

@@ -9,6 +9,7 @@ import { Language, type Node, Parser, Query, type QueryMatch } from "web-tree-si
 import type { Definition, DefinitionKind, ImportEntry, Mentions, ReferenceMap } from "../index/types";
 import grammarFiles from "./grammar-files.json";
 import { LANGUAGES, type LanguageSpec } from "./languages";
+import { parameterNames } from "./parameters";
 import { firstBranchOnly } from "./preprocessor";
 
 export interface ParsedSource {
@@ -354,6 +355,10 @@ export class SourceParser {
       };
       if (container && container !== name) def.container = container;
       if (declarationOnly) def.declarationOnly = true;
+      else if (kind === "function" || kind === "method") {
+        const parameters = parameterNames(defNode);
+        if (parameters.length) def.parameters = parameters;
+      }
       byRange.set(key, def);
     }
     return [...byRange.values()].sort((a, b) => a.startLine - b.startLine || a.startColumn - b.startColumn);
@@ -392,6 +397,9 @@ const KEYWORDS = new Set(
 );
 
 const IDENTIFIER = /[\p{L}_$][\p{L}\p{N}_$]*/gu;
+/** JavaScript's private names keep their `#` (`this.#dispatch(…)` uses the method `#dispatch`, not a `dispatch`). */
+const JS_IDENTIFIER = /#?[\p{L}_$][\p{L}\p{N}_$]*/gu;
+const JS_LANGUAGES = new Set(["typescript", "tsx", "javascript"]);
 /** Ruby method names may end in ? or ! (`empty?`, `route!`): part of the name, unless the mark begins `!=` or `!~`. */
 const RUBY_IDENTIFIER = /[\p{L}_$][\p{L}\p{N}_$]*(?:[?!](?![=~]))?/gu;
 
@@ -438,7 +446,7 @@ function afterMemberAccess(text: string, at: number): boolean {
  * filtered at query time.
  */
 export function lexicalReferences(text: string, prose?: Uint8Array, language?: string): LexicalReferences {
-  const identifier = language === "ruby" ? RUBY_IDENTIFIER : IDENTIFIER;
+  const identifier = language === "ruby" ? RUBY_IDENTIFIER : language && JS_LANGUAGES.has(language) ? JS_IDENTIFIER : IDENTIFIER;
   // Plain objects (they survive structured clone and v8 serialisation unchanged); every lookup uses
   // Object.hasOwn so names like "constructor" never hit Object.prototype, and "__proto__" is left out.
   const refs: ReferenceMap = {};
