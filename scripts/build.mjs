@@ -26,7 +26,7 @@ const nodeCommon = {
   minify: production,
   alias,
   // vscode is provided by the host; native addons and dawn are loaded from disk at run time.
-  external: ["vscode", "webgpu", "onnxruntime-node", "*.node"],
+  external: ["vscode", "webgpu", "onnxruntime-node", "*.node", "typescript"],
   logLevel: "warning",
 };
 

@@ -15,8 +15,15 @@ import { OPEN_LOCATION_COMMAND, escapeMarkdown, locationLink } from "./locations
 
 const MAX_DEFINITIONS = 3;
 
-/** The symbol under the mouse and its definitions in the index, those in the same file first (usually the one meant). */
-function symbolAt(controller: IndexController, document: vscode.TextDocument, position: vscode.Position): { range: vscode.Range; word: string; hits: SymbolHit[] } | undefined {
+/**
+ * The symbol under the mouse and its definitions in the index, the one the file means there first (its own, an
+ * imported one, its folder's: WorkspaceIndex.meantAt), else those in the same file; none for a parameter.
+ */
+function symbolAt(
+  controller: IndexController,
+  document: vscode.TextDocument,
+  position: vscode.Position,
+): { range: vscode.Range; word: string; hits: SymbolHit[]; meant?: SymbolHit } | undefined {
   const index = controller.index;
   if (!index) return undefined;
   const range = document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
@@ -26,8 +33,11 @@ function symbolAt(controller: IndexController, document: vscode.TextDocument, po
   if (hits.length === 0) return undefined;
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   const here = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-  hits.sort((a, b) => Number(b.path === here && b.root === folder?.name) - Number(a.path === here && a.root === folder?.name));
-  return { range, word, hits };
+  if (folder && here && index.parameterAt(folder.name, here, position.line, word)) return undefined;
+  const meant = folder && here ? index.meantAt(folder.name, here, position.line, word) : undefined;
+  const rank = (h: SymbolHit) => (meant && h.root === meant.root && h.path === meant.path && h.definition.nameLine === meant.definition.nameLine ? 2 : Number(h.path === here && h.root === folder?.name));
+  hits.sort((a, b) => rank(b) - rank(a));
+  return { range, word, hits, meant };
 }
 
 export class LongviewHoverProvider implements vscode.HoverProvider {
@@ -37,14 +47,15 @@ export class LongviewHoverProvider implements vscode.HoverProvider {
     const index = this.controller.index;
     const at = symbolAt(this.controller, document, position);
     if (!index || !at) return undefined;
-    const { range, word, hits } = at;
+    const { range, word, hits, meant } = at;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: [OPEN_LOCATION_COMMAND] };
     md.supportHtml = false;
     md.appendMarkdown(`**Longview** · index\n\n`);
     for (const hit of hits.slice(0, MAX_DEFINITIONS)) this.appendDefinition(md, hit);
     if (hits.length > MAX_DEFINITIONS) md.appendMarkdown(`\n\n…and ${hits.length - MAX_DEFINITIONS} more definitions\n`);
-    const refs = index.references(word, 200);
+    // With several definitions of the name, the uses of the one meant here; else every line naming it.
+    const refs = meant && hits.length > 1 ? index.usesOf(meant, 200) : index.references(word, 200);
     if (refs.length) {
       const files = [...new Map(refs.map((r) => [`${r.root}/${r.path}`, r])).values()];
       const links = files

@@ -119,3 +119,25 @@ test("no facts: a description, an explanation, an unknown name, a callee questio
   assert.equal(indexFacts(index, "Where is this implemented? It returns `mail_add_addrs` when defined."), undefined);
   assert.equal(indexFacts(index, "Which definition does this describe? Counts the users of `shared_count`."), undefined);
 });
+
+test("who uses Owner.x: the uses of that definition, not of another x a file imports; the index says which x a line means", async () => {
+  const dir = makeTree({
+    "src/context.ts": "export class Context {\n  header(name: string) {\n    return name;\n  }\n}\n",
+    "src/request.ts": "export class HonoRequest {\n  header(name: string) {\n    return name + '!';\n  }\n}\n",
+    "middleware/etag.ts": "import { HonoRequest } from '../src/request';\nexport function etag(r: HonoRequest) {\n  return r.header('x');\n}\n",
+    "app/ctx.ts": "import { Context } from '../src/context';\nexport function cors(c: Context) {\n  return c.header('y');\n}\n",
+    "app/guess.ts": "export function guess(x: any) {\n  return x.header('z');\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const users = (q: string) => indexFacts(index, q)?.definitions.map((d) => `${d.path}:${d.name}`).sort();
+  // A file that sees neither (guess.ts imports nothing) keeps its use: which header it calls is only a guess.
+  assert.deepEqual(users("Who uses `HonoRequest.header`?"), ["app/guess.ts:guess", "middleware/etag.ts:etag"]);
+  assert.deepEqual(users("Who uses `Context.header`?"), ["app/ctx.ts:cors", "app/guess.ts:guess"]);
+  assert.deepEqual(users("Who uses `header`?"), ["app/ctx.ts:cors", "app/guess.ts:guess", "middleware/etag.ts:etag"], "the bare name: every use");
+  assert.equal(index.meantAt("ws", "middleware/etag.ts", 2, "header")?.path, "src/request.ts");
+  assert.equal(index.meantAt("ws", "app/ctx.ts", 2, "header")?.path, "src/context.ts");
+  assert.ok(index.parameterAt("ws", "middleware/etag.ts", 2, "r"), "r is etag's parameter there");
+  assert.ok(!index.parameterAt("ws", "middleware/etag.ts", 2, "header"));
+  assert.ok(!index.parameterAt("ws", "src/request.ts", 2, "r"), "and nowhere else");
+  removeTree(dir);
+});

@@ -12,7 +12,7 @@
  * question the index can answer is answered with its facts, in the model's order. A question naming nothing the
  * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
  */
-import type { Definition, FileRecord, SymbolHit } from "../index/types";
+import type { Definition, FileRecord, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
@@ -46,7 +46,7 @@ export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts 
   if (!focus.symbol) return undefined;
   const hits = exactDefinitions(index, focus.symbol);
   const kind = askedKind(question, focus.symbol);
-  if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, hits[0]?.definition.name ?? bareName(focus.symbol), asksForCallers(question)));
+  if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, focus.symbol, hits, asksForCallers(question)));
   if (kind === "where") return factsOf("where", focus.symbol, hits);
   if (kind === "calls") {
     const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
@@ -129,6 +129,15 @@ function asksForCallers(question: string): boolean {
   return /\b(?:call|calls|callers?|called|invoke|invokes|invoked)\b/i.test(question);
 }
 
+/** Each line once, in the order first met (two overloads of a name share their uses). */
+function distinctLines(uses: ReferenceHit[]): ReferenceHit[] {
+  const seen = new Set<string>();
+  return uses.filter((r) => {
+    const key = `${r.root}\u0000${r.path}\u0000${r.line}`;
+    return !seen.has(key) && !!seen.add(key);
+  });
+}
+
 /** Whether a 0-based line lies in one of a file's import statements. */
 function onImportLine(rec: FileRecord | undefined, line: number): boolean {
   return !!rec?.imports.some((i) => (i.span ? line >= i.span[0] && line <= i.span[1] : line === i.line));
@@ -139,12 +148,17 @@ function bareName(symbol: string): string {
 }
 
 /**
- * The innermost definitions enclosing the uses of `name`, in the order of the uses (a use outside every definition
- * names none): WorkspaceIndex.uses, so mentions only for a name used nowhere in code.
+ * The innermost definitions enclosing the uses of `symbol`, in the order of the uses (a use outside every definition
+ * names none): WorkspaceIndex.uses, so mentions only for a name used nowhere in code. A symbol that names some of
+ * its name's definitions (`HonoRequest.header`, not `Context.header`) gets their uses (WorkspaceIndex.usesOf):
+ * not those in files that see another of them.
  */
-function usersOf(index: WorkspaceIndex, name: string, callersOnly = false): SymbolHit[] {
+function usersOf(index: WorkspaceIndex, symbol: string, asked: readonly SymbolHit[], callersOnly = false): SymbolHit[] {
+  const name = asked[0]?.definition.name ?? bareName(symbol);
+  const narrowed = asked.length > 0 && asked.length < index.find(name, { limit: MAX_FACTS + 1 }).filter((h) => h.definition.name === name).length;
+  const uses = narrowed ? distinctLines(asked.flatMap((h) => index.usesOf(h, 2000))) : index.uses(name, 2000);
   const out: SymbolHit[] = [];
-  for (const r of index.uses(name, 2000)) {
+  for (const r of uses) {
     // An import names the symbol without calling it: "who calls make_response?" is not answered by `from .helpers import make_response`.
     if (callersOnly && onImportLine(index.get(r.root, r.path), r.line)) continue;
     const d = index.definitionAt(r.root, r.path, r.line);

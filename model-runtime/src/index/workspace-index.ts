@@ -213,17 +213,17 @@ export class WorkspaceIndex {
 
   /**
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
-   * are defined somewhere in the index (itself, its parameters and what it defines inside excepted), each resolved to the definition the file's code most
-   * likely means (bestDefinitionFor). Lexical, so it over-approximates calls (a type or a constant counts too), which
-   * is what a reader wants to follow — callables first (isCallable). A name the file uses only as a member
-   * (`router.GET`, `r->main`) resolves to a member definition (a method) when there is one; in C, where nothing but a
-   * struct field follows `->` or `.`, to nothing else (nginx's `r->main` had made every request handler "call" `main`).
+   * are defined somewhere in the index (itself, its parameters and what it defines inside excepted), each resolved to
+   * the definition the file's code most likely means (bestDefinitionFor). Lexical, so it over-approximates calls (a
+   * type or a constant counts too), which is what a reader wants to follow — callables first (isCallable). A name
+   * the file uses only as a member (`router.GET`, `r->main`) resolves to a member definition (a method) when there is
+   * one; in C, where nothing but a struct field follows `->` or `.`, to nothing else (nginx's `r->main` had made every
+   * request handler "call" `main`).
    */
   callees(root: string, path: string, def: Definition, limit = 20): SymbolHit[] {
     const rec = this.get(root, path);
     if (!rec) return [];
     const out: SymbolHit[] = [];
-    const memberOnly = new Set(rec.memberOnly ?? []);
     for (const name in rec.references) {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
@@ -234,18 +234,59 @@ export class WorkspaceIndex {
       // A name the definition defines inside itself (a nested function, a local class) is its own part, and it
       // shadows the name's definitions elsewhere.
       if (rec.definitions.some((d) => d.name === name && d !== def && d.startLine >= def.startLine && d.endLine <= def.endLine)) continue;
-      let hits = this.find(name, { limit: 64 });
-      if (memberOnly.has(name)) {
-        const members = hits.filter((h) => h.definition.container);
-        hits = members.length || rec.language === "c" ? members : hits;
-      }
-      const chosen = this.bestDefinitionFor(rec, hits, def, !memberOnly.has(name));
+      const chosen = this.meaning(rec, name, def)?.hit;
       if (chosen) out.push(chosen);
     }
     // What it calls first — functions, methods, function-like macros —, then the types and constants it uses, each
     // group in the file's order: asked what nginx's ngx_http_limit_req_handler calls, the list had started with
     // ngx_uint_t, ngx_int_t and NGX_OK.
     return [...out.filter((h) => isCallable(h.definition)), ...out.filter((h) => !isCallable(h.definition))].slice(0, limit);
+  }
+
+  /**
+   * The definition that `name`, written in `rec`'s code inside `user` (undefined: outside every definition), most
+   * likely means. A name the file uses only as a member (`router.GET`, `r->main`) means a member definition (a
+   * method) when there is one; in C, where nothing but a struct field follows `->` or `.`, nothing else.
+   */
+  private meaning(rec: FileRecord, name: string, user: Definition | undefined, definitions?: SymbolHit[]): Meaning | undefined {
+    let hits = definitions ?? this.find(name, { limit: 64 });
+    const memberOnly = rec.memberOnly?.includes(name) ?? false;
+    if (memberOnly) {
+      const members = hits.filter((h) => h.definition.container);
+      hits = members.length || rec.language === "c" ? members : hits;
+    }
+    return this.bestDefinitionFor(rec, hits, user, !memberOnly);
+  }
+
+  /** The definition that `name` written on `line` of a file means (meaning), for a hover. */
+  meantAt(root: string, path: string, line: number, name: string): SymbolHit | undefined {
+    const rec = this.get(root, path);
+    return rec && this.meaning(rec, name, innermostDefinition(rec, line))?.hit;
+  }
+
+  /** Whether `name` on `line` of a file is a parameter's (boundByParameter), and so no definition elsewhere. */
+  parameterAt(root: string, path: string, line: number, name: string): boolean {
+    const rec = this.get(root, path);
+    return !!rec && boundByParameter(rec, name, line) && !this.isPytestFixture(rec, name);
+  }
+
+  /**
+   * The uses in code of one definition: the lines using its name (uses) except those where the file sees another
+   * definition of that name (meaning: its own, an imported one, its folder's) — a use whose meaning is only a guess
+   * (the first by path) is kept. Against the TypeScript checker's callers (bench:callees): of the functions listed,
+   * 50% → 58% are callers in Hono and 34% → 52% in undici, at 93% → 81% and 92% → 84% of the callers found.
+   */
+  usesOf(hit: SymbolHit, limit = 500): ReferenceHit[] {
+    const same = (h: SymbolHit | undefined) => h !== undefined && h.root === hit.root && h.path === hit.path && h.definition.nameLine === hit.definition.nameLine;
+    const out: ReferenceHit[] = [];
+    const definitions = this.find(hit.definition.name, { limit: 64 });
+    for (const use of this.uses(hit.definition.name, 5000)) {
+      const rec = this.get(use.root, use.path);
+      const meant = rec && this.meaning(rec, hit.definition.name, innermostDefinition(rec, use.line), definitions);
+      if (!meant || same(meant.hit) || !meant.seen) out.push(use);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /**
@@ -257,16 +298,14 @@ export class WorkspaceIndex {
    * code calls neither tests nor examples (Gson's `fromJson` "used" a `reader` defined only in a test). Hono's
    * `except` calls the trie router's `add` it imports, not the linear router's first by path.
    */
-  private bestDefinitionFor(rec: FileRecord, hits: readonly SymbolHit[], user: Definition, usedBare: boolean): SymbolHit | undefined {
+  private bestDefinitionFor(rec: FileRecord, hits: readonly SymbolHit[], user: Definition | undefined, usedBare: boolean): Meaning | undefined {
     const callerPlace = placeRank(rec.path, ""); // by path: a library function named test_… is still library code
-    const visible = hits.filter((h) =>
-      h.root === rec.root && h.path === rec.path
-        ? h.definition.startLine > user.endLine || h.definition.endLine < user.startLine
-        : placeRank(h.path, "") <= callerPlace,
-    );
+    // In its own file, not a definition nested in `user` (its own part, handled by callees), but `user` itself (recursion).
+    const nested = (d: Definition) => user !== undefined && d !== user && d.startLine >= user.startLine && d.endLine <= user.endLine;
+    const visible = hits.filter((h) => (h.root === rec.root && h.path === rec.path ? !nested(h.definition) : placeRank(h.path, "") <= callerPlace));
     const full = visible.filter((h) => !h.definition.declarationOnly);
     const candidates = full.length ? full : visible;
-    if (candidates.length <= 1) return candidates[0];
+    if (candidates.length <= 1) return candidates.length ? { hit: candidates[0], seen: false } : undefined;
     const inFile = (keys: ReadonlySet<string>) => candidates.find((h) => keys.has(fileKey(h.root, h.path)));
     const own = new Set([fileKey(rec.root, rec.path)]);
     const imported = this.importedFiles(rec.root, rec.path);
@@ -275,14 +314,8 @@ export class WorkspaceIndex {
     // In Go a bare name is its own package's, and so, most often, is a method (`c.String()` on the package's
     // Context, not on a type of a package it imports); `binding.Default` — a function after a package — is imported.
     const goPackageFirst = rec.language === "go" && (usedBare || candidates.some((h) => h.definition.container));
-    return (
-      inFile(own) ??
-      (goPackageFirst ? inFolder() : undefined) ??
-      inFile(imported) ??
-      inFolder() ??
-      inFile(this.importedTwice(imported)) ??
-      candidates[0]
-    );
+    const seen = inFile(own) ?? (goPackageFirst ? inFolder() : undefined) ?? inFile(imported) ?? inFolder() ?? inFile(this.importedTwice(imported));
+    return seen ? { hit: seen, seen: true } : { hit: candidates[0], seen: false };
   }
 
   /**
@@ -333,6 +366,12 @@ export class WorkspaceIndex {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
+
+/** The definition a name means in a place, and whether the file sees it there (its own, imported, its folder's) or it is only the first by path. */
+interface Meaning {
+  hit: SymbolHit;
+  seen: boolean;
+}
 
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
