@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { answerFromIndex } from "../../model-runtime/src/answer/index-answer";
 import { indexFacts } from "../../model-runtime/src/answer/index-facts";
 import { indexFolder, makeTree, removeTree } from "../helpers/tmp-tree";
 
@@ -134,6 +135,11 @@ test("who uses Owner.x: the uses of that definition, not of another x a file imp
   assert.deepEqual(users("Who uses `HonoRequest.header`?"), ["app/guess.ts:guess", "middleware/etag.ts:etag"]);
   assert.deepEqual(users("Who uses `Context.header`?"), ["app/ctx.ts:cors", "app/guess.ts:guess"]);
   assert.deepEqual(users("Who uses `header`?"), ["app/ctx.ts:cors", "app/guess.ts:guess", "middleware/etag.ts:etag"], "the bare name: every use");
+  // The index's own answer (no model) says the same.
+  const cited = (q: string) => [...new Set(answerFromIndex(index, q).citations.map((c) => c.path))].sort();
+  assert.ok(cited("Who uses HonoRequest.header?").includes("middleware/etag.ts"));
+  assert.ok(!cited("Who uses HonoRequest.header?").includes("app/ctx.ts"), "ctx.ts sees Context's header");
+  assert.ok(cited("Who uses header?").includes("app/ctx.ts"));
   assert.equal(index.meantAt("ws", "middleware/etag.ts", 2, "header")?.path, "src/request.ts");
   assert.equal(index.meantAt("ws", "app/ctx.ts", 2, "header")?.path, "src/context.ts");
   assert.ok(index.parameterAt("ws", "middleware/etag.ts", 2, "r"), "r is etag's parameter there");

@@ -202,11 +202,12 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   // symbol only next to one the question names as code (RateLimiter … refill: a member, or in the same file).
   const shortQuestion = candidates.filter((c) => !c.joined).length <= 2;
   const intent = questionIntent(question);
-  const answerSymbol = (name: string, hits: SymbolHit[]) => {
+  const answerSymbol = (name: string, hits: SymbolHit[], qualified = false) => {
     symbols.push(name);
     found.push(...hits);
     const parts = [`### \`${name}\``];
-    const refs = index.references(name, 200);
+    // A qualified symbol (`HonoRequest.header`) gets the uses of its definitions, not every `header`'s.
+    const refs = qualified ? index.usesOfSome(hits, 200) : index.references(name, 200);
     const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
     // Parts are written in display order: citations are collected as they are written.
     const usedIn = () => (refs.length ? [`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6)] : ["No uses found elsewhere in the index."]);
@@ -249,7 +250,7 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
         }
       }
       if (hits.length === 0 || symbols.includes(hits[0].definition.name)) continue;
-      answerSymbol(hits[0].definition.name, hits);
+      answerSymbol(hits[0].definition.name, hits, /\.|::/.test(candidate.text) && candidate.text !== hits[0].definition.name);
       surelyNamed ||= pass === "code";
     }
   }

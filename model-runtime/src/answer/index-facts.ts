@@ -12,7 +12,7 @@
  * question the index can answer is answered with its facts, in the model's order. A question naming nothing the
  * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
  */
-import type { Definition, FileRecord, ReferenceHit, SymbolHit } from "../index/types";
+import type { Definition, FileRecord, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
@@ -129,15 +129,6 @@ function asksForCallers(question: string): boolean {
   return /\b(?:call|calls|callers?|called|invoke|invokes|invoked)\b/i.test(question);
 }
 
-/** Each line once, in the order first met (two overloads of a name share their uses). */
-function distinctLines(uses: ReferenceHit[]): ReferenceHit[] {
-  const seen = new Set<string>();
-  return uses.filter((r) => {
-    const key = `${r.root}\u0000${r.path}\u0000${r.line}`;
-    return !seen.has(key) && !!seen.add(key);
-  });
-}
-
 /** Whether a 0-based line lies in one of a file's import statements. */
 function onImportLine(rec: FileRecord | undefined, line: number): boolean {
   return !!rec?.imports.some((i) => (i.span ? line >= i.span[0] && line <= i.span[1] : line === i.line));
@@ -154,9 +145,9 @@ function bareName(symbol: string): string {
  * not those in files that see another of them.
  */
 function usersOf(index: WorkspaceIndex, symbol: string, asked: readonly SymbolHit[], callersOnly = false): SymbolHit[] {
-  const name = asked[0]?.definition.name ?? bareName(symbol);
-  const narrowed = asked.length > 0 && asked.length < index.find(name, { limit: MAX_FACTS + 1 }).filter((h) => h.definition.name === name).length;
-  const uses = narrowed ? distinctLines(asked.flatMap((h) => index.usesOf(h, 2000))) : index.uses(name, 2000);
+  const name = bareName(symbol);
+  const qualified = name !== symbol && asked.length > 0 && asked.length < index.find(name, { limit: 1000 }).filter((h) => h.definition.name === name).length;
+  const uses = qualified ? index.usesOfSome(asked, 2000) : index.uses(asked[0]?.definition.name ?? name, 2000);
   const out: SymbolHit[] = [];
   for (const r of uses) {
     // An import names the symbol without calling it: "who calls make_response?" is not answered by `from .helpers import make_response`.

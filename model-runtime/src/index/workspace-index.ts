@@ -290,6 +290,21 @@ export class WorkspaceIndex {
   }
 
   /**
+   * The uses of some definitions of a name — those a qualified question names (`HonoRequest.header`): usesOf each,
+   * each line once, in the order met.
+   */
+  usesOfSome(hits: readonly SymbolHit[], limit = 500): ReferenceHit[] {
+    const seen = new Set<string>();
+    return hits
+      .flatMap((h) => this.usesOf(h, limit))
+      .filter((r) => {
+        const key = `${fileKey(r.root, r.path)}\u0000${r.line}`;
+        return !seen.has(key) && !!seen.add(key);
+      })
+      .slice(0, limit);
+  }
+
+  /**
    * Which of `hits` (the definitions of one name) the code of `rec` inside `user` means, by what the file can see:
    * its own definitions (outside `user`), then those of the files it imports, of its folder (a Go package, a Java
    * package, a C module's header; first in Go but for a function after a package name), of the files
