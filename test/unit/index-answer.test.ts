@@ -347,3 +347,15 @@ test("library code's callees never resolve to tests or examples; a test's may re
   assert.deepEqual(callees("test/reader.test.ts", "makeReader").sort(), ["src/gson.ts:parse", "test/reader.test.ts:reader"]);
   removeTree(dir);
 });
+
+test("who uses X lists the library's own users first, then examples, then tests", async () => {
+  const dir = makeTree({
+    "a.test.ts": "import { parse } from './src/lib';\nexport function testParse() {\n  return parse('x');\n}\n",
+    "examples/demo.ts": "import { parse } from '../src/lib';\nexport function demo() {\n  return parse('d');\n}\n",
+    "src/lib.ts": "export function parse(s: string) {\n  return s;\n}\n",
+    "src/use.ts": "import { parse } from './lib';\nexport function load() {\n  return parse('y');\n}\n",
+  });
+  const index = await indexFolder(dir);
+  assert.deepEqual([...new Set(index.uses("parse").map((r) => r.path))], ["src/use.ts", "examples/demo.ts", "a.test.ts"]);
+  removeTree(dir);
+});

@@ -33,6 +33,8 @@ export class WorkspaceIndex {
   version = 0;
   /** file key → keys of the files it imports, built when first asked after a change (importedFiles). */
   private imports?: { version: number; targets: Map<string, Set<string>> };
+  /** The files in placeRank order (filesByPlace), for the index's version. */
+  private byPlace?: { version: number; files: FileRecord[] };
 
   /** Follow changes file by file (derived indexes stay in step without rebuilding). Returns an unsubscribe. */
   onChange(listener: IndexChangeListener): () => void {
@@ -169,6 +171,16 @@ export class WorkspaceIndex {
     return hits.slice(0, limit);
   }
 
+  /** The files, the library's own first, then examples, then tests (placeRank), kept until the index changes. */
+  private filesByPlace(): FileRecord[] {
+    if (this.byPlace?.version !== this.version) {
+      const files = [...this.files.values()];
+      const rank = new Map(files.map((f) => [f, placeRank(f.path, "")]));
+      this.byPlace = { version: this.version, files: files.sort((a, b) => rank.get(a)! - rank.get(b)!) };
+    }
+    return this.byPlace.files;
+  }
+
   /** Names that contain `fragment` (case-insensitive), shortest first: for completion and fuzzy "did you mean". */
   searchNames(fragment: string, limit = 20): string[] {
     const f = fragment.toLowerCase();
@@ -180,13 +192,14 @@ export class WorkspaceIndex {
 
   /**
    * Every line that uses identifier `name`, excluding the definitions' own name positions and the lines of a function
-   * where a parameter of that name hides it (boundByParameter): uses in code first, then
-   * the lines that only mention it (comments, strings, text files; `mention` set), each in file order.
+   * where a parameter of that name hides it (boundByParameter): uses in code first, then the lines that only mention it
+   * (comments, strings, text files; `mention` set); each group the library's own files first, then examples, then
+   * tests (placeRank: who calls a function is asked about the library, and its tests call it most), each file in order.
    */
   references(name: string, limit = 500): ReferenceHit[] {
     const uses: ReferenceHit[] = [];
     const mentions: ReferenceHit[] = [];
-    for (const rec of this.files.values()) {
+    for (const rec of this.filesByPlace()) {
       if (!Object.hasOwn(rec.references, name)) continue;
       const lines = rec.references[name];
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
