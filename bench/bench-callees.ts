@@ -1,6 +1,7 @@
 /**
  * How right "what does X call" is, against a compiler: for every function and method of a TypeScript or JavaScript
- * repository, the TypeScript checker resolves each call in its body to the declaration it means, and the table
+ * repository, the TypeScript checker resolves each call in its body to the declaration it means (calls of parameters
+ * and local variables left out: they call no definition of the repository), and the table
  * compares that with `WorkspaceIndex.callees` (lexical, resolved by what the file can see: docs/engine.md §6).
  *   resolved right — of the called names both list, how often the index names the checker's file;
  *   missed        — calls of repository code the index does not list (a class's `new`, calls it cannot see);
@@ -39,6 +40,14 @@ const rel = (f: string) => path.relative(repo, f).split(path.sep).join("/");
 /** A file of the repository itself, not of its dependencies (the repository may itself sit in a node_modules). */
 const ownFile = (f: string) => !rel(f).startsWith("../") && !rel(f).includes("node_modules/");
 
+/** A parameter or a variable declared inside a function: a call of it calls no repository definition. */
+function isLocal(declaration: ts.Declaration): boolean {
+  if (ts.isParameter(declaration) || ts.isBindingElement(declaration)) return true;
+  if (!ts.isVariableDeclaration(declaration)) return false;
+  for (let n: ts.Node | undefined = declaration.parent; n; n = n.parent) if (ts.isFunctionLike(n)) return true;
+  return false;
+}
+
 /** "path:0-based line of the function's name" → called name → the files declaring what the checker resolved it to. */
 function checkerCalls(files: string[]): Map<string, Map<string, Set<string>>> {
   const program = ts.createProgram(files, {
@@ -66,8 +75,9 @@ function checkerCalls(files: string[]): Map<string, Map<string, Set<string>>> {
           const callee = ts.isPropertyAccessExpression(n.expression) ? n.expression.name : ts.isIdentifier(n.expression) ? n.expression : undefined;
           let symbol = callee && checker.getSymbolAtLocation(callee);
           if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
-          const declared = symbol?.declarations?.[0]?.getSourceFile().fileName;
-          if (callee && declared && !/\.d\.[cm]?ts$/.test(declared) && ownFile(declared)) {
+          const declaration = symbol?.declarations?.[0];
+          const declared = declaration?.getSourceFile().fileName;
+          if (callee && declaration && declared && !isLocal(declaration) && !/\.d\.[cm]?ts$/.test(declared) && ownFile(declared)) {
             const name = callee.getText(sf);
             (called.get(name) ?? called.set(name, new Set()).get(name)!).add(rel(declared));
           }

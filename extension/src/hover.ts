@@ -17,7 +17,7 @@ const MAX_DEFINITIONS = 3;
 
 /**
  * The symbol under the mouse and its definitions in the index, the one the file means there first (its own, an
- * imported one, its folder's: WorkspaceIndex.meantAt), else those in the same file; none for a parameter.
+ * imported one, its folder's: WorkspaceIndex.meantAt), else those in the same file; none for a parameter or a local.
  */
 function symbolAt(
   controller: IndexController,
@@ -33,7 +33,7 @@ function symbolAt(
   if (hits.length === 0) return undefined;
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   const here = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-  if (folder && here && index.parameterAt(folder.name, here, position.line, word)) return undefined;
+  if (folder && here && index.localAt(folder.name, here, position.line, word)) return undefined;
   const meant = folder && here ? index.meantAt(folder.name, here, position.line, word) : undefined;
   const rank = (h: SymbolHit) => (meant && h.root === meant.root && h.path === meant.path && h.definition.nameLine === meant.definition.nameLine ? 2 : Number(h.path === here && h.root === folder?.name));
   hits.sort((a, b) => rank(b) - rank(a));

@@ -538,3 +538,27 @@ test("JavaScript's private names keep their #: `this.#dispatch()` uses #dispatch
   assert.equal(references["dispatch"], undefined);
   assert.deepEqual(lexicalReferences("x = ab#cd\n", undefined, "python").references.cd, [0], "no # names outside JavaScript");
 });
+
+test("a function's local variables, in every grammar: given to the innermost function around them, none at top level", async () => {
+  const cases: Array<[string, string, string, string[]]> = [
+    ["typescript", "const top = 1;\nfunction f(a) {\n  const handler = make();\n  let { x, y: z } = a;\n  const [p, q] = a;\n  var old = 1;\n  return handler(x);\n}", "f", ["handler", "x", "z", "p", "q", "old"]],
+    ["javascript", "function f() {\n  const handler = make();\n  function inner() {\n    const deep = 1;\n  }\n}", "f", ["handler"]],
+    ["python", "top = 1\ndef f():\n    handler = make()\n    a, b = 1, 2\n    for item in xs:\n        pass\n    self.x = 3\n", "f", ["handler", "a", "b", "item"]],
+    ["go", "package p\nfunc f() {\n\thandler := make1()\n\tvar cfg Config\n\tfor i, v := range xs {\n\t\t_ = v\n\t}\n}", "f", ["handler", "cfg", "i", "v"]],
+    ["rust", "fn f() {\n    let handler = make();\n    let mut w = 1;\n    let (a, b) = (1, 2);\n}", "f", ["handler", "w", "a", "b"]],
+    ["java", "class A {\n  void f() {\n    Handler handler = make();\n    int a = 1, b = 2;\n  }\n}", "f", ["handler", "a", "b"]],
+    ["c", "int f(void) {\n  int handler = make();\n  char *buf = 0;\n  ngx_int_t rc;\n  return rc;\n}", "f", ["handler", "buf", "rc"]],
+    ["csharp", "class A {\n  void F() {\n    var handler = Make();\n    int a = 1;\n  }\n}", "F", ["handler", "a"]],
+    ["ruby", "def f\n  handler = make\nend\n", "f", ["handler"]],
+    ["php", "<?php\nfunction f() {\n  $handler = make();\n}\n", "f", ["handler"]],
+    ["kotlin", "fun f() {\n  val handler = make()\n  var x = 1\n}", "f", ["handler", "x"]],
+  ];
+  for (const [language, src, name, expected] of cases) {
+    const defs = (await parser.parse(language, src)).definitions;
+    const def = defs.find((d) => d.name === name);
+    assert.ok(def, `${language}: ${name} not found`);
+    assert.deepEqual(def.locals ?? [], expected, `${language}: ${name}`);
+  }
+  const inner = (await parser.parse("javascript", cases[1][1])).definitions.find((d) => d.name === "inner");
+  assert.deepEqual(inner?.locals, ["deep"], "a nested function's locals are its own");
+});

@@ -283,7 +283,7 @@ test("a name used only as a member resolves to a method, and in C to nothing (a 
   removeTree(dir);
 });
 
-test("a callee resolves to the definition the file can see: imported, re-exported through a barrel, of its Go package; a parameter shadows", async () => {
+test("a callee resolves to the definition the file can see: imported, re-exported through a barrel, of its Go package; a parameter or a local shadows", async () => {
   const dir = makeTree({
     // TypeScript: `add` twice, the first by path not the imported one; `verify` behind a barrel (index.ts).
     "router/linear.ts": "export function add(path: string) {\n  return path;\n}\n",
@@ -296,6 +296,8 @@ test("a callee resolves to the definition the file can see: imported, re-exporte
     // A callback parameter named like a repository function is the callback.
     "app/base.ts": "export function onError(err: Error) {\n  return err;\n}\n",
     "app/limit.ts": "export function bodyLimit(onError: (e: Error) => void, e: Error) {\n  return onError(e);\n}\n",
+    // So does a local variable.
+    "app/pick.ts": "export function run() {\n  const onError = pick();\n  return onError(1);\n}\nexport function pick(): any {\n  return 1;\n}\n",
     // …but a pytest fixture is passed in by its name.
     "tests/conftest.py": "def client():\n    return 1\n",
     "tests/test_home.py": "def test_home(client):\n    assert client.get('/')\n",
@@ -313,6 +315,7 @@ test("a callee resolves to the definition the file can see: imported, re-exporte
   assert.deepEqual(callees("middleware/except.ts", "except"), ["router/trie.ts:add"], "the imported add, not the first by path");
   assert.deepEqual(callees("middleware/auth.ts", "auth"), ["utils/jwt/jwt.ts:verify"], "through the barrel's re-export");
   assert.deepEqual(callees("app/limit.ts", "bodyLimit"), [], "onError is the parameter");
+  assert.deepEqual(callees("app/pick.ts", "run"), ["app/pick.ts:pick"], "onError is the local variable");
   assert.deepEqual(index.uses("onError").map((r) => r.path), [], "and not a use of app/base.ts's onError");
   assert.deepEqual(index.uses("client").map((r) => `${r.path}:${r.line}`), ["tests/test_home.py:0", "tests/test_home.py:1"], "a pytest fixture is used by the test taking it");
   assert.deepEqual(callees("tests/test_home.py", "test_home"), ["tests/conftest.py:client"]);

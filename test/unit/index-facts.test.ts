@@ -142,8 +142,8 @@ test("who uses Owner.x: the uses of that definition, not of another x a file imp
   assert.ok(cited("Who uses header?").includes("app/ctx.ts"));
   assert.equal(index.meantAt("ws", "middleware/etag.ts", 2, "header")?.path, "src/request.ts");
   assert.equal(index.meantAt("ws", "app/ctx.ts", 2, "header")?.path, "src/context.ts");
-  assert.ok(index.parameterAt("ws", "middleware/etag.ts", 2, "r"), "r is etag's parameter there");
-  assert.ok(!index.parameterAt("ws", "middleware/etag.ts", 2, "header"));
-  assert.ok(!index.parameterAt("ws", "src/request.ts", 2, "r"), "and nowhere else");
+  assert.ok(index.localAt("ws", "middleware/etag.ts", 2, "r"), "r is etag's parameter there");
+  assert.ok(!index.localAt("ws", "middleware/etag.ts", 2, "header"));
+  assert.ok(!index.localAt("ws", "src/request.ts", 2, "r"), "and nowhere else");
   removeTree(dir);
 });

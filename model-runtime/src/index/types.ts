@@ -38,6 +38,9 @@ export interface Definition {
    * the same name elsewhere (WorkspaceIndex.callees). Absent when it has none, and for other kinds.
    */
   parameters?: string[];
+  /** The names a function's or method's body declares or assigns as local variables (parse/extract.ts addLocals);
+   * like its parameters, they hide definitions of the same names inside it. Absent when none. */
+  locals?: string[];
 }
 
 /** An import/require/use/include statement. `source` is the module text with quotes and <> stripped. */

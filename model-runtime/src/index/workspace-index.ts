@@ -192,7 +192,7 @@ export class WorkspaceIndex {
 
   /**
    * Every line that uses identifier `name`, excluding the definitions' own name positions and the lines of a function
-   * where a parameter of that name hides it (boundByParameter): uses in code first, then the lines that only mention it
+   * where a parameter of that name hides it (boundLocally): uses in code first, then the lines that only mention it
    * (comments, strings, text files; `mention` set); each group the library's own files first, then examples, then
    * tests (placeRank: who calls a function is asked about the library, and its tests call it most), each file in order.
    */
@@ -205,7 +205,7 @@ export class WorkspaceIndex {
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
       const fixture = this.isPytestFixture(rec, name);
       for (const line of lines) {
-        if (defLines.has(line) || (!fixture && boundByParameter(rec, name, line))) continue;
+        if (defLines.has(line) || (!fixture && boundLocally(rec, name, line))) continue;
         if (!isMention(rec, name, line)) uses.push({ root: rec.root, path: rec.path, line });
         else if (mentions.length < limit) mentions.push({ root: rec.root, path: rec.path, line, mention: true });
         if (uses.length >= limit) return uses;
@@ -240,9 +240,9 @@ export class WorkspaceIndex {
     for (const name in rec.references) {
       if (name === def.name || !this.byName.has(name)) continue;
       const lines = rec.references[name];
-      // A parameter's uses are the parameter's (boundByParameter): Hono's `bodyLimit({ onError })` calling
+      // A parameter's or a local's uses are its own (boundLocally): Hono's `bodyLimit({ onError })` calling
       // `onError(c)` does not call `Hono.onError`.
-      const shadowed = (l: number) => boundByParameter(rec, name, l) && !this.isPytestFixture(rec, name);
+      const shadowed = (l: number) => boundLocally(rec, name, l) && !this.isPytestFixture(rec, name);
       if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l) && !shadowed(l))) continue;
       // A name the definition defines inside itself (a nested function, a local class) is its own part, and it
       // shadows the name's definitions elsewhere.
@@ -277,10 +277,10 @@ export class WorkspaceIndex {
     return rec && this.meaning(rec, name, innermostDefinition(rec, line))?.hit;
   }
 
-  /** Whether `name` on `line` of a file is a parameter's (boundByParameter), and so no definition elsewhere. */
-  parameterAt(root: string, path: string, line: number, name: string): boolean {
+  /** Whether `name` on `line` of a file is a parameter's or a local variable's (boundLocally): no definition elsewhere. */
+  localAt(root: string, path: string, line: number, name: string): boolean {
     const rec = this.get(root, path);
-    return !!rec && boundByParameter(rec, name, line) && !this.isPytestFixture(rec, name);
+    return !!rec && boundLocally(rec, name, line) && !this.isPytestFixture(rec, name);
   }
 
   /**
@@ -412,13 +412,15 @@ export function isCallable(d: Definition | undefined): boolean {
 }
 
 /**
- * Whether `name` on `line` of `rec` is a parameter's: a function there (or one around it) takes a parameter of that
- * name, and the file writes the name bare somewhere (a name it only writes after a dot, `this.handler`, is never the
- * parameter). A parameter named like a definition elsewhere — Flask's `app`, ripgrep's `path`, a `callback` — is
- * neither a call of it nor a use.
+ * Whether `name` on `line` of `rec` is a parameter's or a local variable's: a function there (or one around it) takes
+ * a parameter or declares a local of that name, and the file writes the name bare somewhere (a name it only writes
+ * after a dot, `this.handler`, is never the local). A parameter or a local named like a definition elsewhere —
+ * Flask's `app`, ripgrep's `path`, a `callback`, Hono's `const handler = …` — is neither a call of it nor a use.
  */
-export function boundByParameter(rec: FileRecord, name: string, line: number): boolean {
-  for (const d of rec.definitions) if (d.parameters && d.startLine <= line && line <= d.endLine && d.parameters.includes(name)) return !rec.memberOnly?.includes(name);
+export function boundLocally(rec: FileRecord, name: string, line: number): boolean {
+  for (const d of rec.definitions) {
+    if (d.startLine <= line && line <= d.endLine && (d.parameters?.includes(name) || d.locals?.includes(name))) return !rec.memberOnly?.includes(name);
+  }
   return false;
 }
 

@@ -31,6 +31,7 @@ interface LoadedLanguage {
   parser: Parser;
   definitions: Query;
   prose: Query;
+  locals: Query;
 }
 
 /** Grammar .wasm files live in dist/grammars when bundled, and in node_modules when run from source. */
@@ -232,7 +233,7 @@ export class SourceParser {
         const language = await Language.load(locateGrammar(spec.wasm));
         const parser = new Parser();
         parser.setLanguage(language);
-        return { spec, parser, definitions: new Query(language, spec.definitions), prose: new Query(language, spec.prose) };
+        return { spec, parser, definitions: new Query(language, spec.definitions), prose: new Query(language, spec.prose), locals: new Query(language, spec.locals) };
       })();
       this.loaded.set(languageId, entry);
     }
@@ -259,6 +260,7 @@ export class SourceParser {
         const recovered = this.firstBranchDefinitions(lang, source, root, definitions, options);
         if (recovered) ({ definitions, hasErrors } = recovered);
       }
+      addLocals(definitions, lang.locals, root);
       return {
         definitions,
         imports: this.imports(matches),
@@ -381,6 +383,27 @@ export class SourceParser {
     return out;
   }
 
+}
+
+const MAX_LOCALS = 64;
+
+/**
+ * Each function's and method's local variables (the `locals` query's captures, each given to the innermost function
+ * around it): with its parameters they hide other definitions of their names inside it (WorkspaceIndex.callees).
+ * A local of a block or a callback inside the function counts for the whole function: block scope is not modelled.
+ */
+function addLocals(definitions: Definition[], query: Query, root: Node): void {
+  const functions = definitions.filter((d) => (d.kind === "function" || d.kind === "method") && !d.declarationOnly);
+  if (functions.length === 0) return;
+  for (const { node } of query.captures(root)) {
+    const line = node.startPosition.row;
+    let owner: Definition | undefined;
+    for (const d of functions) if (d.startLine <= line && line <= d.endLine && (!owner || d.startLine >= owner.startLine)) owner = d;
+    if (!owner) continue;
+    const name = node.text;
+    owner.locals ??= [];
+    if (owner.locals.length < MAX_LOCALS && !owner.locals.includes(name)) owner.locals.push(name);
+  }
 }
 
 /**

@@ -10,6 +10,12 @@ export interface LanguageSpec {
   wasm: string;
   definitions: string;
   prose: string;
+  /**
+   * Local variables: `@local` captures the names a declaration or assignment binds inside a function body (not the
+   * function-valued ones, which the definitions query finds). With the parameters they hide definitions of those names
+   * elsewhere inside the function (Definition.locals).
+   */
+  locals: string;
 }
 
 const JS_CORE = `
@@ -165,38 +171,84 @@ const KOTLIN = `
 (import (qualified_identifier) @source) @import
 `;
 
+const JS_LOCALS =
+  "(variable_declarator name: (identifier) @local) (variable_declarator name: (object_pattern (shorthand_property_identifier_pattern) @local)) " +
+  "(variable_declarator name: (object_pattern (pair_pattern value: (identifier) @local))) (variable_declarator name: (array_pattern (identifier) @local))";
+const C_LOCALS =
+  "(declaration declarator: (init_declarator declarator: (identifier) @local)) (declaration declarator: (identifier) @local) " +
+  "(init_declarator declarator: (pointer_declarator declarator: (identifier) @local))";
+
 const JS_PROSE = "(comment) @text (string) @text (template_string) @text (template_substitution) @code";
 const C_PROSE = "(comment) @text (string_literal) @text (system_lib_string) @text";
 
 export const LANGUAGES: Record<string, LanguageSpec> = {
-  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE },
-  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE },
-  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE + JS_EXTRA, prose: JS_PROSE },
-  python: { id: "python", wasm: "tree-sitter-python.wasm", definitions: PYTHON, prose: "(comment) @text (string) @text (interpolation) @code" },
+  typescript: { id: "typescript", wasm: "tree-sitter-typescript.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE, locals: JS_LOCALS },
+  tsx: { id: "tsx", wasm: "tree-sitter-tsx.wasm", definitions: JS_CORE + TS_EXTRA, prose: JS_PROSE, locals: JS_LOCALS },
+  javascript: { id: "javascript", wasm: "tree-sitter-javascript.wasm", definitions: JS_CORE + JS_EXTRA, prose: JS_PROSE, locals: JS_LOCALS },
+  python: {
+    id: "python",
+    wasm: "tree-sitter-python.wasm",
+    definitions: PYTHON,
+    prose: "(comment) @text (string) @text (interpolation) @code",
+    locals: "(assignment left: (identifier) @local) (assignment left: (pattern_list (identifier) @local)) (for_statement left: (identifier) @local)",
+  },
   go: {
     id: "go",
     wasm: "tree-sitter-go.wasm",
     definitions: GO,
     prose: "(comment) @text (interpreted_string_literal) @text (raw_string_literal) @text",
+    locals: "(short_var_declaration left: (expression_list (identifier) @local)) (var_spec name: (identifier) @local) (range_clause left: (expression_list (identifier) @local))",
   },
-  rust: { id: "rust", wasm: "tree-sitter-rust.wasm", definitions: RUST, prose: "(line_comment) @text (block_comment) @text (string_literal) @text (raw_string_literal) @text" },
-  java: { id: "java", wasm: "tree-sitter-java.wasm", definitions: JAVA, prose: "(line_comment) @text (block_comment) @text (string_literal) @text" },
-  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C, prose: C_PROSE },
+  rust: {
+    id: "rust",
+    wasm: "tree-sitter-rust.wasm",
+    definitions: RUST,
+    prose: "(line_comment) @text (block_comment) @text (string_literal) @text (raw_string_literal) @text",
+    locals: "(let_declaration pattern: (identifier) @local) (let_declaration pattern: (mut_pattern (identifier) @local)) (let_declaration pattern: (tuple_pattern (identifier) @local))",
+  },
+  java: {
+    id: "java",
+    wasm: "tree-sitter-java.wasm",
+    definitions: JAVA,
+    prose: "(line_comment) @text (block_comment) @text (string_literal) @text",
+    locals: "(local_variable_declaration declarator: (variable_declarator name: (identifier) @local))",
+  },
+  c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C, prose: C_PROSE, locals: C_LOCALS },
   cpp: {
     id: "cpp",
     wasm: "tree-sitter-cpp.wasm",
     definitions: CPP,
     prose: `${C_PROSE} (raw_string_literal) @text`,
+    locals: C_LOCALS,
   },
   csharp: {
     id: "csharp",
     wasm: "tree-sitter-c_sharp.wasm",
     definitions: CSHARP,
     prose: "(comment) @text (string_literal) @text (verbatim_string_literal) @text (raw_string_literal) @text (interpolated_string_expression) @text (interpolation) @code",
+    locals: "(local_declaration_statement (variable_declaration (variable_declarator (identifier) @local)))",
   },
-  ruby: { id: "ruby", wasm: "tree-sitter-ruby.wasm", definitions: RUBY, prose: "(comment) @text (string) @text (heredoc_body) @text (interpolation) @code" },
-  php: { id: "php", wasm: "tree-sitter-php.wasm", definitions: PHP, prose: "(comment) @text (string) @text (encapsed_string) @text (heredoc) @text (nowdoc) @text" },
-  kotlin: { id: "kotlin", wasm: "tree-sitter-kotlin.wasm", definitions: KOTLIN, prose: "(line_comment) @text (block_comment) @text (string_literal) @text (interpolation) @code" },
+  ruby: {
+    id: "ruby",
+    wasm: "tree-sitter-ruby.wasm",
+    definitions: RUBY,
+    prose: "(comment) @text (string) @text (heredoc_body) @text (interpolation) @code",
+    locals: "(assignment left: (identifier) @local)",
+  },
+  php: {
+    id: "php",
+    wasm: "tree-sitter-php.wasm",
+    definitions: PHP,
+    prose: "(comment) @text (string) @text (encapsed_string) @text (heredoc) @text (nowdoc) @text",
+    locals: "(assignment_expression left: (variable_name (name) @local))",
+  },
+  kotlin: {
+    id: "kotlin",
+    wasm: "tree-sitter-kotlin.wasm",
+    definitions: KOTLIN,
+    prose: "(line_comment) @text (block_comment) @text (string_literal) @text (interpolation) @code",
+    locals: "(property_declaration (variable_declaration (identifier) @local))",
+  },
 };
 
 const EXTENSIONS: Record<string, string> = {
