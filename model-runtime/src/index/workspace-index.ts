@@ -192,9 +192,10 @@ export class WorkspaceIndex {
 
   /**
    * Every line that uses identifier `name`, excluding the definitions' own name positions and the lines of a function
-   * where a parameter of that name hides it (boundLocally): uses in code first, then the lines that only mention it
-   * (comments, strings, text files; `mention` set); each group the library's own files first, then examples, then
-   * tests (placeRank: who calls a function is asked about the library, and its tests call it most), each file in order.
+   * where a parameter or a local variable of that name hides it (boundLocally): uses in code first, then the lines that
+   * only mention it (comments, strings, text files; `mention` set); each group the library's own files first, then
+   * examples, then tests (placeRank: who calls a function is asked about the library, and its tests call it most), each
+   * file in order.
    */
   references(name: string, limit = 500): ReferenceHit[] {
     const uses: ReferenceHit[] = [];
@@ -226,12 +227,12 @@ export class WorkspaceIndex {
 
   /**
    * What a definition uses: names occurring in code inside its line range (not only in its comments or strings) that
-   * are defined somewhere in the index (itself, its parameters and what it defines inside excepted), each resolved to
-   * the definition the file's code most likely means (bestDefinitionFor). Lexical, so it over-approximates calls (a
-   * type or a constant counts too), which is what a reader wants to follow — callables first (isCallable). A name
-   * the file uses only as a member (`router.GET`, `r->main`) resolves to a member definition (a method) when there is
-   * one; in C, where nothing but a struct field follows `->` or `.`, to nothing else (nginx's `r->main` had made every
-   * request handler "call" `main`).
+   * are defined somewhere in the index (itself, its parameters, locals and what it defines inside excepted), each
+   * resolved to the definition the file's code most likely means (bestDefinitionFor). Lexical, so it over-approximates
+   * calls (a type or a constant counts too), which is what a reader wants to follow — callables first (isCallable). A
+   * name the file uses only as a member (`router.GET`, `r->main`) resolves to a member definition (a method) when there
+   * is one; in C, where nothing but a struct field follows `->` or `.`, to nothing else (nginx's `r->main` had made
+   * every request handler "call" `main`).
    */
   callees(root: string, path: string, def: Definition, limit = 20): SymbolHit[] {
     const rec = this.get(root, path);
@@ -286,8 +287,9 @@ export class WorkspaceIndex {
   /**
    * The uses in code of one definition: the lines using its name (uses) except those where the file sees another
    * definition of that name (meaning: its own, an imported one, its folder's) — a use whose meaning is only a guess
-   * (the first by path) is kept. Against the TypeScript checker's callers (bench:callees): of the functions listed,
-   * 50% → 58% are callers in Hono and 34% → 52% in undici, at 93% → 81% and 92% → 84% of the callers found.
+   * (the first by path) is kept. Against the TypeScript checker's callers (bench:callees, docs/benchmarks/index.md):
+   * more of the functions listed are callers (Hono 57% → 64%, undici 35% → 51%), fewer callers found (91% → 79%,
+   * 92% → 84%) — methods called on variables of a type the index cannot know.
    */
   usesOf(hit: SymbolHit, limit = 500): ReferenceHit[] {
     const same = (h: SymbolHit | undefined) => h !== undefined && h.root === hit.root && h.path === hit.path && h.definition.nameLine === hit.definition.nameLine;
@@ -318,13 +320,13 @@ export class WorkspaceIndex {
   }
 
   /**
-   * Which of `hits` (the definitions of one name) the code of `rec` inside `user` means, by what the file can see:
-   * its own definitions (outside `user`), then those of the files it imports, of its folder (a Go package, a Java
-   * package, a C module's header; first in Go but for a function after a package name), of the files
-   * its imports import (a barrel's or an `__init__`'s re-exports), else the first by path. Full definitions before
-   * bare declarations (a C prototype in the included header names the function its .c file implements), and library
-   * code calls neither tests nor examples (Gson's `fromJson` "used" a `reader` defined only in a test). Hono's
-   * `except` calls the trie router's `add` it imports, not the linear router's first by path.
+   * Which of `hits` (the definitions of one name) the code of `rec` inside `user` means, by what the file can see: its
+   * own definitions (not those nested in `user`), then those of the files it imports, of its folder (a Go package, a
+   * Java package, a C module's header; first in Go but for a function after a package name), of the files its imports
+   * import (a barrel's or an `__init__`'s re-exports), else the first by path. Full definitions before bare
+   * declarations (a C prototype in the included header names the function its .c file implements), and library code
+   * calls neither tests nor examples (Gson's `fromJson` "used" a `reader` defined only in a test). Hono's `except`
+   * calls the trie router's `add` it imports, not the linear router's first by path.
    */
   private bestDefinitionFor(rec: FileRecord, hits: readonly SymbolHit[], user: Definition | undefined, usedBare: boolean): Meaning | undefined {
     const callerPlace = placeRank(rec.path, ""); // by path: a library function named test_… is still library code

@@ -11,9 +11,9 @@ export interface LanguageSpec {
   definitions: string;
   prose: string;
   /**
-   * Local variables: `@local` captures the names a declaration or assignment binds inside a function body (not the
-   * function-valued ones, which the definitions query finds). With the parameters they hide definitions of those names
-   * elsewhere inside the function (Definition.locals).
+   * Local variables: `@local` captures the names a declaration or assignment binds (outside every function they are
+   * dropped: module variables). With the parameters they hide definitions of those names elsewhere inside the function
+   * (Definition.locals). Run as part of the definitions query.
    */
   locals: string;
 }
