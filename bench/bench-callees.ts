@@ -9,7 +9,8 @@
  * and "who calls X": the functions using X's name (WorkspaceIndex.uses) against the checker's callers of that
  * declaration — how many listed are callers, and how many callers are listed.
  * usage: node dist/bench/bench-callees.js <repo dir> [source folder, default src] [--show N]  (needs the `typescript`
- *        dev dependency). Results: docs/benchmarks/index.md.
+ *        dev dependency); for Python, --truth FILE from bench/callee-truth-python.py (Jedi) instead of the checker.
+ *        Results: docs/benchmarks/index.md.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -19,7 +20,7 @@ import ts from "typescript";
 import { Indexer } from "../model-runtime/src/index/indexer";
 import { isCallable } from "../model-runtime/src/index/workspace-index";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { show: { type: "string", default: "0" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { show: { type: "string", default: "0" }, truth: { type: "string" } } });
 const [repoArg, sub = "src"] = positionals;
 if (!repoArg) throw new Error("usage: bench-callees <repo dir> [source folder]");
 const repo = path.resolve(repoArg);
@@ -39,6 +40,12 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
 const rel = (f: string) => path.relative(repo, f).split(path.sep).join("/");
 /** A file of the repository itself, not of its dependencies (the repository may itself sit in a node_modules). */
 const ownFile = (f: string) => !rel(f).startsWith("../") && !rel(f).includes("node_modules/");
+
+/** Calls written by another resolver: {"path:line": {"name": ["declaring path", …]}}. */
+function truthFromFile(file: string): Map<string, Map<string, Set<string>>> {
+  const raw = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, Record<string, string[]>>;
+  return new Map(Object.entries(raw).map(([key, called]) => [key, new Map(Object.entries(called).map(([name, paths]) => [name, new Set(paths)]))]));
+}
 
 /** A parameter or a variable declared inside a function: a call of it calls no repository definition. */
 function isLocal(declaration: ts.Declaration): boolean {
@@ -97,9 +104,10 @@ function checkerCalls(files: string[]): Map<string, Map<string, Set<string>>> {
 }
 
 (async () => {
-  const files = sourceFiles(path.join(repo, sub));
+  const files = values.truth ? [] : sourceFiles(path.join(repo, sub));
   const t0 = performance.now();
-  const truth = checkerCalls(files);
+  // Another language's resolver wrote its calls in the same shape (bench/callee-truth-python.py: Jedi).
+  const truth = values.truth ? truthFromFile(values.truth) : checkerCalls(files);
   const checkerSeconds = (performance.now() - t0) / 1000;
   const indexer = new Indexer({ roots: [{ name: path.basename(repo), path: repo }], storeDir: fs.mkdtempSync(path.join(os.tmpdir(), "longview-bench-callees-")) });
   await indexer.build();
@@ -153,7 +161,7 @@ function checkerCalls(files: string[]): Map<string, Map<string, Set<string>>> {
   }
   await indexer.dispose();
   for (const w of wrong.slice(0, show)) console.log(w);
-  console.log(`\n${path.basename(repo)}/${sub}: ${files.length} files, ${functions} functions (checker ${checkerSeconds.toFixed(1)} s)\n`);
+  console.log(`\n${path.basename(repo)}/${sub}: ${functions} functions (${values.truth ? `truth from ${values.truth}` : `checker ${checkerSeconds.toFixed(1)} s over ${files.length} files`})\n`);
   const pct = (a: number, b: number) => `${((100 * a) / Math.max(1, b)).toFixed(1)}%`;
   console.log("| what X calls: called names listed by both | resolved right | missed | not calls |");
   console.log("|---|---|---|---|");
