@@ -296,6 +296,11 @@ test("a callee resolves to the definition the file can see: imported, re-exporte
     // A callback parameter named like a repository function is the callback.
     "app/base.ts": "export function onError(err: Error) {\n  return err;\n}\n",
     "app/limit.ts": "export function bodyLimit(onError: (e: Error) => void, e: Error) {\n  return onError(e);\n}\n",
+    // After a dot, a function of a module the file imports (a namespace import), not a method of that name.
+    "lib/utils.ts": "export function parse(s: string) {\n  return s;\n}\n",
+    "lib/parser.ts": "export class Parser {\n  parse(s: string) {\n    return s + '!';\n  }\n}\n",
+    "app/load.ts": "import * as utils from '../lib/utils';\nexport function load(s: string) {\n  return utils.parse(s);\n}\n",
+    "app/other.ts": "export function other(p: any) {\n  return p.parse('x');\n}\n",
     // So does a local variable.
     "app/pick.ts": "export function run() {\n  const onError = pick();\n  return onError(1);\n}\nexport function pick(): any {\n  return 1;\n}\n",
     // …but a pytest fixture is passed in by its name.
@@ -316,6 +321,8 @@ test("a callee resolves to the definition the file can see: imported, re-exporte
   assert.deepEqual(callees("middleware/auth.ts", "auth"), ["utils/jwt/jwt.ts:verify"], "through the barrel's re-export");
   assert.deepEqual(callees("app/limit.ts", "bodyLimit"), [], "onError is the parameter");
   assert.deepEqual(callees("app/pick.ts", "run"), ["app/pick.ts:pick"], "onError is the local variable");
+  assert.deepEqual(callees("app/load.ts", "load"), ["lib/utils.ts:parse"], "utils.parse: the imported module's function");
+  assert.deepEqual(callees("app/other.ts", "other"), ["lib/parser.ts:Parser.parse"], "p.parse with no module imported: the method");
   assert.deepEqual(index.uses("onError").map((r) => r.path), [], "and not a use of app/base.ts's onError");
   assert.deepEqual(index.uses("client").map((r) => `${r.path}:${r.line}`), ["tests/test_home.py:0", "tests/test_home.py:1"], "a pytest fixture is used by the test taking it");
   assert.deepEqual(callees("tests/test_home.py", "test_home"), ["tests/conftest.py:client"]);

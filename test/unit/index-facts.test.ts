@@ -128,6 +128,8 @@ test("who uses Owner.x: the uses of that definition, not of another x a file imp
     "middleware/etag.ts": "import { HonoRequest } from '../src/request';\nexport function etag(r: HonoRequest) {\n  return r.header('x');\n}\n",
     "app/ctx.ts": "import { Context } from '../src/context';\nexport function cors(c: Context) {\n  return c.header('y');\n}\n",
     "app/guess.ts": "export function guess(x: any) {\n  return x.header('z');\n}\n",
+    "sql/elements.py": "from typing import overload\n\n@overload\ndef literal(v: int) -> int: ...\n\ndef literal(v):\n    return v\n",
+    "sql/query.py": "from .elements import literal\n\ndef select(v):\n    return literal(v)\n",
   });
   const index = await indexFolder(dir);
   const users = (q: string) => indexFacts(index, q)?.definitions.map((d) => `${d.path}:${d.name}`).sort();
@@ -141,6 +143,12 @@ test("who uses Owner.x: the uses of that definition, not of another x a file imp
   assert.ok(!cited("Who uses HonoRequest.header?").includes("app/ctx.ts"), "ctx.ts sees Context's header");
   assert.ok(cited("Who uses header?").includes("app/ctx.ts"));
   assert.equal(index.meantAt("ws", "middleware/etag.ts", 2, "header")?.path, "src/request.ts");
+  // Overloads are one symbol: each stub's uses are the implementation's.
+  const [stub, implementation] = index.find("literal").filter((h) => h.path === "sql/elements.py");
+  assert.ok(stub && implementation && stub.definition.nameLine < implementation.definition.nameLine);
+  const lines = (h: typeof stub) => index.usesOf(h).map((r) => `${r.path}:${r.line}`);
+  assert.deepEqual(lines(stub), ["sql/query.py:0", "sql/query.py:3"], "the import and the call");
+  assert.deepEqual(lines(implementation), lines(stub));
   assert.equal(index.meantAt("ws", "app/ctx.ts", 2, "header")?.path, "src/context.ts");
   assert.ok(index.localAt("ws", "middleware/etag.ts", 2, "r"), "r is etag's parameter there");
   assert.ok(!index.localAt("ws", "middleware/etag.ts", 2, "header"));
