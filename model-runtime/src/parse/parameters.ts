@@ -18,7 +18,7 @@ const BODY = /(?:^|_)(?:body|block|statement_block|compound_statement)$/;
 const MAX_DEPTH = 4;
 const MAX_NAMES = 32;
 
-/** The names `fn`'s parameters (and a Go receiver, Rust/Python `self`) bind; [] when it has none found. */
+/** The names `fn`'s parameters (and a Go receiver, Python's `self`) bind; [] when it has none found. */
 export function parameterNames(fn: Node): string[] {
   const names = new Set<string>();
   for (const list of parameterLists(fn)) collectBindings(list, names);
