@@ -369,3 +369,23 @@ test("who uses X lists the library's own users first, then examples, then tests"
   assert.deepEqual([...new Set(index.uses("parse").map((r) => r.path))], ["src/use.ts", "examples/demo.ts", "a.test.ts"]);
   removeTree(dir);
 });
+
+test("a file's imports follow its edits, and an import of a file added later resolves once it exists", async () => {
+  const dir = makeTree({
+    "src/a.ts": "import { b } from './b';\nexport function a() {\n  return b();\n}\n",
+    "src/b.ts": "export function b() {\n  return 1;\n}\n",
+    "src/c.ts": "export function c() {\n  return 2;\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const imported = () => [...index.importedFiles("ws", "src/a.ts")].map((k) => k.split("\u0000")[1]);
+  assert.deepEqual(imported(), ["src/b.ts"]);
+  const a = index.get("ws", "src/a.ts")!;
+  index.upsert({ ...a, imports: [{ source: "./c", line: 0 }, { source: "./d", line: 1 }] });
+  assert.deepEqual(imported(), ["src/c.ts"], "the edit's imports; ./d is not there yet");
+  const c = index.get("ws", "src/c.ts")!;
+  index.upsert({ ...c, path: "src/d.ts", definitions: [] });
+  assert.deepEqual(imported().sort(), ["src/c.ts", "src/d.ts"], "a new file: ./d resolves");
+  index.remove("ws", "src/c.ts");
+  assert.deepEqual(imported(), ["src/d.ts"], "a removed file no longer resolves");
+  removeTree(dir);
+});

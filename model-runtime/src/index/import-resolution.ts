@@ -31,6 +31,16 @@ function normalize(parts: string[]): string {
 
 /** importTargets[i] = indices of the files that file i imports (resolved, deduplicated, no self edges). */
 export function importTargets(files: readonly FileRecord[]): number[][] {
+  const targetsOf = importResolver(files);
+  return files.map((f) => targetsOf(f));
+}
+
+/**
+ * A resolver over a fixed set of files: the lookup tables depend on their paths only, so an edit (new imports, same
+ * paths) asks it again without rebuilding them. Returns, for a file, the indices in `files` of the files it imports
+ * (resolved, deduplicated, itself excepted).
+ */
+export function importResolver(files: readonly FileRecord[]): (from: FileRecord) => number[] {
   const byKey = new Map<string, number[]>();
   const byLastSegment = new Map<string, number[]>();
   const byDir = new Map<string, number[]>();
@@ -156,9 +166,9 @@ export function importTargets(files: readonly FileRecord[]): number[][] {
     return resolveSuffix(from, segments);
   };
 
-  return files.map((f, i) => {
+  return (from) => {
     const seen = new Set<number>();
-    for (const imp of f.imports) for (const j of resolve(f, imp.source)) if (j !== i) seen.add(j);
+    for (const imp of from.imports) for (const j of resolve(from, imp.source)) if (files[j].root !== from.root || files[j].path !== from.path) seen.add(j);
     return [...seen];
-  });
+  };
 }
