@@ -14,7 +14,8 @@ function moduleKey(path: string): string {
   return noExt.replace(/\/(index|__init__|mod)$/, "");
 }
 
-function dirname(path: string): string {
+/** "src/a/b.ts" → "src/a"; "" for a file at the root. */
+export function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i < 0 ? "" : path.slice(0, i);
 }

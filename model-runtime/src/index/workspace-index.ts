@@ -3,7 +3,7 @@
  * so a one-file update costs that file's definitions only. Queries are synchronous and cheap (hover-fast).
  */
 import { placeRank } from "./code-places";
-import { importResolver } from "./import-resolution";
+import { dirname, importResolver } from "./import-resolution";
 import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit } from "./types";
 
 export function fileKey(root: string, path: string): string {
@@ -212,9 +212,9 @@ export class WorkspaceIndex {
       if (!Object.hasOwn(rec.references, name)) continue;
       const lines = rec.references[name];
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
-      const fixture = this.isPytestFixture(rec, name);
+      const hidden = this.hiddenLocally(rec, name);
       for (const line of lines) {
-        if (defLines.has(line) || (!fixture && boundLocally(rec, name, line))) continue;
+        if (defLines.has(line) || hidden(line)) continue;
         if (!isMention(rec, name, line)) uses.push({ root: rec.root, path: rec.path, line });
         else if (mentions.length < limit) mentions.push({ root: rec.root, path: rec.path, line, mention: true });
         if (uses.length >= limit) return uses;
@@ -251,8 +251,8 @@ export class WorkspaceIndex {
       const lines = rec.references[name];
       // A parameter's or a local's uses are its own (boundLocally): Hono's `bodyLimit({ onError })` calling
       // `onError(c)` does not call `Hono.onError`.
-      const shadowed = (l: number) => boundLocally(rec, name, l) && !this.isPytestFixture(rec, name);
-      if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l) && !shadowed(l))) continue;
+      const hidden = this.hiddenLocally(rec, name);
+      if (!lines.some((l) => l >= def.startLine && l <= def.endLine && !isMention(rec, name, l) && !hidden(l))) continue;
       // A name the definition defines inside itself (a nested function, a local class) is its own part, and it
       // shadows the name's definitions elsewhere.
       if (rec.definitions.some((d) => d.name === name && d !== def && d.startLine >= def.startLine && d.endLine <= def.endLine)) continue;
@@ -278,10 +278,13 @@ export class WorkspaceIndex {
       // After a dot: a method, or a function of a module the file imports (Python's `coercions.expect(…)`, a JS
       // namespace import's `utils.parse(…)`). In C and C++ nothing but a member follows `.` or `->`.
       const members = hits.filter((h) => h.definition.container);
-      const cLike = rec.language === "c" || rec.language === "cpp";
-      const imported = cLike ? EMPTY : this.importedFiles(rec.root, rec.path);
-      const reach = new Set([...imported, ...this.importedTwice(imported)]);
-      const moduleFunctions = hits.filter((h) => !h.definition.container && reach.has(fileKey(h.root, h.path)));
+      const free = rec.language === "c" || rec.language === "cpp" ? [] : hits.filter((h) => !h.definition.container);
+      let moduleFunctions: SymbolHit[] = [];
+      if (free.length) {
+        const imported = this.importedFiles(rec.root, rec.path);
+        const reach = new Set([...imported, ...this.importedTwice(imported)]);
+        moduleFunctions = free.filter((h) => reach.has(fileKey(h.root, h.path)));
+      }
       const dotted = [...moduleFunctions, ...members];
       hits = dotted.length || rec.language === "c" ? dotted : hits;
     }
@@ -297,7 +300,7 @@ export class WorkspaceIndex {
   /** Whether `name` on `line` of a file is a parameter's or a local variable's (boundLocally): no definition elsewhere. */
   localAt(root: string, path: string, line: number, name: string): boolean {
     const rec = this.get(root, path);
-    return !!rec && boundLocally(rec, name, line) && !this.isPytestFixture(rec, name);
+    return !!rec && this.hiddenLocally(rec, name)(line);
   }
 
   /**
@@ -367,20 +370,26 @@ export class WorkspaceIndex {
   }
 
   /**
-   * Whether a parameter `name` in Python file `rec` is a pytest fixture — defined in a conftest.py —, which pytest
-   * passes in by that name: `def test_home(client)` does use the fixture `client`.
+   * On which lines of `rec` a parameter or a local variable hides `name` (boundLocally) — never for a pytest fixture
+   * (a name defined in a conftest.py), which pytest passes in by that name: `def test_home(client)` does use the
+   * fixture `client`. The one rule for callees, uses and the hover.
    */
-  private isPytestFixture(rec: FileRecord, name: string): boolean {
-    return rec.language === "python" && (this.byName.get(name) ?? []).some((key) => key.endsWith("conftest.py"));
+  private hiddenLocally(rec: FileRecord, name: string): (line: number) => boolean {
+    const fixture = rec.language === "python" && (this.byName.get(name) ?? []).some((key) => key.endsWith("conftest.py"));
+    return fixture ? () => false : (line) => boundLocally(rec, name, line);
   }
 
   /**
    * Keys of the files that the file imports (index/import-resolution.ts), for the index as it is now: resolved when
-   * first asked, again after the file is edited or files come or go (the resolver's tables then too: ~170 ms for Go's
-   * 7,800 files, so not on every edit).
+   * first asked, again after the file is edited or files come or go; the resolver's path tables are rebuilt only when
+   * files come or go (docs/benchmarks/index.md: 24 ms on Go's 7,827 files, where resolving every file took 169 ms).
    */
   importedFiles(root: string, path: string): ReadonlySet<string> {
-    const rec = this.get(root, path);
+    return this.importedByKey(fileKey(root, path));
+  }
+
+  private importedByKey(key: string): ReadonlySet<string> {
+    const rec = this.files.get(key);
     if (!rec) return EMPTY;
     const cached = this.importsOf.get(rec);
     if (cached?.pathsVersion === this.pathsVersion) return cached.keys;
@@ -397,10 +406,7 @@ export class WorkspaceIndex {
   /** The files imported by the files in `keys`: a second hop. */
   private importedTwice(keys: ReadonlySet<string>): Set<string> {
     const out = new Set<string>();
-    for (const key of keys) {
-      const [root, path] = key.split("\u0000");
-      for (const k of this.importedFiles(root, path)) out.add(k);
-    }
+    for (const key of keys) for (const k of this.importedByKey(key)) out.add(k);
     return out;
   }
 
@@ -430,11 +436,6 @@ const EMPTY: ReadonlySet<string> = new Set();
 interface Meaning {
   hit: SymbolHit;
   seen: boolean;
-}
-
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 ? "" : path.slice(0, i);
 }
 
 /** A function, a method or a function-like macro (`#define ngx_log_debug0(level, log, …)`): what can be called. */
