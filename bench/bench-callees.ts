@@ -169,4 +169,5 @@ function checkerCalls(files: string[]): Map<string, Map<string, Set<string>>> {
   console.log(`| who calls X (${truthCallers} callers by the checker) | callers listed | of them callers | of the checker's callers found |`);
   console.log("|---|---|---|---|");
   for (const [label, c] of [["uses of the name (uses)", byName], ["uses meaning this definition (usesOf)", byDefinition]] as const) console.log(`| ${label} | ${c.listed} | ${c.right} (${pct(c.right, c.listed)}) | ${pct(c.right, truthCallers)} |`);
+  console.log(`\nmachine: ${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}, Node ${process.version}, ${new Date().toISOString()}`);
 })();
