@@ -1,6 +1,6 @@
 /**
- * Index benchmark: full index of a large real code tree, restart from the stored index, and the latency of a
- * one-file incremental update until a query sees it. Prints a table; docs/benchmarks/index.md keeps results.
+ * Index benchmark: full index of a large real code tree, restart from the stored index, the latency of a
+ * one-file incremental update until a query sees it, and of import lookups (first, and after an edit). Prints a table; docs/benchmarks/index.md keeps results.
  * usage: node dist/bench/bench-index.js [--threads N] [dir ...]
  *        (default dirs: node_modules/typescript and the Python standard library, if present)
  */
@@ -42,6 +42,12 @@ async function main(): Promise<void> {
     // 2. Restart: load the stored index, walk, parse nothing.
     const restart = new Indexer({ roots, storeDir: store, threads });
     const r2 = await restart.build();
+    // Which files a file imports (callees, who-uses of one definition, the hover): the first lookup builds the
+    // resolver's path tables; after an edit only the edited file is resolved again (timed in 3).
+    const anyFile = restart.index.allFiles().next().value;
+    const t1 = performance.now();
+    if (anyFile) restart.index.importedFiles(anyFile.root, anyFile.path);
+    const firstImportsMs = performance.now() - t1;
 
     // 3. One-file incremental update: edit a real file's copy inside an extra root, time until find() sees it.
     const probeRoot = { name: "edit", path: scratchDir };
@@ -61,7 +67,10 @@ async function main(): Promise<void> {
     const editFile = path.join(scratchDir, `edited${ext}`);
     fs.writeFileSync(editFile, base);
     await editIndexer.build();
+    const editKey = { root: "edit", path: path.basename(editFile) };
+    editIndexer.index.importedFiles(editKey.root, editKey.path); // the path tables, built once
     const latencies: number[] = [];
+    const importLatencies: number[] = [];
     const runs = Number(values.runs ?? 7);
     for (let i = 0; i < runs; i++) {
       const name = `longviewBenchProbe${i}`;
@@ -71,6 +80,9 @@ async function main(): Promise<void> {
       await editIndexer.update([editFile]);
       const visible = editIndexer.index.find(name).length === 1;
       latencies.push(performance.now() - t0);
+      const t2 = performance.now();
+      editIndexer.index.importedFiles(editKey.root, editKey.path);
+      importLatencies.push(performance.now() - t2);
       if (!visible) throw new Error(`update did not make ${name} visible in ${editFile} (from ${sample?.path}); record: ${JSON.stringify(editIndexer.index.get("edit", path.basename(editFile))?.definitions.slice(-2))}, skipped: ${JSON.stringify(editIndexer.index.skipped().filter((s) => s.root === "edit"))}`);
     }
     await editIndexer.dispose();
@@ -90,6 +102,8 @@ async function main(): Promise<void> {
     console.log(`| restart from stored index (walk + load, 0 parsed: ${r2.parsed}) | ${(r2.millis / 1000).toFixed(2)} s |`);
     console.log(`| one-file update visible to find(), median of ${runs} (file of ${(base.length / 1e3).toFixed(0)} kB) | ${median(latencies).toFixed(1)} ms |`);
     console.log(`| one-file update, worst | ${Math.max(...latencies).toFixed(1)} ms |`);
+    console.log(`| a file's imports, first lookup (resolver's path tables built) | ${firstImportsMs.toFixed(1)} ms |`);
+    console.log(`| the edited file's imports after its edit, median of ${runs} | ${median(importLatencies).toFixed(2)} ms |`);
     console.log(`| peak RSS of the full index (process incl. workers) | ${peakAfterFullIndex.toFixed(0)} MB |`);
   } finally {
     fs.rmSync(store, { recursive: true, force: true });
