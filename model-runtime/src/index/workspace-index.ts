@@ -382,7 +382,7 @@ export class WorkspaceIndex {
   /**
    * Keys of the files that the file imports (index/import-resolution.ts), for the index as it is now: resolved when
    * first asked, again after the file is edited or files come or go; the resolver's path tables are rebuilt only when
-   * files come or go (docs/benchmarks/index.md: 24 ms on Go's 7,827 files, where resolving every file took 169 ms).
+   * files come or go (bench:index on Go's 7,827 files: 26.8 ms, where resolving every file took 169 ms).
    */
   importedFiles(root: string, path: string): ReadonlySet<string> {
     return this.importedByKey(fileKey(root, path));
