@@ -503,8 +503,28 @@ test("lexicalReferences: names the code uses only as members (after ., -> or ?.)
   ].join("\n");
   const proseStart = text.indexOf("// comment");
   const mask = Uint8Array.from({ length: text.length }, (_, i) => (i >= proseStart ? 1 : 0));
-  const { memberOnly } = lexicalReferences(text, mask);
+  const { memberOnly, memberQualifiers } = lexicalReferences(text, mask);
   assert.deepEqual([...memberOnly].sort(), ["maybe", "send", "spaced", "tabbed"]);
+  assert.deepEqual(memberQualifiers.send, ["x"]);
+  assert.deepEqual(memberQualifiers.maybe, ["a"], "after ?.");
+  assert.deepEqual(memberQualifiers.tabbed, [""], "-> is not a module's");
+});
+
+test("lexicalReferences: what is written before a member's dot, line by line; a definition's own name is not a bare use", () => {
+  const text = [
+    "class Compiled:",
+    "    def warn(self):",
+    "        util.warn('x')",
+    "    def other(self):",
+    "        linter.warn(); get().warn()",
+    "        util.warn('y')",
+  ].join("\n");
+  const definitions = [{ name: "warn", nameLine: 1 }, { name: "other", nameLine: 3 }] as unknown as Definition[];
+  const { memberOnly, memberQualifiers, references } = lexicalReferences(text, undefined, "python", definitions);
+  assert.ok(memberOnly.includes("warn"), "`def warn` names it; every use follows a dot");
+  assert.deepEqual(references.warn, [1, 2, 4, 5]);
+  assert.deepEqual(memberQualifiers.warn, ["", "util", "", "util"], "one per line: the def line, util, two different ones, util");
+  assert.ok(!lexicalReferences(text, undefined, "python").memberOnly.includes("warn"), "without the definitions, `def warn` is bare");
 });
 
 test("a function's parameters, in every grammar: the names they bind, not their types, defaults or decorators", async () => {

@@ -332,6 +332,45 @@ test("a callee resolves to the definition the file can see: imported, re-exporte
   removeTree(dir);
 });
 
+test("after a module's name, that module's function (through its re-exports); after a class's name, its member; a closure is its function's own", async () => {
+  const dir = makeTree({
+    "pkg/__init__.py": "",
+    "pkg/util/__init__.py": "from .langhelpers import warn as warn\n",
+    "pkg/util/langhelpers.py": "def warn(msg):\n    return msg\n",
+    "pkg/sql/__init__.py": "",
+    // The compiler has a warn method of its own, and calls util.warn in one method and a linter's warn in another.
+    "pkg/sql/compiler.py": [
+      "from .. import util",
+      "",
+      "class Compiled:",
+      "    def warn(self):",
+      "        return 1",
+      "    def process(self, x):",
+      "        return x",
+      "    def visit(self):",
+      "        return util.warn('x')",
+      "    def lint(self, linter):",
+      "        return linter.warn()",
+    ].join("\n"),
+    // A dialect's type returns closures named process; the dialect's compiler calls its base class's process.
+    "pkg/types.py": "class HSTORE:\n    def bind_processor(self):\n        def process(value):\n            return value\n        return process\n",
+    "pkg/dialect.py": "from .types import HSTORE\nfrom .sql import compiler\n\nclass PGCompiler(compiler.Compiled):\n    def render(self):\n        return self.process(1)\n",
+    // Two imported classes with a static parse: the one named before the dot.
+    "lib/reader.ts": "export class Reader {\n  static parse(s: string) {\n    return s;\n  }\n}\n",
+    "lib/writer.ts": "export class Writer {\n  static parse(s: string) {\n    return s + '!';\n  }\n}\n",
+    "app/go.ts": "import { Reader } from '../lib/reader';\nimport { Writer } from '../lib/writer';\nexport function go() {\n  return Writer.parse('x');\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const callees = (path: string, name: string) => calleeLabels(index, path, name);
+  assert.deepEqual(callees("pkg/sql/compiler.py", "visit"), ["pkg/util/langhelpers.py:warn"], "util.warn: the util package's re-export, not the own method");
+  assert.deepEqual(callees("pkg/sql/compiler.py", "lint"), ["pkg/sql/compiler.py:Compiled.warn"], "linter.warn: a method, the file's own");
+  assert.deepEqual(callees("pkg/dialect.py", "render"), ["pkg/sql/compiler.py:Compiled.process"], "not the closure inside HSTORE.bind_processor");
+  assert.deepEqual(callees("app/go.ts", "go"), ["lib/writer.ts:Writer.parse", "lib/writer.ts:Writer"], "Writer.parse, not the first imported parse");
+  const warn = index.find("warn").find((h) => h.path === "pkg/util/langhelpers.py")!;
+  assert.deepEqual(index.usesOf(warn).map((r) => `${r.path}:${r.line}`), ["pkg/sql/compiler.py:8", "pkg/util/__init__.py:0"], "who uses util's warn: util.warn and the re-export, not linter.warn");
+  removeTree(dir);
+});
+
 test("what a function calls comes before the types and constants it uses", async () => {
   const dir = makeTree({
     "src/types.ts": "export type Amount = number;\nexport interface Options {\n  cap: number;\n}\n",

@@ -32,16 +32,28 @@ function normalize(parts: string[]): string {
 
 /** importTargets[i] = indices of the files that file i imports (resolved, deduplicated, no self edges). */
 export function importTargets(files: readonly FileRecord[]): number[][] {
-  const targetsOf = importResolver(files);
+  const { targetsOf } = importResolver(files);
   return files.map((f) => targetsOf(f));
+}
+
+/** Answers about imports, as indices into the `files` the resolver was built over. */
+export interface ImportResolver {
+  /** The files a file imports (resolved, deduplicated, itself excepted). */
+  targetsOf(from: FileRecord): number[];
+  /**
+   * The module files a name of `from` stands for, where an import binds it to a module: Python's `from .. import util`
+   * (the package's util module, or util/__init__.py), `import a.b as m`, JavaScript's `import * as utils from "./utils"`
+   * and `const util = require("./util")`. Empty for a name no import binds, and in other languages. Read from the
+   * import statements' lines that write the name (records keep no bound names).
+   */
+  modulesNamed(from: FileRecord, name: string): number[];
 }
 
 /**
  * A resolver over a fixed set of files: the lookup tables depend on their paths only, so an edit (new imports, same
- * paths) asks it again without rebuilding them. Returns, for a file, the indices in `files` of the files it imports
- * (resolved, deduplicated, itself excepted).
+ * paths) asks it again without rebuilding them.
  */
-export function importResolver(files: readonly FileRecord[]): (from: FileRecord) => number[] {
+export function importResolver(files: readonly FileRecord[]): ImportResolver {
   const byKey = new Map<string, number[]>();
   const byLastSegment = new Map<string, number[]>();
   const byDir = new Map<string, number[]>();
@@ -167,9 +179,29 @@ export function importResolver(files: readonly FileRecord[]): (from: FileRecord)
     return resolveSuffix(from, segments);
   };
 
-  return (from) => {
+  const targetsOf = (from: FileRecord): number[] => {
     const seen = new Set<number>();
     for (const imp of from.imports) for (const j of resolve(from, imp.source)) if (files[j].root !== from.root || files[j].path !== from.path) seen.add(j);
     return [...seen];
   };
+
+  const modulesNamed = (from: FileRecord, name: string): number[] => {
+    const python = from.language === "python";
+    if (!python && !JS_FAMILY.has(from.language)) return [];
+    const lines = Object.hasOwn(from.references, name) ? from.references[name] : [];
+    const out = new Set<number>();
+    for (const imp of from.imports) {
+      const [first, last] = imp.span ?? [imp.line, imp.line];
+      if (!lines.some((l) => l >= first && l <= last)) continue;
+      // Python: `from S import name` names a submodule of S when there is one; otherwise (`import S as name`, or a
+      // function or class imported from S) S itself.
+      const submodule = python ? resolve(from, /\.$/.test(imp.source) ? `${imp.source}${name}` : `${imp.source}.${name}`) : [];
+      for (const j of submodule.length ? submodule : resolve(from, imp.source)) out.add(j);
+    }
+    return [...out];
+  };
+
+  return { targetsOf, modulesNamed };
 }
+
+const JS_FAMILY = new Set(["typescript", "tsx", "javascript"]);

@@ -52,6 +52,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     references: bytes.length <= MAX_TEXT_REFERENCE_BYTES ? lexicalReferences(decoded.text).references : {},
     mentions: { lines: [], names: {} },
     memberOnly: [],
+    memberQualifiers: {},
     hasErrors: false,
   };
   const record: FileRecord = {
@@ -67,7 +68,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     imports: parsed.imports,
     references: parsed.references,
     mentions: parsed.mentions,
-    ...(parsed.memberOnly.length ? { memberOnly: parsed.memberOnly } : {}),
+    ...(parsed.memberOnly.length ? { memberOnly: parsed.memberOnly, memberQualifiers: parsed.memberQualifiers } : {}),
     hasErrors: parsed.hasErrors,
   };
   if (decoded.encoding === "latin1") note = (note ? `${note}; ` : "") + "not valid UTF-8; decoded as latin1";

@@ -92,6 +92,12 @@ export interface FileRecord {
    * member (a method), not a free function (WorkspaceIndex.callees). Absent in text files and older records.
    */
   memberOnly?: string[];
+  /**
+   * For each member-only name, what is written before its dot: one entry for all its lines, or one per line of
+   * `references[name]` (`util` in `util.warn(…)`, "" for an expression; parse/extract.ts lexicalReferences). Absent
+   * where memberOnly is.
+   */
+  memberQualifiers?: Record<string, string[]>;
   /** True when tree-sitter reported syntax errors (definitions may be partial). */
   hasErrors: boolean;
 }

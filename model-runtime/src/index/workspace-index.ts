@@ -3,7 +3,7 @@
  * so a one-file update costs that file's definitions only. Queries are synchronous and cheap (hover-fast).
  */
 import { placeRank } from "./code-places";
-import { dirname, importResolver } from "./import-resolution";
+import { dirname, type ImportResolver, importResolver } from "./import-resolution";
 import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit } from "./types";
 
 export function fileKey(root: string, path: string): string {
@@ -34,9 +34,13 @@ export class WorkspaceIndex {
   /** Bumped when a file is added or removed (not when one is edited): the import resolver's tables key on it. */
   private pathsVersion = 0;
   /** The import resolver over the files as they are (importedFiles), rebuilt only when files come or go. */
-  private resolver?: { pathsVersion: number; files: FileRecord[]; targetsOf: (from: FileRecord) => number[] };
+  private resolver?: { pathsVersion: number; files: FileRecord[]; imports: ImportResolver };
   /** Each record's imported files (keys), for the paths version they were resolved against. */
   private readonly importsOf = new WeakMap<FileRecord, { pathsVersion: number; keys: Set<string> }>();
+  /** Each record's names bound to imported modules (modulesNamed), for the paths version they were resolved against. */
+  private readonly modulesOf = new WeakMap<FileRecord, { pathsVersion: number; byName: Map<string, Set<string>> }>();
+  /** Per file, the definitions written inside a function, each with its outermost such function (enclosingFunction). */
+  private readonly functionOwners = new WeakMap<FileRecord, Map<Definition, Definition>>();
   /** The files in placeRank order (filesByPlace), for the index's version. */
   private byPlace?: { version: number; files: FileRecord[] };
 
@@ -271,10 +275,14 @@ export class WorkspaceIndex {
    * method) or a function of a module the file imports, when there is one; in C, where nothing but a struct field
    * follows `->` or `.`, nothing else.
    */
-  private meaning(rec: FileRecord, name: string, user: Definition | undefined, definitions?: SymbolHit[]): Meaning | undefined {
+  private meaning(rec: FileRecord, name: string, user: Definition | undefined, definitions?: SymbolHit[], line?: number): Meaning | undefined {
     let hits = definitions ?? this.find(name, { limit: 64 });
     const memberOnly = rec.memberOnly?.includes(name) ?? false;
-    if (memberOnly) {
+    // The lines it is written on: the one asked about, else the user's, else all.
+    const within = line !== undefined ? (l: number) => l === line : user ? (l: number) => l >= user.startLine && l <= user.endLine : () => true;
+    const qualified = memberOnly ? this.qualifiedMeaning(rec, name, hits, within) : undefined;
+    if (qualified) hits = qualified;
+    else if (memberOnly) {
       // After a dot: a method, or a function of a module the file imports (Python's `coercions.expect(…)`, a JS
       // namespace import's `utils.parse(…)`). In C and C++ nothing but a member follows `.` or `->`.
       const members = hits.filter((h) => h.definition.container);
@@ -294,7 +302,7 @@ export class WorkspaceIndex {
   /** The definition that `name` written on `line` of a file means (meaning), for a hover. */
   meantAt(root: string, path: string, line: number, name: string): SymbolHit | undefined {
     const rec = this.get(root, path);
-    return rec && this.meaning(rec, name, innermostDefinition(rec, line))?.hit;
+    return rec && this.meaning(rec, name, innermostDefinition(rec, line), undefined, line)?.hit;
   }
 
   /** Whether `name` on `line` of a file is a parameter's or a local variable's (boundLocally): no definition elsewhere. */
@@ -318,7 +326,7 @@ export class WorkspaceIndex {
     const definitions = this.find(hit.definition.name, { limit: 64 });
     for (const use of this.uses(hit.definition.name, 5000)) {
       const rec = this.get(use.root, use.path);
-      const meant = rec && this.meaning(rec, hit.definition.name, innermostDefinition(rec, use.line), definitions);
+      const meant = rec && this.meaning(rec, hit.definition.name, innermostDefinition(rec, use.line), definitions, use.line);
       if (!meant || same(meant.hit) || !meant.seen) out.push(use);
       if (out.length >= limit) break;
     }
@@ -353,10 +361,16 @@ export class WorkspaceIndex {
     const callerPlace = placeRank(rec.path, ""); // by path: a library function named test_… is still library code
     // In its own file, not a definition nested in `user` (its own part, handled by callees), but `user` itself (recursion).
     const nested = (d: Definition) => user !== undefined && d !== user && d.startLine >= user.startLine && d.endLine <= user.endLine;
-    const visible = hits.filter((h) => (h.root === rec.root && h.path === rec.path ? !nested(h.definition) : placeRank(h.path, "") <= callerPlace));
+    const visible = hits.filter((h) => {
+      const sameFile = h.root === rec.root && h.path === rec.path;
+      if (sameFile ? nested(h.definition) : placeRank(h.path, "") > callerPlace) return false;
+      // A definition inside a function (a closure, a class local to a test) is that function's alone.
+      const owner = this.enclosingFunction(h);
+      return owner === undefined || (sameFile && user !== undefined && user.startLine >= owner.startLine && user.endLine <= owner.endLine);
+    });
     const full = visible.filter((h) => !h.definition.declarationOnly);
     const candidates = full.length ? full : visible;
-    if (candidates.length <= 1) return candidates.length ? { hit: candidates[0], seen: false } : undefined;
+    if (candidates.length === 0) return undefined;
     const inFile = (keys: ReadonlySet<string>) => candidates.find((h) => keys.has(fileKey(h.root, h.path)));
     const own = new Set([fileKey(rec.root, rec.path)]);
     const imported = this.importedFiles(rec.root, rec.path);
@@ -367,6 +381,22 @@ export class WorkspaceIndex {
     const goPackageFirst = rec.language === "go" && (usedBare || candidates.some((h) => h.definition.container));
     const seen = inFile(own) ?? (goPackageFirst ? inFolder() : undefined) ?? inFile(imported) ?? inFolder() ?? inFile(this.importedTwice(imported));
     return seen ? { hit: seen, seen: true } : { hit: candidates[0], seen: false };
+  }
+
+  /**
+   * The function or method whose body `hit` is defined in (Python's `def process(value)` returned by a
+   * `bind_processor`, a class written inside a test), or undefined for a definition of its module or of a class there.
+   * Such a definition is that function's own: no other function calls it by name (SQLAlchemy's `self.process(…)` had
+   * resolved to one of the nested `process` closures of a dialect's type, imported by the caller's file). C's macros
+   * are file-wide wherever written.
+   */
+  private enclosingFunction(hit: SymbolHit): Definition | undefined {
+    if (hit.definition.kind === "macro") return undefined;
+    const rec = this.get(hit.root, hit.path);
+    if (!rec) return undefined;
+    let owners = this.functionOwners.get(rec);
+    if (!owners) this.functionOwners.set(rec, (owners = functionOwners(rec)));
+    return owners.get(hit.definition);
   }
 
   /**
@@ -393,14 +423,56 @@ export class WorkspaceIndex {
     if (!rec) return EMPTY;
     const cached = this.importsOf.get(rec);
     if (cached?.pathsVersion === this.pathsVersion) return cached.keys;
-    if (this.resolver?.pathsVersion !== this.pathsVersion) {
-      const files = [...this.files.values()];
-      this.resolver = { pathsVersion: this.pathsVersion, files, targetsOf: importResolver(files) };
-    }
-    const { files, targetsOf } = this.resolver;
-    const keys = new Set(targetsOf(rec).map((j) => fileKey(files[j].root, files[j].path)));
+    const { files, imports } = this.currentResolver();
+    const keys = new Set(imports.targetsOf(rec).map((j) => fileKey(files[j].root, files[j].path)));
     this.importsOf.set(rec, { pathsVersion: this.pathsVersion, keys });
     return keys;
+  }
+
+  private currentResolver(): NonNullable<WorkspaceIndex["resolver"]> {
+    if (this.resolver?.pathsVersion !== this.pathsVersion) {
+      const files = [...this.files.values()];
+      this.resolver = { pathsVersion: this.pathsVersion, files, imports: importResolver(files) };
+    }
+    return this.resolver;
+  }
+
+  /** Keys of the module files `name` stands for in `rec` (ImportResolver.modulesNamed), kept like importedFiles. */
+  private modulesNamed(rec: FileRecord, name: string): ReadonlySet<string> {
+    let cached = this.modulesOf.get(rec);
+    if (cached?.pathsVersion !== this.pathsVersion) this.modulesOf.set(rec, (cached = { pathsVersion: this.pathsVersion, byName: new Map() }));
+    let keys = cached.byName.get(name);
+    if (!keys) {
+      const { files, imports } = this.currentResolver();
+      keys = new Set(imports.modulesNamed(rec, name).map((j) => fileKey(files[j].root, files[j].path)));
+      cached.byName.set(name, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * What a name the file writes only after `q.` can mean, from the names `q` written before its dots
+   * (FileRecord.memberQualifiers): after an imported module's name, that module's functions (or those it re-exports:
+   * SQLAlchemy's `util.warn(…)` is util/langhelpers.py's `warn`, not the compiler's own `warn` method); after a class's
+   * name, that class's members (`Gson.fromJson` is not `JsonReader.fromJson`). Undefined — no narrowing — when any
+   * qualifier is something else (`self`, a variable, an expression): only a type checker knows what those hold.
+   */
+  private qualifiedMeaning(rec: FileRecord, name: string, hits: readonly SymbolHit[], within: (line: number) => boolean): SymbolHit[] | undefined {
+    const qualifiers = qualifiersWithin(rec, name, within);
+    if (!qualifiers.size) return undefined;
+    const out = new Set<SymbolHit>();
+    for (const q of qualifiers) {
+      if (!q) return undefined;
+      // The module, and what it re-exports, two hops deep: `sql.and_` is sql/__init__.py's re-export of
+      // expression.py's re-export of _elements_constructors.py's `and_`.
+      const modules = this.modulesNamed(rec, q);
+      const hop = modules.size ? this.importedTwice(modules) : modules;
+      const reach = modules.size ? new Set([...modules, ...hop, ...this.importedTwice(hop)]) : modules;
+      const meant = hits.filter((h) => (h.definition.container === undefined ? reach.has(fileKey(h.root, h.path)) : h.definition.container === q));
+      if (meant.length === 0) return undefined;
+      for (const h of meant) out.add(h);
+    }
+    return [...out];
   }
 
   /** The files imported by the files in `keys`: a second hop. */
@@ -478,6 +550,39 @@ function includesSorted(lines: readonly number[], line: number): boolean {
 }
 
 /** The innermost definition of `rec` enclosing a 0-based line. */
+/** What `rec` writes before the dot of `name` on the code lines `within` selects (FileRecord.memberQualifiers). */
+function qualifiersWithin(rec: FileRecord, name: string, within: (line: number) => boolean): Set<string> {
+  const qualifiers = rec.memberQualifiers?.[name];
+  const lines = Object.hasOwn(rec.references, name) ? rec.references[name] : [];
+  const out = new Set<string>();
+  if (!qualifiers) return out;
+  lines.forEach((l, i) => {
+    if (within(l) && !isMention(rec, name, l)) out.add(qualifiers.length === 1 ? qualifiers[0] : qualifiers[i]);
+  });
+  return out;
+}
+
+/**
+ * The definitions of a file written inside a function or method, each mapped to the outermost function around it.
+ * Definitions come in source order (outer before inner at the same start), so one pass with the current outermost
+ * function suffices.
+ */
+function functionOwners(rec: FileRecord): Map<Definition, Definition> {
+  const out = new Map<Definition, Definition>();
+  let outer: Definition | undefined;
+  const before = (l1: number, c1: number, l2: number, c2: number) => l1 < l2 || (l1 === l2 && c1 <= c2);
+  const inside = (d: Definition, o: Definition) => before(o.startLine, o.startColumn, d.startLine, d.startColumn) && before(d.endLine, d.endColumn, o.endLine, o.endColumn);
+  const sorted = [...rec.definitions].sort((a, b) => a.startLine - b.startLine || a.startColumn - b.startColumn || b.endLine - a.endLine || b.endColumn - a.endColumn);
+  for (const d of sorted) {
+    if (outer && d !== outer && inside(d, outer)) {
+      out.set(d, outer);
+      continue;
+    }
+    outer = d.kind === "function" || d.kind === "method" ? d : undefined;
+  }
+  return out;
+}
+
 export function innermostDefinition(rec: FileRecord, line: number): Definition | undefined {
   let best: Definition | undefined;
   for (const d of rec.definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;

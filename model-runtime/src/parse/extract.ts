@@ -20,6 +20,8 @@ export interface ParsedSource {
   mentions: Mentions;
   /** Names the file's code uses only as members (lexicalReferences). */
   memberOnly: string[];
+  /** For those, what is written before the dot (lexicalReferences). */
+  memberQualifiers: MemberQualifiers;
   hasErrors: boolean;
 }
 
@@ -265,7 +267,7 @@ export class SourceParser {
       return {
         definitions,
         imports: this.imports(matches),
-        ...lexicalReferences(source, proseMask(lang.prose, root, source.length), lang.spec.id),
+        ...lexicalReferences(source, proseMask(lang.prose, root, source.length), lang.spec.id, definitions),
         hasErrors,
       };
     } finally {
@@ -453,6 +455,37 @@ export interface LexicalReferences {
    * (`std::sort`, `Vec::new`) and `...` spreads one: both count as bare.
    */
   memberOnly: string[];
+  /**
+   * For each member-only name, what is written right before its dot on each of its lines (`util` in `util.warn(…)`,
+   * `self`, a class's name; "" for an expression — `f().x`, `a[0].x`, `->` —, for prose, and for a line with two
+   * different ones): one entry when it is the same on every line, else one per line of `references[name]`. Code
+   * calling `util.warn` calls an imported module's function (WorkspaceIndex.meaning).
+   */
+  memberQualifiers: MemberQualifiers;
+}
+
+export type MemberQualifiers = Record<string, string[]>;
+
+/** A character of an identifier (ASCII fast path; others by Unicode class), for scanning backwards from a dot. */
+function identifierChar(c: string | undefined): boolean {
+  if (c === undefined) return false;
+  const code = c.charCodeAt(0);
+  if (code < 128) return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || c === "_" || c === "$" || c === "#";
+  return /[\p{L}\p{N}]/u.test(c);
+}
+
+/** The identifier written right before the `.` (or `?.`) that precedes `at`, or "" for anything else. */
+function qualifierBefore(text: string, at: number): string {
+  let i = at - 1;
+  while (i >= 0 && (text[i] === " " || text[i] === "\t")) i--;
+  if (text[i] !== ".") return "";
+  i--;
+  if (text[i] === "?") i--;
+  while (i >= 0 && (text[i] === " " || text[i] === "\t")) i--;
+  const end = i + 1;
+  while (i >= 0 && identifierChar(text[i])) i--;
+  const q = text.slice(i + 1, end);
+  return /^[\d]/.test(q) ? "" : q;
 }
 
 /** Whether the identifier at `at` follows a member access: `.` (not `..` or `...`), `->` or `?.`, spaces allowed between. */
@@ -471,13 +504,18 @@ function afterMemberAccess(text: string, at: number): boolean {
  * there in prose alone are listed — a map of every prose word would double the index. Definitions' own names are
  * filtered at query time.
  */
-export function lexicalReferences(text: string, prose?: Uint8Array, language?: string): LexicalReferences {
+export function lexicalReferences(text: string, prose?: Uint8Array, language?: string, definitions: readonly Definition[] = []): LexicalReferences {
+  // A definition's own name, on its name's line, is not a bare use: a method `def warn(self, …)` called only as
+  // `util.warn(…)` and `linter.warn()` is written only after dots.
+  const definedOn = new Set(definitions.map((d) => `${d.nameLine}\u0000${d.name}`));
   const identifier = language === "ruby" ? RUBY_IDENTIFIER : language && JS_LANGUAGES.has(language) ? JS_IDENTIFIER : IDENTIFIER;
   // Plain objects (they survive structured clone and v8 serialisation unchanged); every lookup uses
   // Object.hasOwn so names like "constructor" never hit Object.prototype, and "__proto__" is left out.
   const refs: ReferenceMap = {};
   const mentions: Mentions = { lines: [], names: {} };
   const asMember = new Set<string>();
+  /** Member-written name → line → what precedes its dot there. */
+  const qualifiers = new Map<string, Map<number, string>>();
   const bare = new Set<string>();
   // The current line's listed names, each with whether it occurred in code there.
   const onLine = new Map<string, boolean>();
@@ -509,7 +547,16 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
     const name = m[0];
     if (name.length < 2 || name === "__proto__" || KEYWORDS.has(name)) continue;
     const inCode = !prose || prose[m.index] !== 1;
-    if (inCode) (afterMemberAccess(text, m.index) ? asMember : bare).add(name);
+    if (inCode) {
+      if (afterMemberAccess(text, m.index)) {
+        asMember.add(name);
+        const q = qualifierBefore(text, m.index);
+        let byLine = qualifiers.get(name);
+        if (!byLine) qualifiers.set(name, (byLine = new Map()));
+        const earlier = byLine.get(line);
+        byLine.set(line, earlier === undefined || earlier === q ? q : "");
+      } else if (!definedOn.has(`${line}\u0000${name}`)) bare.add(name);
+    }
     const seen = onLine.get(name);
     if (seen === undefined) {
       onLine.set(name, inCode);
@@ -518,5 +565,12 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
     } else if (inCode && !seen) onLine.set(name, true);
   }
   closeLine();
-  return { references: refs, mentions, memberOnly: [...asMember].filter((n) => !bare.has(n)) };
+  const memberOnly = [...asMember].filter((n) => !bare.has(n));
+  const memberQualifiers: MemberQualifiers = {};
+  for (const name of memberOnly) {
+    const byLine = qualifiers.get(name)!;
+    const perLine = refs[name].map((l) => byLine.get(l) ?? "");
+    memberQualifiers[name] = perLine.every((q) => q === perLine[0]) ? [perLine[0]] : perLine;
+  }
+  return { references: refs, mentions, memberOnly, memberQualifiers };
 }
