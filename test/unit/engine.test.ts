@@ -721,6 +721,16 @@ test("answerWithModel: the uncalibrated ablation leads with the model's own sear
   t.skip("this random model's uncalibrated search found fewer than two labels for every question");
 });
 
+test("answerWithModel: where a variable is defined (no definition has its name): the index's bindings, no model pass", async () => {
+  const { session, index, grounding } = await answerFixture("v");
+  const variables = [{ root: "ws", path: "src/config.py", variable: { name: "DEFAULT_TIMEOUT", line: 4, text: "DEFAULT_TIMEOUT = 30" } }];
+  const facts = () => ({ kind: "where" as const, symbol: "DEFAULT_TIMEOUT", definitions: [], variables });
+  const { answer } = await finished(answerWithModel(session, tokenizer, index, "Where is DEFAULT_TIMEOUT defined?", { maxNewTokens: 24, grounding, facts }));
+  assert.equal(answer.timings.decodeTokens, 0);
+  assert.deepEqual(answer.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["DEFAULT_TIMEOUT src/config.py:5"]);
+  assert.match(answer.text, /`DEFAULT_TIMEOUT` src\/config\.py:5 — `DEFAULT_TIMEOUT = 30`/);
+});
+
 test("answerWithModel: an explanation of a symbol the index defines ends with where it is defined", async () => {
   const { session, sources, index, grounding } = await answerFixture("e");
   const defs = sources[2].record.definitions.filter((d) => !d.container);

@@ -527,6 +527,27 @@ test("lexicalReferences: what is written before a member's dot, line by line; a 
   assert.ok(!lexicalReferences(text, undefined, "python").memberOnly.includes("warn"), "without the definitions, `def warn` is bare");
 });
 
+test("variables: names bound outside every function, in every grammar that has them; not locals, not a const holding a function", async () => {
+  const parser = new SourceParser();
+  const cases: Array<[string, string, string[]]> = [
+    ["python", "LIMIT = 10\n\nclass C:\n    attr = 2\n    def m(self):\n        x = 3\n\ndef f():\n    y = 1\n", ["LIMIT@0", "C.attr@3"]],
+    ["typescript", "export const MAX = 10;\nlet state = init();\nconst arrow = () => 1;\nfunction g() {\n  const inner = 1;\n}\n", ["MAX@0", "state@1"]],
+    ["javascript", "var count = 0;\nconst { a } = require('x');\nfunction h() { var z = 1; }\n", ["count@0", "a@1"]],
+    ["go", "package a\n\nconst Max = 10\n\nvar (\n\tErrBad = errors.New(\"x\")\n)\n\nfunc F() {\n\tconst k = 1\n\tv := 2\n}\n", ["Max@2", "ErrBad@5"]],
+    ["rust", "pub const MAX: u32 = 1;\nstatic NAME: &str = \"x\";\nfn f() {\n    let y = 1;\n    const Z: u8 = 2;\n}\n", ["MAX@0", "NAME@1"]],
+    ["java", "class A {\n  static final int MAX = 1;\n  private String name;\n  void m() { int z = 1; }\n}\n", ["A.MAX@1", "A.name@2"]],
+    ["c", "int counter = 0;\nint f(void) {\n  int local = 1;\n  return local;\n}\n", ["counter@0"]],
+    ["ruby", "VERSION = '1'\nclass K\n  LIMIT = 5\n  def m\n    x = 1\n  end\nend\n", ["VERSION@0", "K.LIMIT@2"]],
+  ];
+  for (const [language, code, expected] of cases) {
+    const parsed = await parser.parse(language, code);
+    assert.deepEqual(parsed.variables.map((v) => `${v.container ? `${v.container}.` : ""}${v.name}@${v.line}`), expected, language);
+  }
+  const go = await parser.parse("go", cases[3][1]);
+  assert.equal(go.variables[1].text, 'ErrBad = errors.New("x")', "the binding's line, collapsed");
+  assert.deepEqual(go.definitions.find((d) => d.name === "F")?.locals?.sort(), ["k", "v"], "a const inside a function stays its local");
+});
+
 test("a function's parameters, in every grammar: the names they bind, not their types, defaults or decorators", async () => {
   const cases: Array<[string, string, string, string[]]> = [
     ["typescript", "export const serveStatic = <E extends Env = Env>(\n  options: Options<E> & { onError?: (e: Error) => void },\n  { root, path: renamed }: Paths = defaults(),\n  ...rest: Handler[]\n): Handler => {\n  const inner = (x: number) => x;\n  return inner;\n};", "serveStatic", ["options", "root", "renamed", "rest"]],

@@ -110,6 +110,32 @@ test("who calls X leaves out the imports of X (one-line and multi-line, Python a
   }
 });
 
+test("where is a variable defined: its bindings outside functions (module constants, class fields), when no definition has the name", async () => {
+  const dir = makeTree({
+    "pkg/config.py": "import os\n\nDEFAULT_TIMEOUT = 30\n\nclass Settings:\n    retries = 3\n\ndef load():\n    local_only = 1\n    return DEFAULT_TIMEOUT + local_only\n",
+    "pkg/errors.go": "package pkg\n\nvar ErrNotFound = errors.New(\"not found\")\n\nconst (\n\tMaxSize = 10\n)\n",
+    "src/limits.ts": "export const MAX_ITEMS = 100;\nexport const handler = () => MAX_ITEMS;\n",
+    // A definition of the name wins over a variable of it.
+    "src/retries.ts": "export function retries() {\n  return 3;\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const bound = (q: string) => indexFacts(index, q)?.variables?.map((h) => `${h.variable.container ? `${h.variable.container}.` : ""}${h.variable.name} ${h.path}:${h.variable.line + 1}`);
+  assert.deepEqual(bound("Where is DEFAULT_TIMEOUT defined?"), ["DEFAULT_TIMEOUT pkg/config.py:3"]);
+  assert.deepEqual(bound("where is ErrNotFound defined?"), ["ErrNotFound pkg/errors.go:3"]);
+  assert.deepEqual(bound("Where is `MaxSize` defined?"), ["MaxSize pkg/errors.go:6"]);
+  assert.deepEqual(bound("Where is MAX_ITEMS defined?"), ["MAX_ITEMS src/limits.ts:1"]);
+  assert.deepEqual(bound("Where is Settings.retries defined?"), ["Settings.retries pkg/config.py:6"]);
+  assert.equal(bound("Where is retries defined?"), undefined, "the function retries answers");
+  assert.equal(bound("Where is local_only defined?"), undefined, "a function's local is not the module's");
+  assert.equal(bound("Where is handler defined?"), undefined, "a const holding a function is a definition");
+  assert.deepEqual(names(indexFacts(index, "Where is handler defined?")), ["handler src/limits.ts"]);
+  const answer = answerFromIndex(index, "Where is DEFAULT_TIMEOUT defined?");
+  assert.deepEqual(answer.citations[0], { root: answer.citations[0].root, path: "pkg/config.py", line: 3, endLine: undefined });
+  assert.match(answer.markdown, /DEFAULT_TIMEOUT = 30/);
+  assert.ok(answer.citations.some((c) => c.path === "pkg/config.py" && c.line === 10), "and its use in load()");
+  removeTree(dir);
+});
+
 test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {
   const index = await indexFolder(dir);
   assert.equal(indexFacts(index, "Which definition does this describe? Adds two to a number."), undefined);

@@ -6,6 +6,7 @@
 import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { DefinitionSearch, type SearchHit, nameWordsIn } from "./definition-search";
+import { indexFacts } from "./index-facts";
 
 const searches = new WeakMap<WorkspaceIndex, DefinitionSearch>();
 
@@ -197,6 +198,21 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const sections: string[] = [];
   const symbols: string[] = [];
   const multiRoot = new Set([...index.allFiles()].slice(0, 1000).map((f) => f.root)).size > 1;
+  // "Where is DEFAULT_TIMEOUT defined?" about a variable or a constant (no definition has the name): where it is bound.
+  const bound = indexFacts(index, question)?.variables;
+  if (bound?.length) {
+    const name = bound[0].variable.name;
+    const parts = [`### \`${name}\``, `A variable, not a function or a type; bound at:`];
+    for (const { root, path, variable: v } of bound) {
+      const owner = v.container ? ` in \`${v.container}\`` : "";
+      parts.push(`${cite(citations, root, path, v.line)}${owner}\n\n${fenceFor(path, v.text)}`);
+    }
+    const refs = index.references(name, 200);
+    const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
+    if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
+    const cited = [...new Map(citations.map((c) => [`${c.root}\u0000${c.path}`, { root: c.root, path: c.path }])).values()];
+    return { markdown: parts.join("\n\n"), citations, symbols: [name], files: cited };
+  }
   const candidates = symbolCandidates(question);
   // A short question ("explain refill") is all symbol; in a sentence, a plain word ("handle", "timeout") names a
   // symbol only next to one the question names as code (RateLimiter … refill: a member, or in the same file).

@@ -12,7 +12,7 @@
  * question the index can answer is answered with its facts, in the model's order. A question naming nothing the
  * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
  */
-import type { Definition, FileRecord, SymbolHit } from "../index/types";
+import type { Definition, FileRecord, SymbolHit, VariableHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
@@ -27,6 +27,11 @@ export interface IndexFacts {
    * the file of the use), in the index's order: definitions as found, callees by first use, uses by file.
    */
   definitions: IndexFact[];
+  /**
+   * Where-defined only, when no definition has the name: the module variables, constants and class fields binding it
+   * (WorkspaceIndex.variablesNamed). The answer cites their lines; the model has no label for them.
+   */
+  variables?: VariableHit[];
 }
 
 export interface IndexFact {
@@ -47,7 +52,15 @@ export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts 
   const hits = exactDefinitions(index, focus.symbol);
   const kind = askedKind(question, focus.symbol);
   if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, focus.symbol, hits, asksForCallers(question)));
-  if (kind === "where") return factsOf("where", focus.symbol, hits);
+  if (kind === "where") {
+    // A variable when no definition has the name, or when `Owner.x` names a class field and no method of Owner
+    // (exactDefinitions then falls back to every x).
+    const symbol = focus.symbol;
+    const name = bareName(symbol);
+    const owned = (container?: string) => symbol !== name && !!container?.endsWith(symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, ""));
+    const variables = hits.length && (symbol === name || hits.some((h) => owned(h.definition.container))) ? [] : index.variablesNamed(symbol);
+    return variables.length ? { kind, symbol, definitions: [], variables } : factsOf("where", symbol, hits);
+  }
   if (kind === "calls") {
     const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
     return fn ? factsOf("calls", focus.symbol, index.callees(fn.root, fn.path, fn.definition, MAX_FACTS)) : undefined;

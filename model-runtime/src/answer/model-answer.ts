@@ -200,6 +200,15 @@ function placesListed(explained: IndexFacts, index: GroundingIndex, note: (f: In
   return { citations, lines };
 }
 
+/** A variable's answer, its whole text: each binding cited with its line (`- \`NAME\` path:line — \`NAME = 30\``). */
+function boundAt(facts: IndexFacts): { citations: ModelCitation[]; text: () => string } {
+  const variables = facts.variables ?? [];
+  const citations = variables.map(({ root, path, variable: v }) => ({ root, path, line: v.line + 1, label: v.container ? `${v.container}.${v.name}` : v.name }));
+  const lines = variables.map((h, i) => `- \`${citations[i].label}\` ${h.path}:${h.variable.line + 1} — \`${h.variable.text.replaceAll("`", "'")}\``);
+  const text = [`\`${facts.symbol}\` is a variable, not a function or a type; it is bound at:`, "", ...lines].join("\n");
+  return { citations, text: () => text };
+}
+
 /** Callees and callers listed under an explanation written by the index, at most. */
 const MAX_DESCRIBED_FACTS = 6;
 
@@ -429,7 +438,9 @@ export async function* answerWithModel(
   let rawTail = "";
   const after = !decoder
     ? undefined
-    : plan?.quoted
+    : plan?.bound
+      ? boundAt(plan.bound)
+      : plan?.quoted
       ? documentedAt(plan.quoted, index)
       : plan?.unread
         ? describedByIndex(plan.unread, index, opts.facts)
@@ -510,7 +521,8 @@ const ASKS_ABOUT_TESTS = /\b(?:tests?|tested|testing|specs?|examples?|demos?)\b/
  */
 function hitsToRead(question: string, opts: ModelAnswerOptions, index: GroundingIndex): { hits: ReadHit[]; withTests: boolean } {
   const none = { hits: [], withTests: false };
-  if (opts.facts?.(question)?.definitions.length) return none;
+  const facts = opts.facts?.(question);
+  if (facts?.definitions.length || facts?.variables?.length) return none;
   const explained = explainedDefinitions(question, opts.facts);
   if (explained) {
     // A documented symbol is quoted from its docs (no model pass): nothing to read.
@@ -535,6 +547,8 @@ interface AnswerPlan {
   quoted?: IndexFacts;
   /** An explained symbol in files the model did not read: the index describes it (no model pass). */
   unread?: IndexFacts;
+  /** A where-defined question about a variable (IndexFacts.variables): the index cites its bindings (no model pass). */
+  bound?: IndexFacts;
   /** The uncalibrated ablation searches after the question's first logits (ranked is filled then). */
   beforeAnswer?: AskOptions["beforeAnswer"];
 }
@@ -546,6 +560,9 @@ interface AnswerPlan {
  */
 async function planAnswer(session: RepoSession, decoder: GroundedDecoder, grounding: CitationGrounding, index: GroundingIndex, question: string, opts: ModelAnswerOptions): Promise<AnswerPlan> {
   const found = opts.searchLabels !== false ? opts.facts?.(question) : undefined;
+  // A variable or a constant (no definition has the name): the index cites where it is bound; the model has no label
+  // for it and would name something else it read.
+  if (found?.variables?.length) return { factAnswer: false, skipModel: true, ranked: [], bound: found };
   const facts = found?.definitions.length ? found : undefined;
   if (facts) {
     // The model can write only the facts in files it read: a repository larger than the context leaves files out,

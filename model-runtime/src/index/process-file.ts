@@ -48,6 +48,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
   // A text file is all prose: its record's language says so (WorkspaceIndex reads every use there as a mention).
   parsed ??= {
     definitions: [],
+    variables: [],
     imports: [],
     references: bytes.length <= MAX_TEXT_REFERENCE_BYTES ? lexicalReferences(decoded.text).references : {},
     mentions: { lines: [], names: {} },
@@ -66,6 +67,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     encoding: decoded.encoding,
     definitions: parsed.definitions,
     imports: parsed.imports,
+    ...(parsed.variables.length ? { variables: parsed.variables } : {}),
     references: parsed.references,
     mentions: parsed.mentions,
     ...(parsed.memberOnly.length ? { memberOnly: parsed.memberOnly, memberQualifiers: parsed.memberQualifiers } : {}),

@@ -43,6 +43,28 @@ export interface Definition {
   locals?: string[];
 }
 
+/**
+ * A name bound outside every function: a module's variable or constant, a class's field or attribute. Not a
+ * definition — the layout, the model and the search know it only as code — but "where is DEFAULT_TIMEOUT defined?"
+ * and the hover can cite it.
+ */
+export interface VariableDeclaration {
+  name: string;
+  /** 0-based line of the binding. */
+  line: number;
+  /** The class (or other definition) it is written in, if any. */
+  container?: string;
+  /** The binding's line, whitespace-collapsed and length-capped (`DEFAULT_TIMEOUT = 30`). */
+  text: string;
+}
+
+/** A variable found by WorkspaceIndex.variablesNamed, with its file. */
+export interface VariableHit {
+  root: string;
+  path: string;
+  variable: VariableDeclaration;
+}
+
 /** An import/require/use/include statement. `source` is the module text with quotes and <> stripped. */
 export interface ImportEntry {
   source: string;
@@ -80,6 +102,8 @@ export interface FileRecord {
   encoding: "utf-8" | "utf-16le" | "latin1";
   definitions: Definition[];
   imports: ImportEntry[];
+  /** Names bound outside every function (VariableDeclaration); absent when none. */
+  variables?: VariableDeclaration[];
   references: ReferenceMap;
   /**
    * Which occurrences of `references` are only in comments and string literals: mentions, which tell a reader where

@@ -4,7 +4,7 @@
  */
 import { placeRank } from "./code-places";
 import { dirname, type ImportResolver, importResolver } from "./import-resolution";
-import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit } from "./types";
+import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit, VariableHit } from "./types";
 
 export function fileKey(root: string, path: string): string {
   return `${root}\u0000${path}`;
@@ -297,6 +297,25 @@ export class WorkspaceIndex {
       hits = dotted.length || rec.language === "c" ? dotted : hits;
     }
     return this.bestDefinitionFor(rec, hits, user, !memberOnly);
+  }
+
+  /**
+   * The names bound outside every function (module variables and constants, class fields) called `symbol` — `x`, or
+   * `Owner.x` for one written in Owner —, library files first: what "where is DEFAULT_TIMEOUT defined?" cites when no
+   * definition has that name (FileRecord.variables).
+   */
+  variablesNamed(symbol: string, limit = 8): VariableHit[] {
+    const name = symbol.split(/\.|::/).pop() ?? symbol;
+    const owner = name !== symbol ? symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, "") : undefined;
+    const out: VariableHit[] = [];
+    for (const rec of this.filesByPlace()) {
+      for (const variable of rec.variables ?? []) {
+        if (variable.name !== name || (owner !== undefined && !variable.container?.endsWith(owner))) continue;
+        out.push({ root: rec.root, path: rec.path, variable });
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
   }
 
   /** The definition that `name` written on `line` of a file means (meaning), for a hover. */

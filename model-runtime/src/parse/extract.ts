@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Language, type Node, Parser, Query, type QueryMatch } from "web-tree-sitter";
-import type { Definition, DefinitionKind, ImportEntry, Mentions, ReferenceMap } from "../index/types";
+import type { Definition, DefinitionKind, ImportEntry, Mentions, ReferenceMap, VariableDeclaration } from "../index/types";
 import grammarFiles from "./grammar-files.json";
 import { LANGUAGES, type LanguageSpec } from "./languages";
 import { parameterNames } from "./parameters";
@@ -14,6 +14,8 @@ import { firstBranchOnly } from "./preprocessor";
 
 export interface ParsedSource {
   definitions: Definition[];
+  /** Names bound outside every function (variablesOf). */
+  variables: VariableDeclaration[];
   imports: ImportEntry[];
   references: ReferenceMap;
   /** Which occurrences of `references` are only in comments and string literals (lexicalReferences). */
@@ -266,6 +268,7 @@ export class SourceParser {
       addLocals(definitions, matches);
       return {
         definitions,
+        variables: variablesOf(definitions, matches, source),
         imports: this.imports(matches),
         ...lexicalReferences(source, proseMask(lang.prose, root, source.length), lang.spec.id, definitions),
         hasErrors,
@@ -409,6 +412,44 @@ function addLocals(definitions: Definition[], matches: QueryMatch[]): void {
     owner.locals ??= [];
     if (owner.locals.length < MAX_LOCALS && !owner.locals.includes(name)) owner.locals.push(name);
   }
+}
+
+/** Variables recorded per file, at most (a generated table of constants must not bloat the index). */
+const MAX_VARIABLES = 256;
+/** Longest declaration text kept (the line that binds the name, as in a signature). */
+const MAX_VARIABLE_TEXT = 160;
+
+/**
+ * The names bound outside every function — a module's variables and constants (`DEFAULT_TIMEOUT = 30`, Go's
+ * `var ErrNotFound = …`, Rust's `static`, a Java field), each with the line that binds it and the class around it, if
+ * any: the `locals` query's captures with no function around them, first binding of each name only. A name that is
+ * also a definition there (`const handler = () => …`) is the definition's.
+ */
+function variablesOf(definitions: readonly Definition[], matches: QueryMatch[], source: string): VariableDeclaration[] {
+  const functions = definitions.filter((d) => d.kind === "function" || d.kind === "method");
+  const out: VariableDeclaration[] = [];
+  const seen = new Set<string>();
+  const lineStarts = (() => {
+    let lines: number[] | undefined;
+    return () => (lines ??= [0, ...[...source.matchAll(/\n/g)].map((m) => m.index! + 1)]);
+  })();
+  for (const match of matches) {
+    if (out.length >= MAX_VARIABLES) break;
+    const node = match.captures.find((c) => c.name === "local")?.node;
+    if (!node) continue;
+    const line = node.startPosition.row;
+    if (functions.some((d) => d.startLine <= line && line <= d.endLine && !(d.nameLine === line && d.name === node.text))) continue;
+    if (definitions.some((d) => d.nameLine === line && d.name === node.text)) continue;
+    let container: Definition | undefined;
+    for (const d of definitions) if (d.startLine <= line && line <= d.endLine && (!container || d.startLine >= container.startLine)) container = d;
+    const key = `${container?.name ?? ""}\u0000${node.text}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const starts = lineStarts();
+    const text = collapse(source.slice(starts[line], starts[line + 1] ?? source.length), MAX_VARIABLE_TEXT);
+    out.push({ name: node.text, line, ...(container ? { container: container.name } : {}), text });
+  }
+  return out;
 }
 
 /**

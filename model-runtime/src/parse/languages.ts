@@ -11,9 +11,9 @@ export interface LanguageSpec {
   definitions: string;
   prose: string;
   /**
-   * Local variables: `@local` captures the names a declaration or assignment binds (outside every function they are
-   * dropped: module variables). With the parameters they hide definitions of those names elsewhere inside the function
-   * (Definition.locals). Run as part of the definitions query.
+   * Local variables: `@local` captures the names a declaration or assignment binds. With the parameters they hide
+   * definitions of those names elsewhere inside the function (Definition.locals); outside every function they are the
+   * module's (or a class's) variables and constants (FileRecord.variables). Run as part of the definitions query.
    */
   locals: string;
 }
@@ -197,21 +197,21 @@ export const LANGUAGES: Record<string, LanguageSpec> = {
     wasm: "tree-sitter-go.wasm",
     definitions: GO,
     prose: "(comment) @text (interpreted_string_literal) @text (raw_string_literal) @text",
-    locals: "(short_var_declaration left: (expression_list (identifier) @local)) (var_spec name: (identifier) @local) (range_clause left: (expression_list (identifier) @local))",
+    locals: "(short_var_declaration left: (expression_list (identifier) @local)) (var_spec name: (identifier) @local) (const_spec name: (identifier) @local) (range_clause left: (expression_list (identifier) @local))",
   },
   rust: {
     id: "rust",
     wasm: "tree-sitter-rust.wasm",
     definitions: RUST,
     prose: "(line_comment) @text (block_comment) @text (string_literal) @text (raw_string_literal) @text",
-    locals: "(let_declaration pattern: (identifier) @local) (let_declaration pattern: (mut_pattern (identifier) @local)) (let_declaration pattern: (tuple_pattern (identifier) @local))",
+    locals: "(let_declaration pattern: (identifier) @local) (let_declaration pattern: (mut_pattern (identifier) @local)) (let_declaration pattern: (tuple_pattern (identifier) @local)) (const_item name: (identifier) @local) (static_item name: (identifier) @local)",
   },
   java: {
     id: "java",
     wasm: "tree-sitter-java.wasm",
     definitions: JAVA,
     prose: "(line_comment) @text (block_comment) @text (string_literal) @text",
-    locals: "(local_variable_declaration declarator: (variable_declarator name: (identifier) @local))",
+    locals: "(local_variable_declaration declarator: (variable_declarator name: (identifier) @local)) (field_declaration declarator: (variable_declarator name: (identifier) @local))",
   },
   c: { id: "c", wasm: "tree-sitter-c.wasm", definitions: C, prose: C_PROSE, locals: C_LOCALS },
   cpp: {
@@ -233,7 +233,7 @@ export const LANGUAGES: Record<string, LanguageSpec> = {
     wasm: "tree-sitter-ruby.wasm",
     definitions: RUBY,
     prose: "(comment) @text (string) @text (heredoc_body) @text (interpolation) @code",
-    locals: "(assignment left: (identifier) @local)",
+    locals: "(assignment left: (identifier) @local) (assignment left: (constant) @local)",
   },
   php: {
     id: "php",
