@@ -6,7 +6,8 @@
  *   (explanations.ts: cached per symbol and file version, a small budget, cancelled when the hover goes away).
  */
 import * as vscode from "vscode";
-import type { SymbolHit } from "../../model-runtime/src/index/types";
+import type { ReferenceHit, SymbolHit, VariableHit } from "../../model-runtime/src/index/types";
+import { fileKey } from "../../model-runtime/src/index/workspace-index";
 import type { IndexController } from "./index-controller";
 import type { ExplanationCache } from "./explanations";
 import { inert } from "./inert-text";
@@ -40,22 +41,49 @@ function symbolAt(
   return { range, word, hits, meant };
 }
 
+/**
+ * The module variable or constant under the mouse (no definition has its name: WorkspaceIndex.variablesNamed), bound
+ * in this file or in one it imports — a field `name` of some other class is not what `name` means here.
+ */
+function variableAt(controller: IndexController, document: vscode.TextDocument, position: vscode.Position): { range: vscode.Range; word: string; bound: VariableHit[] } | undefined {
+  const index = controller.index;
+  const range = index && document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
+  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+  if (!index || !range || !folder) return undefined;
+  const word = document.getText(range);
+  const here = vscode.workspace.asRelativePath(document.uri, false);
+  if (index.localAt(folder.name, here, position.line, word)) return undefined;
+  const seen = index.importedFiles(folder.name, here);
+  const bound = index.variablesNamed(word, 50).filter((h) => (h.root === folder.name && h.path === here) || seen.has(fileKey(h.root, h.path)));
+  return bound.length ? { range, word, bound } : undefined;
+}
+
 export class LongviewHoverProvider implements vscode.HoverProvider {
   constructor(private readonly controller: IndexController) {}
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
     const index = this.controller.index;
     const at = symbolAt(this.controller, document, position);
-    if (!index || !at) return undefined;
-    const { range, word, hits, meant } = at;
+    const variable = at ? undefined : variableAt(this.controller, document, position);
+    if (!index || (!at && !variable)) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: [OPEN_LOCATION_COMMAND] };
     md.supportHtml = false;
     md.appendMarkdown(`**Longview** · index\n\n`);
+    if (variable) {
+      for (const h of variable.bound.slice(0, MAX_DEFINITIONS)) this.appendVariable(md, h);
+      this.appendUses(md, index.references(variable.word, 200));
+      return new vscode.Hover(md, variable.range);
+    }
+    const { range, word, hits, meant } = at!;
     for (const hit of hits.slice(0, MAX_DEFINITIONS)) this.appendDefinition(md, hit);
     if (hits.length > MAX_DEFINITIONS) md.appendMarkdown(`\n\n…and ${hits.length - MAX_DEFINITIONS} more definitions\n`);
     // With several definitions of the name, the uses of the one meant here; else every line naming it.
-    const refs = meant && hits.length > 1 ? index.usesOf(meant, 200) : index.references(word, 200);
+    this.appendUses(md, meant && hits.length > 1 ? index.usesOf(meant, 200) : index.references(word, 200));
+    return new vscode.Hover(md, range);
+  }
+
+  private appendUses(md: vscode.MarkdownString, refs: ReferenceHit[]): void {
     if (refs.length) {
       const files = [...new Map(refs.map((r) => [`${r.root}/${r.path}`, r])).values()];
       const links = files
@@ -63,7 +91,14 @@ export class LongviewHoverProvider implements vscode.HoverProvider {
         .map((r) => `[${escapeMarkdown(`${r.path}:${r.line + 1}`)}](${locationLink({ root: r.root, path: r.path, line: r.line + 1 })})`);
       md.appendMarkdown(`\n\nUsed in ${files.length} file${files.length === 1 ? "" : "s"}: ${links.join(", ")}${files.length > 4 ? ", …" : ""}`);
     }
-    return new vscode.Hover(md, range);
+  }
+
+  private appendVariable(md: vscode.MarkdownString, hit: VariableHit): void {
+    const v = hit.variable;
+    const label = `${hit.path}:${v.line + 1}`;
+    const owner = v.container ? ` in \`${v.container.replace(/`/g, "")}\`` : "";
+    md.appendMarkdown(`\n\nvariable \`${v.name.replace(/`/g, "")}\`${owner} — [${escapeMarkdown(label)}](${locationLink({ root: hit.root, path: hit.path, line: v.line + 1 })})\n`);
+    md.appendCodeblock(v.text, languageIdFor(hit.path));
   }
 
   private appendDefinition(md: vscode.MarkdownString, hit: SymbolHit): void {

@@ -268,6 +268,18 @@ describe("Longview in VS Code (UI)", () => {
     assert.match(text, expected, `hover lacks src/billing.ts:${line}: ${JSON.stringify(text)}`);
   });
 
+  step("hover over a module constant shows where it is bound", async () => {
+    const line = lineOf(workspace, "src/currency.ts", "export const DEFAULT_CURRENCY") + 1;
+    await wb.openFile("src/currency.ts");
+    const word = wb.editorWord("DEFAULT_CURRENCY", "currency: CurrencyCode = DEFAULT_CURRENCY");
+    await word.waitFor({ timeout: 20_000 });
+    await wb.hover(word, "Longview").catch(async (e) => {
+      throw new Error(`${(e as Error).message}; hover showed: ${JSON.stringify(await wb.visibleHoverText())}`);
+    });
+    const text = await wb.visibleHoverText();
+    assert.match(text, new RegExp(`variable DEFAULT_CURRENCY[\\s\\S]*src/currency\\.ts:${line}\\b`), `hover lacks the binding at src/currency.ts:${line}: ${JSON.stringify(text)}`);
+  });
+
   step("Explain Symbol at Cursor answers about the symbol and cites its definition", async () => {
     const line = lineOf(workspace, "src/rateLimiter.ts", "export class RateLimiter") + 1;
     await wb.openFile("src/api/invoiceRoutes.ts");
