@@ -136,6 +136,23 @@ test("where is a variable defined: its bindings outside functions (module consta
   removeTree(dir);
 });
 
+test("several definitions of a name: the one more code uses comes first (an explanation lists the first three)", async () => {
+  const dir = makeTree({
+    // Adapters' methods named getPath sort first by path; the utility everybody calls is in utils/.
+    "src/adapter/a.ts": "export class AProcessor {\n  getPath(e: any) {\n    return e.path;\n  }\n}\n",
+    "src/adapter/b.ts": "export class BProcessor {\n  getPath(e: any) {\n    return e.rawPath;\n  }\n}\n",
+    "src/utils/url.ts": "export const getPath = (request: Request): string => {\n  return new URL(request.url).pathname;\n};\n",
+    "src/app.ts": "import { getPath } from './utils/url';\nexport function route(r: Request) {\n  return getPath(r);\n}\n",
+    "src/mount.ts": "import { getPath } from './utils/url';\nexport function mount(r: Request) {\n  return getPath(r) + '/';\n}\n",
+    "test/url.test.ts": "import { getPath } from '../src/utils/url';\nexport function getPathTwice(r: Request) {\n  return getPath(r) + getPath(r);\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const order = names(indexFacts(index, "Where is getPath defined?"));
+  assert.equal(order?.[0], "getPath src/utils/url.ts", JSON.stringify(order));
+  assert.deepEqual(order?.slice(1).sort(), ["AProcessor.getPath src/adapter/a.ts", "BProcessor.getPath src/adapter/b.ts"]);
+  removeTree(dir);
+});
+
 test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {
   const index = await indexFolder(dir);
   assert.equal(indexFacts(index, "Which definition does this describe? Adds two to a number."), undefined);

@@ -13,7 +13,8 @@
  * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
  */
 import type { Definition, FileRecord, SymbolHit, VariableHit } from "../index/types";
-import type { WorkspaceIndex } from "../index/workspace-index";
+import { placeRank } from "../index/code-places";
+import { splitQualified, type WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
 export type FactKind = "where" | "calls" | "uses";
@@ -56,10 +57,9 @@ export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts 
     // A variable when no definition has the name, or when `Owner.x` names a class field and no method of Owner
     // (exactDefinitions then falls back to every x).
     const symbol = focus.symbol;
-    const name = bareName(symbol);
-    const owned = (container?: string) => symbol !== name && !!container?.endsWith(symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, ""));
-    const variables = hits.length && (symbol === name || hits.some((h) => owned(h.definition.container))) ? [] : index.variablesNamed(symbol);
-    return variables.length ? { kind, symbol, definitions: [], variables } : factsOf("where", symbol, hits);
+    const { owner } = splitQualified(symbol);
+    const variables = hits.length && (!owner || hits.some((h) => h.definition.container?.endsWith(owner))) ? [] : index.variablesNamed(symbol);
+    return variables.length ? { kind, symbol, definitions: [], variables } : factsOf("where", symbol, mostUsedFirst(index, hits));
   }
   if (kind === "calls") {
     const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
@@ -87,9 +87,8 @@ function factsOf(kind: FactKind, symbol: string, hits: readonly SymbolHit[]): In
  * Exact names only.
  */
 function exactDefinitions(index: WorkspaceIndex, symbol: string): SymbolHit[] {
-  const name = bareName(symbol);
+  const { owner, name } = splitQualified(symbol);
   const hits = index.find(symbol, { limit: MAX_FACTS }).filter((h) => h.definition.name === name);
-  const owner = symbol.includes(".") || symbol.includes("::") ? symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, "") : undefined;
   const members = owner ? hits.filter((h) => h.definition.container?.endsWith(owner)) : [];
   if (members.length) return members;
   // JavaScript's `app.render = function render(…)` has no container: its signature names the owner.
@@ -147,8 +146,19 @@ function onImportLine(rec: FileRecord | undefined, line: number): boolean {
   return !!rec?.imports.some((i) => (i.span ? line >= i.span[0] && line <= i.span[1] : line === i.line));
 }
 
+/**
+ * Several definitions of one name (Hono's `getPath`: a function in utils/url.ts that eight files call, and three AWS
+ * Lambda processors' methods): library code first as found, then, within each place, the ones more code uses
+ * (WorkspaceIndex.usesOf) first — an explanation lists the first three, and had left the one everybody calls out.
+ */
+function mostUsedFirst(index: WorkspaceIndex, hits: readonly SymbolHit[]): SymbolHit[] {
+  if (hits.length < 2) return [...hits];
+  const used = new Map(hits.map((h) => [h, index.usesOf(h, 500).length]));
+  return [...hits].sort((a, b) => placeRank(a.path, a.definition.name) - placeRank(b.path, b.definition.name) || used.get(b)! - used.get(a)!);
+}
+
 function bareName(symbol: string): string {
-  return symbol.split(/\.|::/).pop() ?? symbol;
+  return splitQualified(symbol).name;
 }
 
 /**

@@ -305,8 +305,7 @@ export class WorkspaceIndex {
    * definition has that name (FileRecord.variables).
    */
   variablesNamed(symbol: string, limit = 8): VariableHit[] {
-    const name = symbol.split(/\.|::/).pop() ?? symbol;
-    const owner = name !== symbol ? symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, "") : undefined;
+    const { owner, name } = splitQualified(symbol);
     const out: VariableHit[] = [];
     for (const rec of this.filesByPlace()) {
       for (const variable of rec.variables ?? []) {
@@ -600,6 +599,12 @@ function functionOwners(rec: FileRecord): Map<Definition, Definition> {
     outer = d.kind === "function" || d.kind === "method" ? d : undefined;
   }
   return out;
+}
+
+/** `Owner.x` / `ns::x` → { owner: "Owner", name: "x" }; a bare `x` has no owner. */
+export function splitQualified(symbol: string): { owner?: string; name: string } {
+  const name = symbol.split(/\.|::/).pop() ?? symbol;
+  return name === symbol ? { name } : { owner: symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, ""), name };
 }
 
 export function innermostDefinition(rec: FileRecord, line: number): Definition | undefined {
