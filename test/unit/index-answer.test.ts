@@ -371,6 +371,27 @@ test("after a module's name, that module's function (through its re-exports); af
   removeTree(dir);
 });
 
+test("a name an import statement brings in is that module's, or its re-export's, before one some other import reaches", async () => {
+  const dir = makeTree({
+    // Python: the package re-exports is_true from assertions; the sql package (also imported) has its own is_true.
+    "pkg/__init__.py": "from .sql.operators import *\n",
+    "pkg/sql/__init__.py": "",
+    "pkg/sql/operators.py": "def is_true(a):\n    return a is True\n",
+    "pkg/testing/__init__.py": "from .assertions import is_true\n",
+    "pkg/testing/assertions.py": "def is_true(a, msg=None):\n    assert bool(a), msg\n",
+    "pkg/testing/suite/test_reflect.py": "from ... import operators\nfrom ...testing import is_true\n\ndef test_has_table():\n    is_true(1)\n",
+    // TypeScript: body.ts imports request.ts (HonoRequest.parseBody); the middleware imports body.ts's parseBody.
+    "src/request.ts": "export class HonoRequest {\n  parseBody() {\n    return {};\n  }\n}\n",
+    "src/utils/body.ts": "import { HonoRequest } from '../request';\nexport function parseBody(r: HonoRequest) {\n  return r;\n}\n",
+    "src/middleware/override.ts": "import { HonoRequest } from '../request';\nimport { parseBody } from '../utils/body';\nexport function methodOverride(c: any) {\n  c.req.parseBody();\n  return parseBody(c.req);\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const callees = (path: string, name: string) => calleeLabels(index, path, name);
+  assert.deepEqual(callees("pkg/testing/suite/test_reflect.py", "test_has_table"), ["pkg/testing/assertions.py:is_true"]);
+  assert.deepEqual(callees("src/middleware/override.ts", "methodOverride"), ["src/utils/body.ts:parseBody"], "the imported module itself before what it imports");
+  removeTree(dir);
+});
+
 test("what a function calls comes before the types and constants it uses", async () => {
   const dir = makeTree({
     "src/types.ts": "export type Amount = number;\nexport interface Options {\n  cap: number;\n}\n",

@@ -397,7 +397,21 @@ export class WorkspaceIndex {
     // In Go a bare name is its own package's, and so, most often, is a method (`c.String()` on the package's
     // Context, not on a type of a package it imports); `binding.Default` — a function after a package — is imported.
     const goPackageFirst = rec.language === "go" && (usedBare || candidates.some((h) => h.definition.container));
-    const seen = inFile(own) ?? (goPackageFirst ? inFolder() : undefined) ?? inFile(imported) ?? inFolder() ?? inFile(this.importedTwice(imported));
+    // The module an import statement naming it brings it from, and that module's re-exports, two hops deep (a test's
+    // `from ...testing import is_true` is testing/__init__.py's re-export of testing/assertions.py's, not the
+    // operators module's `is_true` that some other import reaches).
+    const named = () => {
+      const modules = this.modulesNamed(rec, candidates[0].definition.name);
+      if (modules.size === 0) return undefined;
+      // Nearest first: the module itself, then what it imports (method-override's `parseBody` is utils/body.ts's,
+      // not the HonoRequest method in a file body.ts imports).
+      for (const tier of this.reExportTiers(modules)) {
+        const hit = inFile(tier);
+        if (hit) return hit;
+      }
+      return undefined;
+    };
+    const seen = inFile(own) ?? (goPackageFirst ? inFolder() : undefined) ?? named() ?? inFile(imported) ?? inFolder() ?? inFile(this.importedTwice(imported));
     return seen ? { hit: seen, seen: true } : { hit: candidates[0], seen: false };
   }
 
@@ -484,13 +498,19 @@ export class WorkspaceIndex {
       // The module, and what it re-exports, two hops deep: `sql.and_` is sql/__init__.py's re-export of
       // expression.py's re-export of _elements_constructors.py's `and_`.
       const modules = this.modulesNamed(rec, q);
-      const hop = modules.size ? this.importedTwice(modules) : modules;
-      const reach = modules.size ? new Set([...modules, ...hop, ...this.importedTwice(hop)]) : modules;
+      const reach = new Set(this.reExportTiers(modules).flatMap((tier) => [...tier]));
       const meant = hits.filter((h) => (h.definition.container === undefined ? reach.has(fileKey(h.root, h.path)) : h.definition.container === q));
       if (meant.length === 0) return undefined;
       for (const h of meant) out.add(h);
     }
     return [...out];
+  }
+
+  /** Modules (keys), the files they import, and the files those import: where what they re-export can be defined. */
+  private reExportTiers(modules: ReadonlySet<string>): ReadonlySet<string>[] {
+    if (modules.size === 0) return [];
+    const hop = this.importedTwice(modules);
+    return [modules, hop, this.importedTwice(hop)];
   }
 
   /** The files imported by the files in `keys`: a second hop. */
