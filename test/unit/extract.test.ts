@@ -527,6 +527,19 @@ test("lexicalReferences: what is written before a member's dot, line by line; a 
   assert.ok(!lexicalReferences(text, undefined, "python").memberOnly.includes("warn"), "without the definitions, `def warn` is bare");
 });
 
+test("lexicalReferences: the lines where a name is called — parentheses, type arguments, decorators, JSX, tagged templates — not where it is passed or read", () => {
+  const ts = lexicalReferences("run(x);\nitems.each(cb);\nobj.prop;\nparse<Foo> (s);\nconst y = cb;\ncb ();\n", undefined, "typescript").calls!;
+  assert.deepEqual(ts.run, [0]);
+  assert.deepEqual(ts.each, [1]);
+  assert.deepEqual(ts.cb, [5], "passed on line 1, read on line 4, called on line 5");
+  assert.ok(!Object.hasOwn(ts, "prop"));
+  assert.deepEqual(ts.parse, [3]);
+  assert.deepEqual(lexicalReferences("const a = html`<b>${x}</b>`;\nreturn <Layout title={t} />;\n", undefined, "tsx").calls!.Layout, [1]);
+  assert.deepEqual(lexicalReferences("@cached\ndef f(): pass\n", undefined, "python").calls!.cached, [0]);
+  assert.deepEqual(lexicalReferences("let v = parse::<u8>(s);\n", undefined, "rust").calls!.parse, [0]);
+  assert.equal(lexicalReferences("render json: x\n", undefined, "ruby").calls, undefined, "Ruby calls without parentheses: no call lines");
+});
+
 test("variables: names bound outside every function, in every grammar that has them; not locals, not a const holding a function", async () => {
   const parser = new SourceParser();
   const cases: Array<[string, string, string[]]> = [

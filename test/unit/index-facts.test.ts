@@ -153,6 +153,18 @@ test("several definitions of a name: the one more code uses comes first (an expl
   removeTree(dir);
 });
 
+test("what X calls and who calls X go by calls: a function passed as a callback is used, not called", async () => {
+  const dir = makeTree({
+    "src/nodes.ts": "export function removeNode(n: any) {\n  return n;\n}\nexport function applyAll(list: any[]) {\n  list.forEach(removeNode);\n  return list.length;\n}\nexport function clear(n: any) {\n  return removeNode(n);\n}\n",
+  });
+  const index = await indexFolder(dir);
+  assert.equal(indexFacts(index, "What does applyAll call?"), undefined, "applyAll only passes removeNode");
+  assert.deepEqual(names(indexFacts(index, "What does clear call?")), ["removeNode src/nodes.ts"]);
+  assert.deepEqual(names(indexFacts(index, "Who calls removeNode?")), ["clear src/nodes.ts"]);
+  assert.deepEqual(names(indexFacts(index, "Who uses removeNode?"))?.sort(), ["applyAll src/nodes.ts", "clear src/nodes.ts"]);
+  removeTree(dir);
+});
+
 test("no facts: a description, an explanation, an unknown name, a callee question about a non-function", async () => {
   const index = await indexFolder(dir);
   assert.equal(indexFacts(index, "Which definition does this describe? Adds two to a number."), undefined);

@@ -14,7 +14,7 @@
  */
 import type { Definition, FileRecord, SymbolHit, VariableHit } from "../index/types";
 import { placeRank } from "../index/code-places";
-import { splitQualified, type WorkspaceIndex } from "../index/workspace-index";
+import { calledOn, isCallable, splitQualified, type WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
 export type FactKind = "where" | "calls" | "uses";
@@ -171,10 +171,14 @@ function usersOf(index: WorkspaceIndex, symbol: string, asked: readonly SymbolHi
   const name = bareName(symbol);
   const qualified = name !== symbol && asked.length > 0 && asked.length < index.find(name, { limit: 1000 }).filter((h) => h.definition.name === name).length;
   const uses = qualified ? index.usesOfSome(asked, 2000) : index.uses(asked[0]?.definition.name ?? name, 2000);
+  // Only what can be called is asked for by its calls ("who calls DEFAULT_TIMEOUT?" means its uses).
+  const byCalls = callersOnly && asked.some((h) => isCallable(h.definition) || h.definition.kind === "class");
   const out: SymbolHit[] = [];
   for (const r of uses) {
     // An import names the symbol without calling it: "who calls make_response?" is not answered by `from .helpers import make_response`.
-    if (callersOnly && onImportLine(index.get(r.root, r.path), r.line)) continue;
+    // …nor is a line that names it without calling it (`remove.forEach(removeNode)` passes it; FileRecord.calls).
+    const rec = index.get(r.root, r.path);
+    if (callersOnly && (onImportLine(rec, r.line) || (byCalls && rec && !calledOn(rec, name, (l) => l === r.line)))) continue;
     const d = index.definitionAt(r.root, r.path, r.line);
     // A use outside every definition (a macro test, a module-level call) is a fact without a name; a use inside a
     // definition of the same name (recursion, a reopened namespace) is a use like any other.

@@ -71,6 +71,7 @@ export async function processFile(parser: SourceParser, file: FileCandidate, opt
     references: parsed.references,
     mentions: parsed.mentions,
     ...(parsed.memberOnly.length ? { memberOnly: parsed.memberOnly, memberQualifiers: parsed.memberQualifiers } : {}),
+    ...(parsed.calls ? { calls: parsed.calls } : {}),
     hasErrors: parsed.hasErrors,
   };
   if (decoded.encoding === "latin1") note = (note ? `${note}; ` : "") + "not valid UTF-8; decoded as latin1";

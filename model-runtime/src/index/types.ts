@@ -122,6 +122,12 @@ export interface FileRecord {
    * where memberOnly is.
    */
   memberQualifiers?: Record<string, string[]>;
+  /**
+   * For each name the code calls, the lines where it does (`name(`, a decorator, a tagged template; parse/extract.ts
+   * lexicalReferences): what a function calls is what it calls, not every function whose name it writes. Absent in
+   * languages that call without parentheses (Ruby, Kotlin), text files and older records.
+   */
+  calls?: ReferenceMap;
   /** True when tree-sitter reported syntax errors (definitions may be partial). */
   hasErrors: boolean;
 }

@@ -261,6 +261,10 @@ export class WorkspaceIndex {
       // shadows the name's definitions elsewhere.
       if (rec.definitions.some((d) => d.name === name && d !== def && d.startLine >= def.startLine && d.endLine <= def.endLine)) continue;
       const chosen = this.meaning(rec, name, def)?.hit;
+      // A function it names without calling (a callback it passes, a method it only reads) is not one it calls; a
+      // pytest fixture it takes as a parameter is (pytest calls it for the test).
+      const fixture = chosen?.path.endsWith("conftest.py") === true;
+      if (chosen && isCallable(chosen.definition) && !fixture && !calledOn(rec, name, (l) => l >= def.startLine && l <= def.endLine)) continue;
       if (chosen) out.push(chosen);
     }
     // What it calls first — functions, methods, function-like macros —, then the types and constants it uses, each
@@ -619,6 +623,15 @@ function functionOwners(rec: FileRecord): Map<Definition, Definition> {
     outer = d.kind === "function" || d.kind === "method" ? d : undefined;
   }
   return out;
+}
+
+/**
+ * Whether `rec` calls `name` on a line `at` accepts (FileRecord.calls); true where the record keeps no call lines (a
+ * language that calls without parentheses, an older record): every use may be a call there.
+ */
+export function calledOn(rec: FileRecord, name: string, at: (line: number) => boolean): boolean {
+  if (!rec.calls) return true;
+  return Object.hasOwn(rec.calls, name) && rec.calls[name].some(at);
 }
 
 /** `Owner.x` / `ns::x` → { owner: "Owner", name: "x" }; a bare `x` has no owner. */

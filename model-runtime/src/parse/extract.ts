@@ -24,6 +24,8 @@ export interface ParsedSource {
   memberOnly: string[];
   /** For those, what is written before the dot (lexicalReferences). */
   memberQualifiers: MemberQualifiers;
+  /** Where each name is called (lexicalReferences). */
+  calls?: ReferenceMap;
   hasErrors: boolean;
 }
 
@@ -503,6 +505,11 @@ export interface LexicalReferences {
    * calling `util.warn` calls an imported module's function (WorkspaceIndex.meaning).
    */
   memberQualifiers: MemberQualifiers;
+  /**
+   * For each name the code calls, the lines where it does (`name(`, `name<T>(`, a decorator, a tagged template).
+   * Absent for languages that call without parentheses (Ruby, Kotlin) and for text.
+   */
+  calls?: ReferenceMap;
 }
 
 export type MemberQualifiers = Record<string, string[]>;
@@ -527,6 +534,30 @@ function qualifierBefore(text: string, at: number): string {
   while (i >= 0 && identifierChar(text[i])) i--;
   const q = text.slice(i + 1, end);
   return /^[\d]/.test(q) ? "" : q;
+}
+
+/** Languages whose calls need no parentheses (Ruby's `render json: x`, Kotlin's `run { … }`): no call lines for them. */
+const CALLS_WITHOUT_PARENTHESES = new Set(["ruby", "kotlin"]);
+/** After a name, a call's opening parenthesis: type arguments (`f<T>(`, Rust's `f::<T>(`) may come between. */
+const CALL_AFTER = /[ \t]*(?:::)?(?:<[^<>()\n]{0,80}>)?[ \t]*\(/y;
+
+/**
+ * Whether the identifier spanning `at`..`end` is called there: followed by `(` (type arguments allowed between), a
+ * Python decorator (`@cached`), a JSX element (`<Layout>`), or a JavaScript tagged template (html`…`).
+ */
+function calledAt(text: string, at: number, end: number, language?: string): boolean {
+  // Most names are followed by something else: look at the next character before running the regex.
+  let i = end;
+  while (text[i] === " " || text[i] === "\t") i++;
+  if (text[i] === "(") return true;
+  if (text[i] === "<" || text[i] === ":") {
+    CALL_AFTER.lastIndex = end;
+    if (CALL_AFTER.test(text)) return true;
+  }
+  if (language === "python" && text[at - 1] === "@") return true;
+  // A JSX element renders (calls) its component: `<Layout title=…>`.
+  if ((language === "tsx" || language === "javascript") && text[at - 1] === "<") return true;
+  return text[end] === "`" && language !== undefined && JS_LANGUAGES.has(language);
 }
 
 /** Whether the identifier at `at` follows a member access: `.` (not `..` or `...`), `->` or `?.`, spaces allowed between. */
@@ -555,6 +586,7 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
   const refs: ReferenceMap = {};
   const mentions: Mentions = { lines: [], names: {} };
   const asMember = new Set<string>();
+  const calls: ReferenceMap = {};
   /** Member-written name → line → what precedes its dot there. */
   const qualifiers = new Map<string, Map<number, string>>();
   const bare = new Set<string>();
@@ -589,6 +621,10 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
     if (name.length < 2 || name === "__proto__" || KEYWORDS.has(name)) continue;
     const inCode = !prose || prose[m.index] !== 1;
     if (inCode) {
+      if (calledAt(text, m.index, m.index + name.length, language)) {
+        const lines = Object.hasOwn(calls, name) ? calls[name] : (calls[name] = []);
+        if (lines[lines.length - 1] !== line) lines.push(line);
+      }
       if (afterMemberAccess(text, m.index)) {
         asMember.add(name);
         const q = qualifierBefore(text, m.index);
@@ -613,5 +649,5 @@ export function lexicalReferences(text: string, prose?: Uint8Array, language?: s
     const perLine = refs[name].map((l) => byLine.get(l) ?? "");
     memberQualifiers[name] = perLine.every((q) => q === perLine[0]) ? [perLine[0]] : perLine;
   }
-  return { references: refs, mentions, memberOnly, memberQualifiers };
+  return { references: refs, mentions, memberOnly, memberQualifiers, ...(language && !CALLS_WITHOUT_PARENTHESES.has(language) ? { calls } : {}) };
 }
