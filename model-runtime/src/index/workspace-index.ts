@@ -591,7 +591,6 @@ function includesSorted(lines: readonly number[], line: number): boolean {
   return false;
 }
 
-/** The innermost definition of `rec` enclosing a 0-based line. */
 /** What `rec` writes before the dot of `name` on the code lines `within` selects (FileRecord.memberQualifiers). */
 function qualifiersWithin(rec: FileRecord, name: string, within: (line: number) => boolean): Set<string> {
   const qualifiers = rec.memberQualifiers?.[name];
@@ -640,6 +639,7 @@ export function splitQualified(symbol: string): { owner?: string; name: string }
   return name === symbol ? { name } : { owner: symbol.slice(0, symbol.length - name.length).replace(/(?:\.|::)$/, ""), name };
 }
 
+/** The innermost definition of `rec` enclosing a 0-based line. */
 export function innermostDefinition(rec: FileRecord, line: number): Definition | undefined {
   let best: Definition | undefined;
   for (const d of rec.definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
