@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AGREEMENT_RANKS, LabelTrie, calibrate, fuseWithRetrieved, labelOf, labelsOf, leadWithAgreement, rankLabels, scoreLabels } from "../../model-runtime/src/answer/label-search";
-import { asksForOneDefinition, asksWhereDefined, matchedRunnersUpFirst } from "../../model-runtime/src/answer/model-answer";
+import { asksForOneDefinition, asksWhereDefined, definitionAsked, matchedRunnersUpFirst } from "../../model-runtime/src/answer/model-answer";
 import { SeededRandom } from "../../model-runtime/src/model/random-init";
 import { CodeTokenizer } from "../../model-runtime/src/tokenizer";
 
@@ -90,6 +90,12 @@ test("asksForOneDefinition: where-defined and description questions, not lists, 
   for (const q of one.slice(0, 5)) assert.ok(asksWhereDefined(q), q);
   for (const q of one.slice(5)) assert.ok(!asksWhereDefined(q), q);
   for (const q of notOne) assert.ok(!asksWhereDefined(q), q);
+  // "… and who calls it?": the first part asks for one definition (its callers follow the answer); alone it asks nothing.
+  assert.ok(asksForOneDefinition("where is the workspace index stored and who calls it?"));
+  assert.equal(definitionAsked("where is the workspace index stored and who calls it?"), "where is the workspace index stored");
+  assert.equal(definitionAsked("Where is the cache kept, and what uses it?"), "Where is the cache kept");
+  assert.ok(!asksForOneDefinition("who calls it?"));
+  assert.equal(definitionAsked("Where is parse defined?"), "Where is parse defined?");
 });
 
 test("scoreLabels gives each label's log-probability; calibrate re-ranks the shortlist by PMI with the question", async () => {

@@ -119,10 +119,23 @@ export function asksWhereDefined(question: string): boolean {
 }
 
 /** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
+/**
+ * What a question asks of the code before a trailing "and who calls it?": "Where is the workspace index stored and who
+ * calls it?" searches for "Where is the workspace index stored" — the callers of "it" follow the answer (callersOfIt),
+ * and the words "who calls" would match `callees` and `calledOn` (the search had led with WorkspaceIndex.callees).
+ */
+export function definitionAsked(question: string): string {
+  const at = question.search(USES_OF_IT);
+  return at < 0 ? question : question.slice(0, at).replace(/[\s,]*(?:\band\b)?[\s,]*$/i, "");
+}
+
 export function asksForOneDefinition(question: string): boolean {
+  // Asked alone, "who calls it?" names nothing.
+  const asked = definitionAsked(question);
+  if (!/\w/.test(asked)) return false;
   // "List what X calls.", "Which definitions does X use?": a list of callees, whatever questionIntent makes of it.
-  const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(question);
-  return !asksForExplanation(question) && !asksForCallees && questionFocus(question).kind !== "uses" && questionIntent(question) === "definition";
+  const asksForCallees = /\b(?:calls?|uses?|depends? on|invokes?)\s*[?.!]?\s*$/i.test(asked);
+  return !asksForExplanation(asked) && !asksForCallees && questionFocus(asked).kind !== "uses" && questionIntent(asked) === "definition";
 }
 
 /**
@@ -530,7 +543,7 @@ function hitsToRead(question: string, opts: ModelAnswerOptions, index: Grounding
     return { hits: explainedPlaces(explained).filter((f) => f.name), withTests: true };
   }
   if (asksWhereDefined(question) || !(asksForOneDefinition(question) || asksAboutUnnamedCode(question))) return none;
-  return { hits: (opts.retrieve?.(question) ?? []).slice(0, RETRIEVED), withTests: ASKS_ABOUT_TESTS.test(question) };
+  return { hits: (opts.retrieve?.(definitionAsked(question)) ?? []).slice(0, RETRIEVED), withTests: ASKS_ABOUT_TESTS.test(question) };
 }
 
 /** What the answer starts from, decided before decoding. */
@@ -606,10 +619,11 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
   // A shortlist by the model's probability, re-ranked against a content-free question of the same form.
   const contentFree = asksWhereDefined(question) ? CONTENT_FREE_WHERE : CONTENT_FREE_DESCRIPTION;
   // Where-defined questions name the symbol: a retriever would hand over the answer, so only descriptions take its hits.
-  const matches = asksWhereDefined(question) ? [] : (opts.retrieve?.(question) ?? []);
+  const asked = definitionAsked(question);
+  const matches = asksWhereDefined(question) ? [] : (opts.retrieve?.(asked) ?? []);
   const retrieved = matches.slice(0, RETRIEVED);
   const priorWeight = asksWhereDefined(question) ? PRIOR_WEIGHT_WHERE : 1;
-  let ranked = await calibratedLabels(session, grounding.labels, question, contentFree, retrieved, priorWeight, opts.signal);
+  let ranked = await calibratedLabels(session, grounding.labels, asked, contentFree, retrieved, priorWeight, opts.signal);
   const fusionK = opts.fusionK ?? RETRIEVED_FUSION_K;
   if (retrieved.length && fusionK > 0) {
     // A retrieved definition in a file the model did not read (a repository larger than the context) can still be a
