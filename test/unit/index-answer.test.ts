@@ -392,6 +392,26 @@ test("a name an import statement brings in is that module's, or its re-export's,
   removeTree(dir);
 });
 
+test("self.x() and this.x() are the class's own member, else the nearest base class's; super.x() starts at the bases", async () => {
+  const dir = makeTree({
+    "pkg/a_other.py": "class Other:\n    def process(self, x):\n        return x\n",
+    "pkg/sql/compiler.py": "class SQLCompiler:\n    def process(self, x):\n        return x\n",
+    "pkg/dialect.py": "from .a_other import Other\nfrom .sql import compiler\n\nclass PGCompiler(compiler.SQLCompiler):\n    def render(self):\n        return self.process(1)\n",
+    "src/a_linear.ts": "export class LinearRouter {\n  add(p: string) {\n    return p;\n  }\n}\n",
+    "src/base.ts": "export class HonoBase {\n  add(p: string) {\n    return p + '/';\n  }\n}\n",
+    "src/hono.ts": "import { LinearRouter } from './a_linear';\nimport { HonoBase } from './base';\nexport class Hono extends HonoBase {\n  route(p: string) {\n    return this.add(p);\n  }\n  add(p: string) {\n    return super.add(p);\n  }\n}\n",
+  });
+  const index = await indexFolder(dir);
+  const callees = (path: string, name: string) => calleeLabels(index, path, name);
+  assert.deepEqual(callees("pkg/dialect.py", "render"), ["pkg/sql/compiler.py:SQLCompiler.process"], "the base class's, not Other's first by path");
+  const add = index.find("add").filter((h) => h.path === "src/hono.ts");
+  const route = index.find("route").find((h) => h.path === "src/hono.ts")!;
+  assert.deepEqual(index.callees(route.root, route.path, route.definition).map((c) => `${c.path}:${c.definition.container}.${c.definition.name}`), ["src/hono.ts:Hono.add"], "this.add: its own class's");
+  const meant = index.meantAt(add[0].root, "src/hono.ts", 7, "add");
+  assert.equal(`${meant?.path}:${meant?.definition.container}`, "src/base.ts:HonoBase", "super.add (line 8): the base's");
+  removeTree(dir);
+});
+
 test("what a function calls comes before the types and constants it uses", async () => {
   const dir = makeTree({
     "src/types.ts": "export type Amount = number;\nexport interface Options {\n  cap: number;\n}\n",

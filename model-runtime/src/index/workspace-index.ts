@@ -284,7 +284,7 @@ export class WorkspaceIndex {
     const memberOnly = rec.memberOnly?.includes(name) ?? false;
     // The lines it is written on: the one asked about, else the user's, else all.
     const within = line !== undefined ? (l: number) => l === line : user ? (l: number) => l >= user.startLine && l <= user.endLine : () => true;
-    const qualified = memberOnly ? this.qualifiedMeaning(rec, name, hits, within) : undefined;
+    const qualified = memberOnly ? this.qualifiedMeaning(rec, name, hits, within, user) : undefined;
     if (qualified) hits = qualified;
     else if (memberOnly) {
       // After a dot: a method, or a function of a module the file imports (Python's `coercions.expect(…)`, a JS
@@ -493,12 +493,23 @@ export class WorkspaceIndex {
    * name, that class's members (`Gson.fromJson` is not `JsonReader.fromJson`). Undefined — no narrowing — when any
    * qualifier is something else (`self`, a variable, an expression): only a type checker knows what those hold.
    */
-  private qualifiedMeaning(rec: FileRecord, name: string, hits: readonly SymbolHit[], within: (line: number) => boolean): SymbolHit[] | undefined {
+  private qualifiedMeaning(rec: FileRecord, name: string, hits: readonly SymbolHit[], within: (line: number) => boolean, user?: Definition): SymbolHit[] | undefined {
     const qualifiers = qualifiersWithin(rec, name, within);
     if (!qualifiers.size) return undefined;
     const out = new Set<SymbolHit>();
     for (const q of qualifiers) {
       if (!q) return undefined;
+      if (SELF_NAMES.has(q)) {
+        // `self.process(…)` in a method: its class's member, else the nearest base class's (PGCompiler's `process`
+        // is SQLCompiler's); `super.x()` starts at the bases.
+        const own = user?.container;
+        if (!own) return undefined;
+        const chain = this.classChain(rec, own).slice(q === "super" ? 1 : 0);
+        const inClass = chain.map((c) => hits.filter((h) => h.definition.container === c)).find((found) => found.length);
+        if (!inClass) return undefined;
+        for (const h of inClass) out.add(h);
+        continue;
+      }
       // The module, and what it re-exports, two hops deep: `sql.and_` is sql/__init__.py's re-export of
       // expression.py's re-export of _elements_constructors.py's `and_`.
       const modules = this.modulesNamed(rec, q);
@@ -508,6 +519,20 @@ export class WorkspaceIndex {
       for (const h of meant) out.add(h);
     }
     return [...out];
+  }
+
+  /**
+   * A class and its base classes, nearest first, by name (read from the class definitions' signatures: baseClasses),
+   * the class's own file's definition of a name first; at most 8 classes.
+   */
+  private classChain(rec: FileRecord, className: string): string[] {
+    const chain = [className];
+    for (let i = 0; i < chain.length && chain.length < 8; i++) {
+      const classes = this.find(chain[i], { limit: 16 }).filter((h) => h.definition.name === chain[i] && h.definition.kind === "class");
+      const def = classes.find((h) => h.root === rec.root && h.path === rec.path) ?? classes[0];
+      for (const base of def ? baseClasses(def.definition.signature, this.get(def.root, def.path)?.language ?? "") : []) if (!chain.includes(base)) chain.push(base);
+    }
+    return chain;
   }
 
   /** Modules (keys), the files they import, and the files those import: where what they re-export can be defined. */
@@ -589,6 +614,37 @@ function includesSorted(lines: readonly number[], line: number): boolean {
     else hi = mid - 1;
   }
   return false;
+}
+
+/** What a method writes for its own object: `self.x`, `this.x`, `cls.x` mean its class's members; `super.x` its bases'. */
+const SELF_NAMES = new Set(["self", "this", "cls", "super"]);
+
+/**
+ * The base classes a class definition's signature names, as bare names: Python's `class A(pkg.B, metaclass=M)` → B;
+ * `extends B` (TypeScript, JavaScript, Java, PHP), `: B, IFoo` (C#, C++ with access words, Kotlin's `B(x)`), Ruby's
+ * `< Mod::B`. Type arguments are dropped first (`class Hono<E extends Env> extends HonoBase<E>` → HonoBase).
+ */
+export function baseClasses(signature: string, language: string): string[] {
+  let s = signature;
+  while (/<[^<>]*>/.test(s)) s = s.replace(/<[^<>]*>/g, "");
+  const last = (name: string) => name.trim().split(/\.|::|\\/).pop()!.replace(/\[.*$/, "").replace(/\(.*$/, "").trim();
+  const valid = (name: string) => /^[A-Za-z_$][\w$]*$/.test(name);
+  let names: string[] = [];
+  if (language === "python") {
+    const m = /^\s*class\s+\w+\s*\(([^)]*)\)/.exec(s);
+    names = m ? m[1].split(",").filter((b) => !b.includes("=")) : [];
+  } else if (language === "ruby") {
+    const m = /^\s*class\s+[\w:]+\s*<\s*([\w:]+)/.exec(s);
+    names = m ? [m[1]] : [];
+  } else {
+    const ext = /\bextends\s+([\w$.\\]+)/.exec(s);
+    if (ext) names = [ext[1]];
+    else {
+      const colon = /\bclass\s+[\w$]+(?:\s*\([^)]*\))?\s*:\s*([^{]+)/.exec(s);
+      names = colon ? colon[1].split(",").map((b) => b.replace(/\b(?:public|private|protected|virtual)\b/g, "")) : [];
+    }
+  }
+  return names.map(last).filter(valid);
 }
 
 /** What `rec` writes before the dot of `name` on the code lines `within` selects (FileRecord.memberQualifiers). */
