@@ -14,7 +14,7 @@ import { firstBranchOnly } from "./preprocessor";
 
 export interface ParsedSource {
   definitions: Definition[];
-  /** Names bound outside every function (variablesOf). */
+  /** Names bound outside every function (addLocals). */
   variables: VariableDeclaration[];
   imports: ImportEntry[];
   references: ReferenceMap;
@@ -267,10 +267,10 @@ export class SourceParser {
         const recovered = this.firstBranchDefinitions(lang, source, root, definitions, options);
         if (recovered) ({ definitions, hasErrors } = recovered);
       }
-      addLocals(definitions, matches);
+      const variables = addLocals(definitions, matches, source);
       return {
         definitions,
-        variables: variablesOf(definitions, matches, source),
+        variables,
         imports: this.imports(matches),
         ...lexicalReferences(source, proseMask(lang.prose, root, source.length), lang.spec.id, definitions),
         hasErrors,
@@ -395,63 +395,55 @@ export class SourceParser {
 
 const MAX_LOCALS = 64;
 
-/**
- * Each function's and method's local variables (the `locals` query's captures, each given to the innermost function
- * around it): with its parameters they hide other definitions of their names inside it (WorkspaceIndex.callees).
- * A local of a block or a callback inside the function counts for the whole function: block scope is not modelled.
- */
-function addLocals(definitions: Definition[], matches: QueryMatch[]): void {
-  const functions = definitions.filter((d) => (d.kind === "function" || d.kind === "method") && !d.declarationOnly);
-  if (functions.length === 0) return;
-  for (const match of matches) {
-    const node = match.captures.find((c) => c.name === "local")?.node;
-    if (!node) continue;
-    const line = node.startPosition.row;
-    let owner: Definition | undefined;
-    for (const d of functions) if (d.startLine <= line && line <= d.endLine && (!owner || d.startLine >= owner.startLine)) owner = d;
-    if (!owner) continue;
-    const name = node.text;
-    owner.locals ??= [];
-    if (owner.locals.length < MAX_LOCALS && !owner.locals.includes(name)) owner.locals.push(name);
-  }
-}
-
 /** Variables recorded per file, at most (a generated table of constants must not bloat the index). */
 const MAX_VARIABLES = 256;
 /** Longest declaration text kept (the line that binds the name, as in a signature). */
 const MAX_VARIABLE_TEXT = 160;
 
+/** The innermost of `definitions` whose lines hold `line`. */
+function innermost(definitions: readonly Definition[], line: number): Definition | undefined {
+  let best: Definition | undefined;
+  for (const d of definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
+  return best;
+}
+
 /**
- * The names bound outside every function — a module's variables and constants (`DEFAULT_TIMEOUT = 30`, Go's
- * `var ErrNotFound = …`, Rust's `static`, a Java field), each with the line that binds it and the class around it, if
- * any: the `locals` query's captures with no function around them, first binding of each name only. A name that is
- * also a definition there (`const handler = () => …`) is the definition's.
+ * The `locals` query's captures, in one pass. Inside a function or method, each is a local variable of the innermost
+ * one around it (added to its Definition.locals): with its parameters they hide other definitions of their names inside
+ * it (WorkspaceIndex.callees); a local of a block or a callback inside the function counts for the whole function —
+ * block scope is not modelled. Outside every function they are the module's variables and constants
+ * (`DEFAULT_TIMEOUT = 30`, Go's `var ErrNotFound = …`, Rust's `static`, a Java field), returned with the line that
+ * binds each and the class around it, if any, first binding of each name only; a name that is also a definition there
+ * (`const handler = () => …`) is the definition's.
  */
-function variablesOf(definitions: readonly Definition[], matches: QueryMatch[], source: string): VariableDeclaration[] {
+function addLocals(definitions: Definition[], matches: QueryMatch[], source: string): VariableDeclaration[] {
   const functions = definitions.filter((d) => d.kind === "function" || d.kind === "method");
-  const out: VariableDeclaration[] = [];
+  const bodies = functions.filter((d) => !d.declarationOnly);
+  const variables: VariableDeclaration[] = [];
   const seen = new Set<string>();
-  const lineStarts = (() => {
-    let lines: number[] | undefined;
-    return () => (lines ??= [0, ...[...source.matchAll(/\n/g)].map((m) => m.index! + 1)]);
-  })();
   for (const match of matches) {
-    if (out.length >= MAX_VARIABLES) break;
     const node = match.captures.find((c) => c.name === "local")?.node;
     if (!node) continue;
     const line = node.startPosition.row;
-    if (functions.some((d) => d.startLine <= line && line <= d.endLine && !(d.nameLine === line && d.name === node.text))) continue;
-    if (definitions.some((d) => d.nameLine === line && d.name === node.text)) continue;
-    let container: Definition | undefined;
-    for (const d of definitions) if (d.startLine <= line && line <= d.endLine && (!container || d.startLine >= container.startLine)) container = d;
-    const key = `${container?.name ?? ""}\u0000${node.text}`;
+    const name = node.text;
+    const owner = innermost(bodies, line);
+    if (owner) {
+      owner.locals ??= [];
+      if (owner.locals.length < MAX_LOCALS && !owner.locals.includes(name)) owner.locals.push(name);
+      continue;
+    }
+    if (variables.length >= MAX_VARIABLES || definitions.some((d) => d.nameLine === line && d.name === name)) continue;
+    if (functions.some((d) => d.startLine <= line && line <= d.endLine)) continue;
+    const container = innermost(definitions, line);
+    const key = `${container?.name ?? ""}\u0000${name}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const starts = lineStarts();
-    const text = collapse(source.slice(starts[line], starts[line + 1] ?? source.length), MAX_VARIABLE_TEXT);
-    out.push({ name: node.text, line, ...(container ? { container: container.name } : {}), text });
+    const lineStart = source.lastIndexOf("\n", node.startIndex - 1) + 1;
+    const lineEnd = source.indexOf("\n", node.startIndex);
+    const text = collapse(source.slice(lineStart, lineEnd < 0 ? source.length : lineEnd), MAX_VARIABLE_TEXT);
+    variables.push({ name, line, ...(container ? { container: container.name } : {}), text });
   }
-  return out;
+  return variables;
 }
 
 /**
