@@ -16,26 +16,33 @@ import { OPEN_LOCATION_COMMAND, escapeMarkdown, locationLink } from "./locations
 
 const MAX_DEFINITIONS = 3;
 
+/** The identifier under the mouse, with the workspace folder and relative path of its file (when in one). */
+interface WordAt {
+  index: NonNullable<IndexController["index"]>;
+  range: vscode.Range;
+  word: string;
+  folder?: vscode.WorkspaceFolder;
+  here?: string;
+}
+
+function wordAt(controller: IndexController, document: vscode.TextDocument, position: vscode.Position): WordAt | undefined {
+  const index = controller.index;
+  const range = index && document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
+  if (!index || !range) return undefined;
+  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+  return { index, range, word: document.getText(range), folder, here: folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined };
+}
+
 /**
  * The symbol under the mouse and its definitions in the index, the one the file means there first (its own, an
  * imported one, its folder's: WorkspaceIndex.meantAt), else those in the same file; none for a parameter or a local.
  */
-function symbolAt(
-  controller: IndexController,
-  document: vscode.TextDocument,
-  position: vscode.Position,
-): { range: vscode.Range; word: string; hits: SymbolHit[]; meant?: SymbolHit } | undefined {
-  const index = controller.index;
-  if (!index) return undefined;
-  const range = document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
-  if (!range) return undefined;
-  const word = document.getText(range);
+function symbolAt(at: WordAt, line: number): { range: vscode.Range; word: string; hits: SymbolHit[]; meant?: SymbolHit } | undefined {
+  const { index, range, word, folder, here } = at;
   const hits = index.find(word, { limit: 20 });
   if (hits.length === 0) return undefined;
-  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-  const here = folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined;
-  if (folder && here && index.localAt(folder.name, here, position.line, word)) return undefined;
-  const meant = folder && here ? index.meantAt(folder.name, here, position.line, word) : undefined;
+  if (folder && here && index.localAt(folder.name, here, line, word)) return undefined;
+  const meant = folder && here ? index.meantAt(folder.name, here, line, word) : undefined;
   const rank = (h: SymbolHit) => (meant && h.root === meant.root && h.path === meant.path && h.definition.nameLine === meant.definition.nameLine ? 2 : Number(h.path === here && h.root === folder?.name));
   hits.sort((a, b) => rank(b) - rank(a));
   return { range, word, hits, meant };
@@ -45,41 +52,36 @@ function symbolAt(
  * The module variable or constant under the mouse (no definition has its name: WorkspaceIndex.variablesNamed), bound
  * in this file or in one it imports — a field `name` of some other class is not what `name` means here.
  */
-function variableAt(controller: IndexController, document: vscode.TextDocument, position: vscode.Position): { range: vscode.Range; word: string; bound: VariableHit[] } | undefined {
-  const index = controller.index;
-  const range = index && document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
-  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-  if (!index || !range || !folder) return undefined;
-  const word = document.getText(range);
-  const here = vscode.workspace.asRelativePath(document.uri, false);
-  if (index.localAt(folder.name, here, position.line, word)) return undefined;
+function variableAt(at: WordAt, line: number): VariableHit[] {
+  const { index, word, folder, here } = at;
+  if (!folder || !here || index.localAt(folder.name, here, line, word)) return [];
   const seen = index.importedFiles(folder.name, here);
-  const bound = index.variablesNamed(word, 50).filter((h) => (h.root === folder.name && h.path === here) || seen.has(fileKey(h.root, h.path)));
-  return bound.length ? { range, word, bound } : undefined;
+  return index.variablesNamed(word, 50).filter((h) => (h.root === folder.name && h.path === here) || seen.has(fileKey(h.root, h.path)));
 }
 
 export class LongviewHoverProvider implements vscode.HoverProvider {
   constructor(private readonly controller: IndexController) {}
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
-    const index = this.controller.index;
-    const at = symbolAt(this.controller, document, position);
-    const variable = at ? undefined : variableAt(this.controller, document, position);
-    if (!index || (!at && !variable)) return undefined;
+    const word = wordAt(this.controller, document, position);
+    const at = word && symbolAt(word, position.line);
+    const bound = word && !at ? variableAt(word, position.line) : [];
+    if (!word || (!at && bound.length === 0)) return undefined;
+    const index = word.index;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: [OPEN_LOCATION_COMMAND] };
     md.supportHtml = false;
     md.appendMarkdown(`**Longview** · index\n\n`);
-    if (variable) {
-      for (const h of variable.bound.slice(0, MAX_DEFINITIONS)) this.appendVariable(md, h);
-      this.appendUses(md, index.references(variable.word, 200));
-      return new vscode.Hover(md, variable.range);
+    if (!at) {
+      for (const h of bound.slice(0, MAX_DEFINITIONS)) this.appendVariable(md, h);
+      this.appendUses(md, index.references(word.word, 200));
+      return new vscode.Hover(md, word.range);
     }
-    const { range, word, hits, meant } = at!;
+    const { range, hits, meant } = at;
     for (const hit of hits.slice(0, MAX_DEFINITIONS)) this.appendDefinition(md, hit);
     if (hits.length > MAX_DEFINITIONS) md.appendMarkdown(`\n\n…and ${hits.length - MAX_DEFINITIONS} more definitions\n`);
     // With several definitions of the name, the uses of the one meant here; else every line naming it.
-    this.appendUses(md, meant && hits.length > 1 ? index.usesOf(meant, 200) : index.references(word, 200));
+    this.appendUses(md, meant && hits.length > 1 ? index.usesOf(meant, 200) : index.references(at.word, 200));
     return new vscode.Hover(md, range);
   }
 
@@ -127,7 +129,8 @@ export class ModelHoverProvider implements vscode.HoverProvider {
 
   async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     if (!modelCanAnswer(this.model.snapshot())) return undefined;
-    const at = symbolAt(this.controller, document, position);
+    const word = wordAt(this.controller, document, position);
+    const at = word && symbolAt(word, position.line);
     const hit = at?.hits[0];
     const record = hit && this.controller.index?.get(hit.root, hit.path);
     if (!at || !hit || !record) return undefined;
