@@ -207,11 +207,8 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
       const owner = v.container ? ` in \`${v.container}\`` : "";
       parts.push(`${cite(citations, root, path, v.line)}${owner}\n\n${fenceFor(path, v.text)}`);
     }
-    const refs = index.references(name, 200);
-    const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
-    if (refs.length) parts.push(`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6));
-    const cited = [...new Map(citations.map((c) => [`${c.root}\u0000${c.path}`, { root: c.root, path: c.path }])).values()];
-    return { markdown: parts.join("\n\n"), citations, symbols: [name], files: cited };
+    parts.push(...usedInParts(index.references(name, 200), citations));
+    return { markdown: parts.join("\n\n"), citations, symbols: [name], files: citedFiles(citations) };
   }
   const candidates = symbolCandidates(question);
   // A short question ("explain refill") is all symbol; in a sentence, a plain word ("handle", "timeout") names a
@@ -224,9 +221,8 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     const parts = [`### \`${name}\``];
     // A qualified symbol (`HonoRequest.header`) gets the uses of its definitions, not every `header`'s.
     const refs = qualified ? index.usesOfSome(hits, 200) : index.references(name, 200);
-    const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
     // Parts are written in display order: citations are collected as they are written.
-    const usedIn = () => (refs.length ? [`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6)] : ["No uses found elsewhere in the index."]);
+    const usedIn = () => (refs.length ? usedInParts(refs, citations) : ["No uses found elsewhere in the index."]);
     const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
     const callees = intent === "calls" && fn ? index.callees(fn.root, fn.path, fn.definition, 10) : [];
     if (intent === "uses") parts.push(...usedIn());
@@ -297,8 +293,19 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
     const hint = suggestions.length ? ` Similar names in the index: ${suggestions.map((s) => `\`${s}\``).join(", ")}.` : "";
     sections.push(`No definition in the index matches ${words.length ? words.map((w) => `\`${w}\``).join(", ") : "this question"}.${hint}`);
   }
-  const files = [...new Map(citations.map((c) => [`${c.root}\u0000${c.path}`, { root: c.root, path: c.path }])).values()];
-  return { markdown: sections.join("\n\n"), citations, symbols, files };
+  return { markdown: sections.join("\n\n"), citations, symbols, files: citedFiles(citations) };
+}
+
+/** "Used in N files:" and the uses, each cited (nothing when there are none). */
+function usedInParts(refs: ReferenceHit[], citations: Citation[]): string[] {
+  if (refs.length === 0) return [];
+  const files = new Set(refs.map((r) => `${r.root}/${r.path}`)).size;
+  return [`**Used in ${files} file${files === 1 ? "" : "s"}:**`, describeReferences(refs, citations, 6)];
+}
+
+/** The files an answer cites, each once, in the order first cited. */
+function citedFiles(citations: readonly Citation[]): Array<{ root: string; path: string }> {
+  return [...new Map(citations.map((c) => [`${c.root}\u0000${c.path}`, { root: c.root, path: c.path }])).values()];
 }
 
 const sameDefinition = (a: SymbolHit, b: SymbolHit) => a.root === b.root && a.path === b.path && a.definition.nameLine === b.definition.nameLine;
