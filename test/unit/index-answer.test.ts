@@ -469,3 +469,44 @@ test("a file's imports follow its edits, and an import of a file added later res
   assert.deepEqual(imported(), ["src/d.ts"], "a removed file no longer resolves");
   removeTree(dir);
 });
+
+test("the same files give the same answer whichever order they reached the index in (parse workers finish in any order)", async () => {
+  const { WorkspaceIndex } = await import("../../model-runtime/src/index/workspace-index");
+  const { DefinitionSearch } = await import("../../model-runtime/src/answer/definition-search");
+  // Twelve files that score the same for the search and all use one another: every tie is met.
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 12; i++) {
+    files[`src/route${i}.ts`] = [
+      `import { handleRequest } from "./route${(i + 1) % 12}";`,
+      "/** Handle a request for this route. */",
+      `export function handleRequest${i}() {`,
+      "  return handleRequest();",
+      "}",
+      "export function handleRequest() { return 1; }",
+    ].join("\n");
+  }
+  const tree = makeTree(files);
+  try {
+    const records = [...(await indexFolder(tree)).allFiles()];
+    const built = (order: typeof records) => {
+      const index = new WorkspaceIndex();
+      const search = new DefinitionSearch(index); // kept in step file by file, like the extension's during indexing
+      for (const r of order) index.upsert(r);
+      return { index, search };
+    };
+    const forward = built(records);
+    const backward = built([...records].reverse());
+    const shuffled = built([...records].sort((a, b) => (a.hash < b.hash ? -1 : 1)));
+    for (const other of [backward, shuffled]) {
+      assert.deepEqual(other.index.allFiles().map((f) => f.path), forward.index.allFiles().map((f) => f.path));
+      const hits = (s: typeof forward) => s.search.query("handle a request", 8).map((h) => `${h.path}:${h.definition.name}`);
+      assert.deepEqual(hits(other), hits(forward));
+      for (const q of ["how is a request handled?", "who uses handleRequest?"]) {
+        assert.equal(answerFromIndex(other.index, q).markdown, answerFromIndex(forward.index, q).markdown, q);
+      }
+    }
+    assert.deepEqual(forward.index.allFiles().map((f) => f.path), [...records.map((r) => r.path)].sort(), "path order");
+  } finally {
+    removeTree(tree);
+  }
+});

@@ -130,6 +130,18 @@ export interface SearchHit extends SymbolHit {
   score: number;
 }
 
+/**
+ * Results by score, equal scores by id (file key, then definition): MiniSearch keeps a running average of field
+ * lengths, so the last bits of a score depend on the order files were added, and equal scores come in that order.
+ * Compared at 12 significant digits, the ranking is the same whichever parse finished first.
+ */
+function inStableOrder<T extends { id: unknown; score: number }>(results: T[]): T[] {
+  return results
+    .map((r) => ({ r, score: Number(r.score.toPrecision(12)), id: String(r.id) }))
+    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((x) => x.r);
+}
+
 /** The body field counts less than a doc comment: it holds every word a definition uses (chosen on bench/everyday: docs/benchmarks/everyday.md). */
 const BODY_BOOST = 0.3;
 
@@ -183,7 +195,7 @@ export class DefinitionSearch {
   /** Best-matching definitions for a free-text query, highest score first. */
   query(text: string, limit = 10): SearchHit[] {
     const out: SearchHit[] = [];
-    for (const r of this.search.search(text, { combineWith: "OR" })) {
+    for (const r of inStableOrder(this.search.search(text, { combineWith: "OR" }))) {
       const [root, path, i] = String(r.id).split("\u0000");
       const rec = this.index.get(root, path);
       const definition = rec?.definitions[Number(i)];

@@ -43,6 +43,7 @@ export class WorkspaceIndex {
   private readonly functionOwners = new WeakMap<FileRecord, Map<Definition, Definition>>();
   /** The files in placeRank order (filesByPlace), for the index's version. */
   private byPlace?: { version: number; files: FileRecord[] };
+  private inPathOrder?: { version: number; files: FileRecord[] };
 
   /** Follow changes file by file (derived indexes stay in step without rebuilding). Returns an unsubscribe. */
   onChange(listener: IndexChangeListener): () => void {
@@ -54,8 +55,17 @@ export class WorkspaceIndex {
     return this.files.size;
   }
 
-  allFiles(): IterableIterator<FileRecord> {
-    return this.files.values();
+  /**
+   * Every file, in path order (kept until the index changes). Whatever is built from the index — the search, the
+   * layout, the uses of a name — must not depend on which parse worker finished first: the same repository gives the
+   * same answer on every run.
+   */
+  allFiles(): readonly FileRecord[] {
+    if (this.inPathOrder?.version !== this.version) {
+      const keys = [...this.files.keys()].sort();
+      this.inPathOrder = { version: this.version, files: keys.map((k) => this.files.get(k)!) };
+    }
+    return this.inPathOrder.files;
   }
 
   skipped(): SkippedFile[] {
@@ -186,7 +196,7 @@ export class WorkspaceIndex {
   /** The files, the library's own first, then examples, then tests (placeRank), kept until the index changes. */
   private filesByPlace(): FileRecord[] {
     if (this.byPlace?.version !== this.version) {
-      const files = [...this.files.values()];
+      const files = [...this.allFiles()];
       const rank = new Map(files.map((f) => [f, placeRank(f.path, "")]));
       this.byPlace = { version: this.version, files: files.sort((a, b) => rank.get(a)! - rank.get(b)!) };
     }
@@ -467,7 +477,7 @@ export class WorkspaceIndex {
 
   private currentResolver(): NonNullable<WorkspaceIndex["resolver"]> {
     if (this.resolver?.pathsVersion !== this.pathsVersion) {
-      const files = [...this.files.values()];
+      const files = [...this.allFiles()];
       this.resolver = { pathsVersion: this.pathsVersion, files, imports: importResolver(files) };
     }
     return this.resolver;
