@@ -972,6 +972,28 @@ test("answerWithModel: 'where is X defined and who calls it?' cites X's definiti
   records.set(rec.path, rec);
 });
 
+test("answerWithModel: 'where is X defined and what does it call?' cites X's definition, then lists its callees from the index", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("q");
+  const rec = sources[1].record;
+  const x = rec.definitions[0];
+  const callees = [sources[3].record, sources[4].record].map((r) => ({ name: r.definitions[0].name, root: r.root, path: r.path }));
+  const asked: string[] = [];
+  const facts = (q: string) => {
+    asked.push(q);
+    if (q === `What does \`${x.name}\` call?`) return { kind: "calls" as const, symbol: x.name, definitions: callees };
+    if (q.startsWith(`Where is \`${x.name}\` defined`)) return { kind: "where" as const, symbol: x.name, definitions: [{ name: x.name, root: rec.root, path: rec.path }] };
+    return undefined;
+  };
+  const { answer } = await finished(answerWithModel(session, tokenizer, index, `Where is \`${x.name}\` defined and what does it call?`, { maxNewTokens: 40, grounding, facts }));
+  assert.equal(answer.citations[0].path, rec.path, answer.text);
+  assert.equal(answer.citations[0].label, x.name, answer.text);
+  const [, list = ""] = answer.text.split("Calls:");
+  const lineOf = (i: number) => [sources[3], sources[4]][i].record.definitions[0].nameLine + 1;
+  assert.deepEqual([...list.matchAll(/^- `([^`]+)` (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`), callees.map((c, i) => `${c.name} ${c.path}:${lineOf(i)}`), answer.text);
+  assert.ok(!answer.text.includes("Called by"), answer.text);
+  records.set(rec.path, rec);
+});
+
 test("answerWithModel: a question the index answers names only its facts, in the model's calibrated order, each place once", async () => {
   const { session, sources, index, grounding } = await answerFixture("x");
   // Three facts from three files (as index-facts.ts gives them), asked about with a where-defined question.

@@ -95,6 +95,10 @@ test("asksForOneDefinition: where-defined and description questions, not lists, 
   assert.equal(definitionAsked("where is the workspace index stored and who calls it?"), "where is the workspace index stored");
   assert.equal(definitionAsked("Where is the cache kept, and what uses it?"), "Where is the cache kept");
   assert.ok(!asksForOneDefinition("who calls it?"));
+  // "… and what does it call?" likewise: its callees follow.
+  assert.equal(definitionAsked("Where is url_for defined and what does it call?"), "Where is url_for defined");
+  assert.ok(asksForOneDefinition("where is the request parser and what does it call?"));
+  assert.equal(definitionAsked("what does make_response do, and what does it call?"), "what does make_response do");
   assert.equal(definitionAsked("Where is parse defined?"), "Where is parse defined?");
 });
 

@@ -115,6 +115,9 @@ const DETERMINERS = new Set("a an the this that these those how what which why w
 /** A question that asks for the callers or users of what it is about without naming it again: "… and who calls it?" */
 export const USES_OF_IT = /\b(?:who|what|which \w+) (?:calls|uses|invokes|references) (?:it|them|this|that)\b|\bwhere (?:is|are) (?:it|they) (?:called|used)\b/i;
 
+/** A question that asks what its subject calls without naming it again: "… and what does it call?" */
+export const CALLEES_OF_IT = /\bwhat (?:does|do) (?:it|they|this|that) (?:call|invoke|depend on)\b|\bwhat (?:it|they) (?:calls?|invokes?)\b/i;
+
 export function questionFocus(question: string): QuestionFocus {
   // "Where is X defined and who calls it?": the citations are of X's definition; its callers are listed after them.
   const kind = USES.test(question) && !USES_OF_IT.test(question) ? "uses" : "other";

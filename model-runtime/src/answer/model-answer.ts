@@ -15,7 +15,7 @@ import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { END_ANSWER } from "../training-data/answer-format";
 import { EXPLAIN_TEMPLATES, definitionLabel, describe } from "../training-data/questions";
 import { definitionReads } from "./definition-reads";
-import { type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, USES_OF_IT, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
+import { CALLEES_OF_IT, type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, USES_OF_IT, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, isGenericWord, questionIntent } from "./index-answer";
 import { type FactKind, type IndexFact, type IndexFacts, indexFacts } from "./index-facts";
@@ -125,8 +125,8 @@ export function asksWhereDefined(question: string): boolean {
  * and the words "who calls" would match `callees` and `calledOn` (the search had led with WorkspaceIndex.callees).
  */
 export function definitionAsked(question: string): string {
-  const at = question.search(USES_OF_IT);
-  return at < 0 ? question : question.slice(0, at).replace(/[\s,]*(?:\band\b)?[\s,]*$/i, "");
+  const at = [question.search(USES_OF_IT), question.search(CALLEES_OF_IT)].filter((i) => i >= 0);
+  return at.length ? question.slice(0, Math.min(...at)).replace(/[\s,]*(?:\band\b)?[\s,]*$/i, "") : question;
 }
 
 export function asksForOneDefinition(question: string): boolean {
@@ -462,9 +462,11 @@ export async function* answerWithModel(
         : citationsAfter(decoder.citations, { ranked: plan?.ranked ?? [], facts: factAnswer ? facts : undefined, explainFacts: opts.facts, index, question });
   // "Where is the workspace index stored and who calls it?": the answer's definition, then its callers from the index.
   // The definition is the answer's first label: the one it led with, else the first it cited.
-  const answered = (!factAnswer || facts?.kind === "where") && (plan?.ranked[0]?.label || decoder?.citations[0]?.label);
-  const callers = decoder && answered ? callersOfIt(question, answered, opts.facts, index, [...decoder.citations, ...(after?.citations ?? [])]) : undefined;
-  for (const part of [after, callers]) {
+  // An explanation quoted from the docs cites its definitions after the words (after.citations).
+  const answered = (!factAnswer || facts?.kind === "where") && (plan?.ranked[0]?.label || decoder?.citations[0]?.label || after?.citations[0]?.label);
+  const cited = [...(decoder?.citations ?? []), ...(after?.citations ?? [])];
+  const related = decoder && answered ? [calleesOfIt(question, answered, opts.facts, index, cited), callersOfIt(question, answered, opts.facts, index, cited)] : [];
+  for (const part of [after, ...related]) {
     if (!part?.citations.length) continue;
     const piece = part.text(answer);
     answer += piece;
@@ -808,6 +810,21 @@ function callersOfIt(
   if (found?.kind !== "uses") return undefined;
   const list = remainingFacts([], found, cited, index, { symbol: label, kind: "uses" });
   return { citations: list, text: (answer) => titledList(answer, calls ? "Called by" : "Used by", list) };
+}
+
+/** What an answer's definition calls when the question also asks what "it" calls, as the index finds them, after the answer. */
+function calleesOfIt(
+  question: string,
+  label: string,
+  facts: ModelAnswerOptions["facts"],
+  index: GroundingIndex,
+  cited: readonly ModelCitation[],
+): { citations: ModelCitation[]; text: (answerSoFar: string) => string } | undefined {
+  if (!facts || !CALLEES_OF_IT.test(question)) return undefined;
+  const found = facts(`What does \`${label}\` call?`);
+  if (found?.kind !== "calls") return undefined;
+  const list = remainingFacts([], found, cited, index, { symbol: label, kind: "other" });
+  return { citations: list, text: (answer) => titledList(answer, "Calls", list) };
 }
 
 /** Where an explained symbol is defined, as citations (lines written by the index), none the answer cited already. */
