@@ -268,3 +268,47 @@ test("lead: the answer starts with the searched label whatever the model's first
   assert.ok(tok.decode(chosen).startsWith("computeTotal "), tok.decode(chosen));
   assert.deepEqual(decoder.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["computeTotal src/billing.ts:3"]);
 });
+
+test("Ruby names ending in ! or ?: the question names them, a label cites their own lines", async () => {
+  const { candidateSymbols } = await import("../../model-runtime/src/answer/index-answer");
+  const dir = makeTree({
+    "lib/base.rb": [
+      "class Base",
+      "  def call!(env)",
+      "    invoke { dispatch! }",
+      "  end",
+      "",
+      "  def dispatch!",
+      "    invoke { route! }",
+      "  end",
+      "",
+      "  def empty?",
+      "    true",
+      "  end",
+      "",
+      "  def invoke",
+      "    yield",
+      "  end",
+      "end",
+      "",
+    ].join("\n"),
+  });
+  try {
+    const index = await indexFolder(dir);
+    assert.deepEqual(questionFocus("where is dispatch! defined?"), { symbol: "dispatch!", kind: "other" });
+    assert.deepEqual(questionFocus("what does `empty?` do?"), { symbol: "empty?", kind: "other" });
+    assert.equal(questionFocus("who calls invoke?").symbol, "invoke", "the question's own mark is not the name's");
+    assert.ok(candidateSymbols("where is dispatch! defined?").includes("dispatch!"));
+    const file = [{ root: "ws", path: "lib/base.rb" }];
+    assert.equal(resolveCitationLine(index, file, "Base.dispatch!", { symbol: "dispatch!", kind: "other" }).line, 6);
+    assert.equal(resolveCitationLine(index, file, "empty?", { kind: "other" }).line, 10);
+    // Who uses invoke: each caller's own line, not the first use in the file.
+    const uses = { symbol: "invoke", kind: "uses" as const };
+    assert.equal(resolveCitationLine(index, file, "Base.dispatch!", uses).line, 7);
+    assert.equal(resolveCitationLine(index, file, "Base.call!", uses).line, 3);
+    // "invoke?" (the sentence's mark after a name defined without one) is still invoke.
+    assert.equal(resolveCitationLine(index, file, "invoke?", { kind: "other" }).line, 14);
+  } finally {
+    removeTree(dir);
+  }
+});

@@ -88,7 +88,9 @@ export function asksForExplanation(question: string): boolean {
   return EXPLAIN.test(question);
 }
 
-const IDENT = String.raw`#?[A-Za-z_$][\w$]*(?:(?:\.|::)#?[A-Za-z_$][\w$]*)*`; // "#name": a JavaScript private member
+// "#name": a JavaScript private member; "name!": a Ruby method that changes its receiver (`filter!`). A trailing "?"
+// is the question's own mark unless the name is quoted (`empty?`).
+const IDENT = String.raw`#?[A-Za-z_$][\w$]*(?:(?:\.|::)#?[A-Za-z_$][\w$]*)*!?`;
 const USES = /\bwho (?:uses|calls|references)\b|\bwhere (?:is|are) .+ used\b|\breferences? to\b|\bmentions?\b|\bcallers? of\b|\bused by\b|\busages? of\b|\buses of\b/i;
 /**
  * The training templates that name a symbol without backticks (training-data/questions.ts), in any case: people type
@@ -121,7 +123,7 @@ export const CALLEES_OF_IT = /\bwhat (?:does|do) (?:it|they|this|that) (?:call|i
 export function questionFocus(question: string): QuestionFocus {
   // "Where is X defined and who calls it?": the citations are of X's definition; its callers are listed after them.
   const kind = USES.test(question) && !USES_OF_IT.test(question) ? "uses" : "other";
-  const quoted = new RegExp(String.raw`\`(${IDENT})\``).exec(question);
+  const quoted = new RegExp(String.raw`\`(${IDENT}\??)\``).exec(question);
   if (quoted) return { symbol: quoted[1], kind };
   for (const re of PLAIN_SYMBOL) {
     const m = re.exec(question);
@@ -137,15 +139,26 @@ export function questionFocus(question: string): QuestionFocus {
 
 /** The name a label gives ("computeTotal", "Ledger.record", "see parseArgs" → its last identifier). */
 function labelName(label: string): { name: string; container?: string } | undefined {
-  const m = new RegExp(`(${IDENT})\\W*$`).exec(label.trim());
+  // A Ruby method's name may end in ! or ? (`filter!`, `empty?`): part of the name, not punctuation.
+  const m = new RegExp(`(${IDENT}[!?]?)\\W*$`).exec(label.trim());
   if (!m) return undefined;
   const parts = m[1].split(/\.|::/);
   return { name: parts[parts.length - 1], container: parts.length > 1 ? parts[parts.length - 2] : undefined };
 }
 
+/**
+ * Whether a label's name is the definition's: the same name, or the name followed by a ! or ? that only the sentence
+ * has ("parse?" where the file defines `parse` and no `parse?`; Ruby's `filter!` and `empty?` are names of their own).
+ */
+function namesDefinition(labelName: string, definitionName: string | undefined, rec: FileRecord): boolean {
+  if (labelName === definitionName) return true;
+  if (!/[!?]$/.test(labelName) || labelName.slice(0, -1) !== definitionName) return false;
+  return !rec.definitions.some((d) => d.name === labelName);
+}
+
 function definitionsNamed(rec: FileRecord, label: { name: string; container?: string }): Definition[] {
   // Containers as labels write them: `LinkedList<T>` → `LinkedList` (questions.ts plainContainer).
-  const defs = rec.definitions.filter((d) => d.name === label.name && (!label.container || !d.container || (plainContainer(d.container) ?? d.container).endsWith(label.container)));
+  const defs = rec.definitions.filter((d) => namesDefinition(label.name, d.name, rec) && (!label.container || !d.container || (plainContainer(d.container) ?? d.container).endsWith(label.container)));
   // Full definitions before bare declarations, then in file order.
   return defs.sort((a, b) => Number(!!a.declarationOnly) - Number(!!b.declarationOnly) || a.nameLine - b.nameLine);
 }
@@ -196,7 +209,7 @@ export function resolveCitationLine(
       const uses = usesOf(r);
       const inEncloser = uses.filter((l) => {
         const e = innermostDefinition(r, l);
-        return name ? e?.name === name.name : e === undefined;
+        return name ? namesDefinition(name.name, e?.name, r) : e === undefined;
       });
       const hit = pick(r, inEncloser) ?? pick(r, uses);
       if (hit) return hit;
@@ -323,7 +336,7 @@ export class GroundedDecoder {
     const accepts = (f: CitationTarget): boolean => {
       const rec = this.opts.index.get(f.root, f.path);
       if (!rec) return false;
-      if (this.focus.kind === "uses" && symbol) return usesIn(rec, symbol).some((l) => innermostDefinition(rec, l)?.name === name.name);
+      if (this.focus.kind === "uses" && symbol) return usesIn(rec, symbol).some((l) => namesDefinition(name.name, innermostDefinition(rec, l)?.name, rec));
       return definitionsNamed(rec, name).length > 0;
     };
     return this.opts.trie.restrictedTo(accepts);

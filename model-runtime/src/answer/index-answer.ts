@@ -98,11 +98,12 @@ function joinedWordNames(question: string): string[] {
 
 /** Candidates with how surely they are code: `quoted` and code-shaped words are; plain words may be English. */
 function symbolCandidates(question: string): Array<{ text: string; surelyCode: boolean; joined?: boolean }> {
-  const quoted = [...question.matchAll(/[`'"]([A-Za-z_$][\w$.:]*)[`'"]/g)].map((m) => m[1]);
-  const words = [...question.matchAll(/[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*/g)].map((m) => m[0]);
-  // camelCase, snake_case, Pascal with two humps, qualified names: surely code. A single capital ("How",
-  // "Ledger") may be a sentence start, so such words only count after the surely-code ones.
-  const codeLike = words.filter((w) => /[a-z][A-Z]|_|\.|::|\$/.test(w));
+  // Ruby names may end in "!" (`filter!`), and quoted in "?" (`empty?`).
+  const quoted = [...question.matchAll(/[`'"]([A-Za-z_$][\w$.:]*[!?]?)[`'"]/g)].map((m) => m[1]);
+  const words = [...question.matchAll(/[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*!?/g)].map((m) => m[0]);
+  // camelCase, snake_case, Pascal with two humps, qualified names, a Ruby bang method: surely code. A single capital
+  // ("How", "Ledger") may be a sentence start, so such words only count after the surely-code ones.
+  const codeLike = words.filter((w) => /[a-z][A-Z]|_|\.|::|\$|\w!$/.test(w));
   const plain = words.filter((w) => !STOP_WORDS.has(w.toLowerCase()) && !GENERIC_WORDS.has(w) && w.length > 2);
   const sure = new Set([...quoted, ...codeLike]);
   const spelled = [...quoted, ...codeLike, ...plain];
