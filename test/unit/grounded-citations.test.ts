@@ -269,7 +269,7 @@ test("lead: the answer starts with the searched label whatever the model's first
   assert.deepEqual(decoder.citations.map((c) => `${c.label} ${c.path}:${c.line}`), ["computeTotal src/billing.ts:3"]);
 });
 
-test("Ruby names ending in ! or ?: the question names them, a label cites their own lines", async () => {
+test("Ruby names ending in ! or ?, operators, setters and dotted namespaces: the question names them, a label cites their own lines", async () => {
   const { candidateSymbols } = await import("../../model-runtime/src/answer/index-answer");
   const dir = makeTree({
     "lib/base.rb": [
@@ -289,9 +289,18 @@ test("Ruby names ending in ! or ?: the question names them, a label cites their 
       "  def invoke",
       "    yield",
       "  end",
+      "",
+      "  def <=>(other)",
+      "    0",
+      "  end",
+      "",
+      "  def body=(value)",
+      "    @body = value",
+      "  end",
       "end",
       "",
     ].join("\n"),
+    "src/Bson/BsonType.cs": "using System;\nnamespace Newtonsoft.Json.Bson\n{\n    internal enum BsonType\n    {\n        Number = 1\n    }\n}\n",
   });
   try {
     const index = await indexFolder(dir);
@@ -308,6 +317,11 @@ test("Ruby names ending in ! or ?: the question names them, a label cites their 
     assert.equal(resolveCitationLine(index, file, "Base.call!", uses).line, 3);
     // "invoke?" (the sentence's mark after a name defined without one) is still invoke.
     assert.equal(resolveCitationLine(index, file, "invoke?", { kind: "other" }).line, 14);
+    // Names that are not identifiers are read whole: an operator, a setter, a dotted namespace.
+    assert.equal(resolveCitationLine(index, file, "Base.<=>", { kind: "other" }).line, 18);
+    assert.equal(resolveCitationLine(index, file, "Base.body=", { kind: "other" }).line, 22);
+    assert.equal(resolveCitationLine(index, [{ root: "ws", path: "src/Bson/BsonType.cs" }], "Newtonsoft.Json.Bson", { kind: "other" }).line, 2);
+    assert.equal(resolveCitationLine(index, [{ root: "ws", path: "src/Bson/BsonType.cs" }], "BsonType", { kind: "other" }).line, 4);
   } finally {
     removeTree(dir);
   }

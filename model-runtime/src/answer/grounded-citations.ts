@@ -13,7 +13,7 @@
 import type { Definition, FileRecord } from "../index/types";
 import { innermostDefinition, isMention } from "../index/workspace-index";
 import type { SampledToken } from "../engine/sampling";
-import { plainContainer } from "../training-data/questions";
+import { definitionLabel, plainContainer } from "../training-data/questions";
 import type { DefinedNames } from "./grounded-labels";
 import { isGenericWord } from "./index-answer";
 import { descend } from "./token-trie";
@@ -138,12 +138,16 @@ export function questionFocus(question: string): QuestionFocus {
 }
 
 /** The name a label gives ("computeTotal", "Ledger.record", "see parseArgs" → its last identifier). */
-function labelName(label: string): { name: string; container?: string } | undefined {
+function labelName(label: string): { name: string; container?: string; whole: string } | undefined {
+  // Names that are not identifiers: an operator method (Ruby's `AcceptEntry.<=>`, `[]`), a Ruby setter (`body=`) and a
+  // Kotlin name in backticks (`-DeprecatedOkio`) — read whole, or the label would name its container or line 1.
+  const special = /^(?:([\w$:.]+)\.)?(`[^`]+`|[^\w\s.`]+|[A-Za-z_]\w*=)$/.exec(label.trim());
+  if (special) return { name: special[2], container: special[1]?.split(/\.|::/).pop(), whole: label.trim() };
   // A Ruby method's name may end in ! or ? (`filter!`, `empty?`): part of the name, not punctuation.
   const m = new RegExp(`(${IDENT}[!?]?)\\W*$`).exec(label.trim());
   if (!m) return undefined;
   const parts = m[1].split(/\.|::/);
-  return { name: parts[parts.length - 1], container: parts.length > 1 ? parts[parts.length - 2] : undefined };
+  return { name: parts[parts.length - 1], container: parts.length > 1 ? parts[parts.length - 2] : undefined, whole: label.trim() };
 }
 
 /**
@@ -156,9 +160,13 @@ function namesDefinition(labelName: string, definitionName: string | undefined, 
   return !rec.definitions.some((d) => d.name === labelName);
 }
 
-function definitionsNamed(rec: FileRecord, label: { name: string; container?: string }): Definition[] {
+function definitionsNamed(rec: FileRecord, label: { name: string; container?: string; whole?: string }): Definition[] {
   // Containers as labels write them: `LinkedList<T>` → `LinkedList` (questions.ts plainContainer).
-  const defs = rec.definitions.filter((d) => namesDefinition(label.name, d.name, rec) && (!label.container || !d.container || (plainContainer(d.container) ?? d.container).endsWith(label.container)));
+  let defs = rec.definitions.filter((d) => namesDefinition(label.name, d.name, rec) && (!label.container || !d.container || (plainContainer(d.container) ?? d.container).endsWith(label.container)));
+  // A name the split misreads is the whole label: a dotted namespace (`Newtonsoft.Json.Bson`), a quoted module
+  // (`'./context'`), a computed member (`HonoRequest.[GET_MATCH_RESULT]`), a raw identifier (`r#async`).
+  const whole = label.whole;
+  if (!defs.length && whole) defs = rec.definitions.filter((d) => d.name === whole || definitionLabel(d) === whole);
   // Full definitions before bare declarations, then in file order.
   return defs.sort((a, b) => Number(!!a.declarationOnly) - Number(!!b.declarationOnly) || a.nameLine - b.nameLine);
 }
@@ -215,9 +223,11 @@ export function resolveCitationLine(
       if (hit) return hit;
     }
   }
-  if (name) {
+  // A label with no identifier in it names a module by its path (`'../..'`), if anything.
+  const named = name ?? (label.trim() ? { name: label.trim(), whole: label.trim() } : undefined);
+  if (named) {
     for (const r of records) {
-      const hit = pick(r, definitionsNamed(r, name).map((d) => d.nameLine));
+      const hit = pick(r, definitionsNamed(r, named).map((d) => d.nameLine));
       if (hit) return hit;
     }
   }
