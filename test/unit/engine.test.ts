@@ -593,10 +593,10 @@ async function finished(gen: ReturnType<typeof answerWithModel>): Promise<{ answ
 }
 
 /** A random small model prefilled over six generated files, with the index and grounding answerWithModel takes. */
-async function answerFixture(prefix: string) {
+async function answerFixture(prefix: string, pathOf = (i: number) => `src/${prefix}${i}.ts`) {
   const c: ModelConfig = { ...randomConfig({ blockSize: 64 }), vocabSize: tokenizer.vocabSize, dModel: 32, headDim: 16, numHeads: 4, numKvHeads: 2, pattern: { ...DEFAULT_PATTERN, budget: 12, localBlocks: 4, anchorRowBudget: 24 } };
   const e = await engineFor(c, randomWeights(c, { seed: rng.int(2 ** 31), std: 0.1 }), pairings[0], 512);
-  const sources = Array.from({ length: 6 }, (_, i) => source(`src/${prefix}${i}.ts`, 6 + rng.int(6)));
+  const sources = Array.from({ length: 6 }, (_, i) => source(pathOf(i), 6 + rng.int(6)));
   const layout = RepoLayout.build(sources, tokenizer, { blockSize: 64 });
   const session = RepoSession.create(e, layout, { answerRoom: 512 });
   await session.prefillRepository();
@@ -781,6 +781,27 @@ test("answerWithModel: a description's runners-up are fused with the retriever's
   assert.notDeepEqual(fused.others, plain.others, "reversed retrieval changes the runners-up's order");
   // fusionK 0: the model's order, whatever the retriever says.
   assert.deepEqual(split(await run(() => reversed.map((l) => ({ name: nameOf(l) })), 0)).others, plain.others);
+});
+
+test("answerWithModel: a question about what code does is answered by library code before tests, unless it asks about tests", async () => {
+  // Four files of six are tests: a model's order seldom puts the two library files' labels first by chance.
+  const { session, index, grounding } = await answerFixture("t", (i) => (i === 3 || i === 5 ? `src/t${i}.ts` : `test/t${i}.test.ts`));
+  const isTest = (label: string) => !label.startsWith("t3") && !label.startsWith("t5");
+  // The answer's labels: the one it leads with, then the other candidates.
+  const labels = async (question: string, libraryFirst?: boolean) => {
+    const { answer } = await finished(answerWithModel(session, tokenizer, index, question, { maxNewTokens: 10, grounding, libraryFirst, leadByAgreement: false }));
+    const others = answer.text.includes("Other candidates:") ? [...answer.text.slice(answer.text.indexOf("Other candidates:")).matchAll(/^- `([^`]+)`/gm)].map((m) => m[1]) : [];
+    return [answer.citations[0].label!, ...others];
+  };
+  const question = "how does the parser split a line into fields?";
+  const ordered = await labels(question);
+  assert.ok(ordered.length >= 3, ordered.join(", "));
+  assert.ok(ordered.some((l) => !isTest(l)), ordered.join(", "));
+  const firstTest = ordered.findIndex(isTest);
+  assert.ok(firstTest < 0 || ordered.slice(firstTest).every(isTest), `library labels first: ${ordered.join(", ")}`);
+  // Asked about tests, the model's order stands.
+  const aboutTests = "which test checks how the parser splits a line into fields?";
+  assert.deepEqual(await labels(aboutTests), await labels(aboutTests, false));
 });
 
 test("answerWithModel: a description's first place needs the retriever's agreement; the answer is that one citation", async () => {

@@ -55,6 +55,8 @@ export interface ModelAnswerOptions {
    * bench/everyday). false: an ablation.
    */
   matchedFirst?: boolean;
+  /** A description's labels in the library's own code before those only in tests and examples (unless it asks about tests). false: an ablation. */
+  libraryFirst?: boolean;
   /**
    * What the index knows answers the question (index-facts.ts: where X is defined, what X calls, who uses X). When
    * it returns facts the answer names only them: the model orders them (by its calibrated probability of writing each
@@ -637,6 +639,12 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     if (opts.leadByAgreement !== false) ranked = leadWithAgreement(ranked, retrievedLabels, namedIn(question));
   }
   if (opts.matchedFirst !== false && retrieved.length) ranked = matchedRunnersUpFirst(ranked, new Set(matches.flatMap((d) => [definitionLabel(d), d.name])));
+  // A question about what the code does is answered by the library's code; a test that exercises it comes after
+  // (requests' "how are redirects followed?" had led with test_getattr_proxy_stream_follows_redirect).
+  if (opts.libraryFirst !== false && !ASKS_ABOUT_TESTS.test(question)) {
+    const filesOf = new Map(ranked.map((r) => [r.label, r.files]));
+    ranked = libraryLabelsFirst(ranked, (label) => filesOf.get(label) ?? []);
+  }
   ranked = ranked.slice(0, CANDIDATES);
   // The answer is a definition in a file the model did not read (nginx: 128k of 1.9M tokens read): the index lists the
   // candidates, the model writes nothing (it would only name something it read).
