@@ -27,7 +27,8 @@ interface WordAt {
 
 function wordAt(controller: IndexController, document: vscode.TextDocument, position: vscode.Position): WordAt | undefined {
   const index = controller.index;
-  const range = index && document.getWordRangeAtPosition(position, /[A-Za-z_$][\w$]*/);
+  // A Ruby method's name may end in ! or ? (`filter!`, `empty?`); elsewhere those are operators (`x!`, `println!`).
+  const range = index && document.getWordRangeAtPosition(position, document.languageId === "ruby" ? /[A-Za-z_$][\w$]*[!?]?/ : /[A-Za-z_$][\w$]*/);
   if (!index || !range) return undefined;
   const folder = vscode.workspace.getWorkspaceFolder(document.uri);
   return { index, range, word: document.getText(range), folder, here: folder ? vscode.workspace.asRelativePath(document.uri, false) : undefined };
