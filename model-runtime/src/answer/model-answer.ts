@@ -123,7 +123,7 @@ export function asksWhereDefined(question: string): boolean {
 /** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
 /**
  * What a question asks of the code before a trailing "and who calls it?": "Where is the workspace index stored and who
- * calls it?" searches for "Where is the workspace index stored" — the callers of "it" follow the answer (callersOfIt),
+ * calls it?" searches for "Where is the workspace index stored" — the callers of "it" follow the answer (relatedToIt),
  * and the words "who calls" would match `callees` and `calledOn` (the search had led with WorkspaceIndex.callees).
  */
 export function definitionAsked(question: string): string {
@@ -467,7 +467,7 @@ export async function* answerWithModel(
   // An explanation quoted from the docs cites its definitions after the words (after.citations).
   const answered = (!factAnswer || facts?.kind === "where") && (plan?.ranked[0]?.label || decoder?.citations[0]?.label || after?.citations[0]?.label);
   const cited = [...(decoder?.citations ?? []), ...(after?.citations ?? [])];
-  const related = decoder && answered ? [calleesOfIt(question, answered, opts.facts, index, cited), callersOfIt(question, answered, opts.facts, index, cited)] : [];
+  const related = decoder && answered ? relatedToIt(question, answered, opts.facts, index, cited) : [];
   for (const part of [after, ...related]) {
     if (!part?.citations.length) continue;
     const piece = part.text(answer);
@@ -802,37 +802,29 @@ function candidatesOnly(ranked: readonly RankedLabel[], index: GroundingIndex, q
 }
 
 /**
- * The users of an answer's definition when the question also asks who calls or uses "it", as the index finds them
- * (index-facts.ts: callers without imports for "calls"), listed after the answer.
+ * What the question also asks about the answer's definition without naming it again, as the index finds it, each
+ * listed after the answer: "… and what does it call?" its callees, "… and who calls it?" its callers (index-facts.ts:
+ * without the imports naming it), "… and who uses it?" its users.
  */
-function callersOfIt(
+function relatedToIt(
   question: string,
   label: string,
   facts: ModelAnswerOptions["facts"],
   index: GroundingIndex,
   cited: readonly ModelCitation[],
-): { citations: ModelCitation[]; text: (answerSoFar: string) => string } | undefined {
-  if (!facts || !USES_OF_IT.test(question)) return undefined;
+): Array<{ citations: ModelCitation[]; text: (answerSoFar: string) => string }> {
+  if (!facts) return [];
   const calls = /\b(?:calls|called|invokes)\b/i.test(question);
-  const found = facts(`${calls ? "Who calls" : "Who uses"} \`${label}\`?`);
-  if (found?.kind !== "uses") return undefined;
-  const list = remainingFacts([], found, cited, index, { symbol: label, kind: "uses" });
-  return { citations: list, text: (answer) => titledList(answer, calls ? "Called by" : "Used by", list) };
-}
-
-/** What an answer's definition calls when the question also asks what "it" calls, as the index finds them, after the answer. */
-function calleesOfIt(
-  question: string,
-  label: string,
-  facts: ModelAnswerOptions["facts"],
-  index: GroundingIndex,
-  cited: readonly ModelCitation[],
-): { citations: ModelCitation[]; text: (answerSoFar: string) => string } | undefined {
-  if (!facts || !CALLEES_OF_IT.test(question)) return undefined;
-  const found = facts(`What does \`${label}\` call?`);
-  if (found?.kind !== "calls") return undefined;
-  const list = remainingFacts([], found, cited, index, { symbol: label, kind: "other" });
-  return { citations: list, text: (answer) => titledList(answer, "Calls", list) };
+  const asked = [
+    CALLEES_OF_IT.test(question) && { ask: `What does \`${label}\` call?`, kind: "calls" as const, title: "Calls", focus: "other" as const },
+    USES_OF_IT.test(question) && { ask: `${calls ? "Who calls" : "Who uses"} \`${label}\`?`, kind: "uses" as const, title: calls ? "Called by" : "Used by", focus: "uses" as const },
+  ];
+  return asked.flatMap((a) => {
+    const found = a ? facts(a.ask) : undefined;
+    if (!a || found?.kind !== a.kind) return [];
+    const list = remainingFacts([], found, cited, index, { symbol: label, kind: a.focus });
+    return [{ citations: list, text: (answer: string) => titledList(answer, a.title, list) }];
+  });
 }
 
 /** Where an explained symbol is defined, as citations (lines written by the index), none the answer cited already. */
