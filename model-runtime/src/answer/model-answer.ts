@@ -120,17 +120,18 @@ export function asksWhereDefined(question: string): boolean {
   return /\bwhere (?:is|are) .+ (?:defined|declared)\b|\bdefinition of\b|\bdefines\b/i.test(question);
 }
 
-/** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
 /**
- * What a question asks of the code before a trailing "and who calls it?": "Where is the workspace index stored and who
- * calls it?" searches for "Where is the workspace index stored" — the callers of "it" follow the answer (relatedToIt),
- * and the words "who calls" would match `callees` and `calledOn` (the search had led with WorkspaceIndex.callees).
+ * What a question asks of the code before a trailing "and who calls it?" or "and what does it call?": "Where is the
+ * workspace index stored and who calls it?" searches for "Where is the workspace index stored" — the callers of "it"
+ * follow the answer (relatedToIt), and the words "who calls" would match `callees` and `calledOn` (the search had led
+ * with WorkspaceIndex.callees).
  */
 export function definitionAsked(question: string): string {
   const at = [question.search(USES_OF_IT), question.search(CALLEES_OF_IT)].filter((i) => i >= 0);
   return at.length ? question.slice(0, Math.min(...at)).replace(/[\s,]*(?:\band\b)?[\s,]*$/i, "") : question;
 }
 
+/** A question whose answer is one definition (where is X defined, which code does this describe), not a list or prose. */
 export function asksForOneDefinition(question: string): boolean {
   // Asked alone, "who calls it?" names nothing.
   const asked = definitionAsked(question);
