@@ -6,7 +6,7 @@
 import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { DefinitionSearch, type SearchHit, nameWordsIn } from "./definition-search";
-import { indexFacts } from "./index-facts";
+import { askedVariables } from "./index-facts";
 
 const searches = new WeakMap<WorkspaceIndex, DefinitionSearch>();
 
@@ -200,8 +200,8 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const symbols: string[] = [];
   const multiRoot = new Set([...index.allFiles()].slice(0, 1000).map((f) => f.root)).size > 1;
   // "Where is DEFAULT_TIMEOUT defined?" about a variable or a constant (no definition has the name): where it is bound.
-  const bound = indexFacts(index, question)?.variables;
-  if (bound?.length) {
+  const bound = askedVariables(index, question);
+  if (bound.length) {
     const name = bound[0].variable.name;
     const parts = [`### \`${name}\``, `A variable, not a function or a type; bound at:`];
     for (const { root, path, variable: v } of bound) {

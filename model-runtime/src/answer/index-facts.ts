@@ -54,18 +54,33 @@ export function indexFacts(index: WorkspaceIndex, question: string): IndexFacts 
   const kind = askedKind(question, focus.symbol);
   if (kind === "uses") return factsOf("uses", focus.symbol, usersOf(index, focus.symbol, hits, asksForCallers(question)));
   if (kind === "where") {
-    // A variable when no definition has the name, or when `Owner.x` names a class field and no method of Owner
-    // (exactDefinitions then falls back to every x).
-    const symbol = focus.symbol;
-    const { owner } = splitQualified(symbol);
-    const variables = hits.length && (!owner || hits.some((h) => h.definition.container?.endsWith(owner))) ? [] : index.variablesNamed(symbol);
-    return variables.length ? { kind, symbol, definitions: [], variables } : factsOf("where", symbol, mostUsedFirst(index, hits));
+    const variables = variablesMeant(index, focus.symbol, hits);
+    return variables.length ? { kind, symbol: focus.symbol, definitions: [], variables } : factsOf("where", focus.symbol, mostUsedFirst(index, hits));
   }
   if (kind === "calls") {
     const fn = hits.find((h) => !h.definition.declarationOnly && (h.definition.kind === "function" || h.definition.kind === "method"));
     return fn ? factsOf("calls", focus.symbol, index.callees(fn.root, fn.path, fn.definition, MAX_FACTS)) : undefined;
   }
   return undefined;
+}
+
+/**
+ * The variables a where-defined question asks about (IndexFacts.variables), without the rest of its facts: the index
+ * answer needs only these, and working out the definitions' order (mostUsedFirst) or the users of a name costs uses.
+ */
+export function askedVariables(index: WorkspaceIndex, question: string): VariableHit[] {
+  const focus = questionFocus(question);
+  if (!focus.symbol || askedKind(question, focus.symbol) !== "where") return [];
+  return variablesMeant(index, focus.symbol, exactDefinitions(index, focus.symbol));
+}
+
+/**
+ * A variable when no definition has the name, or when `Owner.x` names a class field and no method of Owner
+ * (exactDefinitions then falls back to every x).
+ */
+function variablesMeant(index: WorkspaceIndex, symbol: string, hits: readonly SymbolHit[]): VariableHit[] {
+  const { owner } = splitQualified(symbol);
+  return hits.length && (!owner || hits.some((h) => h.definition.container?.endsWith(owner))) ? [] : index.variablesNamed(symbol);
 }
 
 function factsOf(kind: FactKind, symbol: string, hits: readonly SymbolHit[]): IndexFacts | undefined {
