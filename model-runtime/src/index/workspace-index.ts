@@ -707,7 +707,12 @@ export function splitQualified(symbol: string): { owner?: string; name: string }
 
 /** The innermost definition of `rec` enclosing a 0-based line. */
 export function innermostDefinition(rec: FileRecord, line: number): Definition | undefined {
+  return innermostOf(rec.definitions, line);
+}
+
+/** The innermost of `definitions` whose lines hold a 0-based line (the parser's, before there is a record, too). */
+export function innermostOf(definitions: readonly Definition[], line: number): Definition | undefined {
   let best: Definition | undefined;
-  for (const d of rec.definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
+  for (const d of definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
   return best;
 }

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Language, type Node, Parser, Query, type QueryMatch } from "web-tree-sitter";
 import type { Definition, DefinitionKind, ImportEntry, Mentions, ReferenceMap, VariableDeclaration } from "../index/types";
+import { innermostOf } from "../index/workspace-index";
 import grammarFiles from "./grammar-files.json";
 import { LANGUAGES, type LanguageSpec } from "./languages";
 import { parameterNames } from "./parameters";
@@ -400,13 +401,6 @@ const MAX_VARIABLES = 256;
 /** Longest declaration text kept (the line that binds the name, as in a signature). */
 const MAX_VARIABLE_TEXT = 160;
 
-/** The innermost of `definitions` whose lines hold `line`. */
-function innermost(definitions: readonly Definition[], line: number): Definition | undefined {
-  let best: Definition | undefined;
-  for (const d of definitions) if (d.startLine <= line && line <= d.endLine && (!best || d.startLine >= best.startLine)) best = d;
-  return best;
-}
-
 /**
  * The `locals` query's captures, in one pass. Inside a function or method, each is a local variable of the innermost
  * one around it (added to its Definition.locals): with its parameters they hide other definitions of their names inside
@@ -426,7 +420,7 @@ function addLocals(definitions: Definition[], matches: QueryMatch[], source: str
     if (!node) continue;
     const line = node.startPosition.row;
     const name = node.text;
-    const owner = innermost(bodies, line);
+    const owner = innermostOf(bodies, line);
     if (owner) {
       owner.locals ??= [];
       if (owner.locals.length < MAX_LOCALS && !owner.locals.includes(name)) owner.locals.push(name);
@@ -434,7 +428,7 @@ function addLocals(definitions: Definition[], matches: QueryMatch[], source: str
     }
     if (variables.length >= MAX_VARIABLES || definitions.some((d) => d.nameLine === line && d.name === name)) continue;
     if (functions.some((d) => d.startLine <= line && line <= d.endLine)) continue;
-    const container = innermost(definitions, line);
+    const container = innermostOf(definitions, line);
     const key = `${container?.name ?? ""}\u0000${name}`;
     if (seen.has(key)) continue;
     seen.add(key);
