@@ -5,7 +5,7 @@
 //
 // usage: npm run eval -- [--tok-corpus DIR] [--no-system] [--only REGEX] [--unit DIR ...] [--eval-list FILE] [--buckets 16384,65536,262144,1048576]
 //          [--per-task 20] [--tasks whereDefined,needle] [--min-fill 0.5] [--max-repos N] [--seed 1] [--threads 1] [--json FILE] [--index-cache DIR]
-//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--free-labels] [--no-search] [--no-calibration] [--no-retrieval] [--no-selection] [--select-blocks N] [--no-fusion] [--no-matched-first] [--no-index-facts] [--capped] [--channel-sweep] [--fusion-sweep 1,3,10] [--ngram-sweep 0,2,4] [--max-new-tokens 160] [--no-baselines]]
+//          [--model DIR [--backend auto|cpu|js|webgpu|cuda[,…]] [--no-window] [--ungrounded] [--free-labels] [--no-search] [--no-calibration] [--no-retrieval] [--no-selection] [--select-blocks N] [--no-fusion] [--no-matched-first] [--no-index-facts] [--capped] [--fusion-sweep 1,3,10] [--ngram-sweep 0,2,4] [--max-new-tokens 160] [--no-baselines]]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -56,7 +56,6 @@ const { values } = parseArgs({
     "free-after-lead": { type: "boolean", default: false },
     "no-index-facts": { type: "boolean", default: false },
     "fusion-sweep": { type: "string" },
-    "channel-sweep": { type: "boolean", default: false },
     "ngram-sweep": { type: "string" },
     "max-new-tokens": { type: "string", default: "160" },
     "no-baselines": { type: "boolean", default: false },
@@ -95,7 +94,7 @@ async function main(): Promise<void> {
   if (values.model) {
     // One engine per backend asked for; each gives the anchored model and its sliding-window twin.
     for (const backend of values.backend!.split(",") as ModelBackendChoice[]) {
-      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], noRetrieval: values["no-retrieval"], noSelection: values["no-selection"], selectBlocks: values["select-blocks"] === undefined ? undefined : Number(values["select-blocks"]), noFusion: values["no-fusion"], noMatchedFirst: values["no-matched-first"], modelLead: values["model-lead"], freeAfterLead: values["free-after-lead"], noIndexFacts: values["no-index-facts"], capped: values.capped, channelSweep: values["channel-sweep"], fusionSweep: values["fusion-sweep"]?.split(",").map(Number), ngramSweep: values["ngram-sweep"]?.split(",").map(Number), maxNewTokens: Number(values["max-new-tokens"]) });
+      const m = await createModelAnswerers(values.model, { backend, window: !values["no-window"], ungrounded: values.ungrounded, freeLabels: values["free-labels"], noSearch: values["no-search"], noCalibration: values["no-calibration"], noRetrieval: values["no-retrieval"], noSelection: values["no-selection"], selectBlocks: values["select-blocks"] === undefined ? undefined : Number(values["select-blocks"]), noFusion: values["no-fusion"], noMatchedFirst: values["no-matched-first"], modelLead: values["model-lead"], freeAfterLead: values["free-after-lead"], noIndexFacts: values["no-index-facts"], capped: values.capped, fusionSweep: values["fusion-sweep"]?.split(",").map(Number), ngramSweep: values["ngram-sweep"]?.split(",").map(Number), maxNewTokens: Number(values["max-new-tokens"]) });
       models.push(...m.answerers);
       disposers.push(m.dispose);
     }

@@ -15,7 +15,6 @@ import { SPECIAL_TOKENS } from "../tokenizer/special-tokens";
 import { END_ANSWER } from "../training-data/answer-format";
 import { EXPLAIN_TEMPLATES, definitionLabel, describe } from "../training-data/questions";
 import { definitionReads } from "./definition-reads";
-import { channelOrder, channelScores, describedText } from "./description-channel";
 import { CALLEES_OF_IT, type CitationTarget, GroundedDecoder, type GroundingIndex, PathTrie, type QuestionFocus, USES_OF_IT, asksForExplanation, questionFocus, resolveCitationLine } from "./grounded-citations";
 import { DefinedNames } from "./grounded-labels";
 import { definitionSearch, isGenericWord, questionIntent } from "./index-answer";
@@ -56,12 +55,6 @@ export interface ModelAnswerOptions {
    * bench/everyday). false: an ablation.
    */
   matchedFirst?: boolean;
-  /**
-   * A description's first CHANNEL_CANDIDATES labels re-ordered by how likely the model finds the description as each
-   * one's explanation (description-channel.ts): "channel" by that alone, "fuse" by rank fusion with the order before
-   * it; "off" (default): not scored.
-   */
-  channel?: "off" | "channel" | "fuse";
   /** A description's labels in the library's own code before those only in tests and examples (unless it asks about tests). false: an ablation. */
   libraryFirst?: boolean;
   /**
@@ -110,8 +103,6 @@ const SEARCH_CALLS = 48;
 /** A calibrated question's shortlist (re-ranked by PMI with the question) and its search budget. */
 const SHORTLIST = 16;
 const SHORTLIST_CALLS = 96;
-/** A description's labels scored by the channel re-ranker (description-channel.ts). */
-const CHANNEL_CANDIDATES = 8;
 /** The content-free questions a one-definition question's labels are calibrated against: what the model writes whatever is asked. */
 const CONTENT_FREE_DESCRIPTION = "Which definition does this describe?";
 const CONTENT_FREE_WHERE = "Where is it defined?";
@@ -379,7 +370,7 @@ export async function* answerWithModel(
         forbidden: SPECIAL_TOKENS.filter((t) => !["<|endanswer|>", "<|eos|>", "<|cite|>", "<|endcite|>"].includes(t)).map(id),
       })
     : undefined;
-  const plan = decoder && grounding ? await planAnswer(session, decoder, grounding, index, question, opts, tokenizer) : undefined;
+  const plan = decoder && grounding ? await planAnswer(session, decoder, grounding, index, question, opts) : undefined;
   const { facts, factAnswer = false, skipModel = false, beforeAnswer } = plan ?? {};
   // A one-definition answer is its led label's citation; the runners-up follow as candidates. What the model wrote
   // after the led line ran free: another name of the file it had just cited, a test, line 1 of a file.
@@ -585,7 +576,7 @@ interface AnswerPlan {
  * one-definition question (where defined, a description, a question about unnamed code), the searched labels and the
  * best one led; otherwise nothing (the model answers freely).
  */
-async function planAnswer(session: RepoSession, decoder: GroundedDecoder, grounding: CitationGrounding, index: GroundingIndex, question: string, opts: ModelAnswerOptions, tokenizer: Pick<CodeTokenizer, "encode">): Promise<AnswerPlan> {
+async function planAnswer(session: RepoSession, decoder: GroundedDecoder, grounding: CitationGrounding, index: GroundingIndex, question: string, opts: ModelAnswerOptions): Promise<AnswerPlan> {
   const found = opts.searchLabels !== false ? opts.facts?.(question) : undefined;
   // A variable or a constant (no definition has the name): the index cites where it is bound; the model has no label
   // for it and would name something else it read.
@@ -649,11 +640,6 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     if (opts.leadByAgreement !== false) ranked = leadWithAgreement(ranked, retrievedLabels, namedIn(question));
   }
   if (opts.matchedFirst !== false && retrieved.length) ranked = matchedRunnersUpFirst(ranked, new Set(matches.flatMap((d) => [definitionLabel(d), d.name])));
-  if (opts.channel && opts.channel !== "off" && ranked.length > 1) {
-    const head = ranked.slice(0, CHANNEL_CANDIDATES);
-    const scores = await channelScores(session, (t) => tokenizer.encode(t), head.map((r) => r.label), describedText(asked), opts.signal);
-    ranked = channelOrder(ranked, scores, opts.channel);
-  }
   // A question about what the code does is answered by the library's code; a test that exercises it comes after
   // (requests' "how are redirects followed?" had led with test_getattr_proxy_stream_follows_redirect).
   if (opts.libraryFirst !== false && !ASKS_ABOUT_TESTS.test(question)) {

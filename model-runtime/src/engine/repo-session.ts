@@ -78,16 +78,12 @@ export interface AskOptions {
   /**
    * Runs once the question is read, before the first answer token is chosen: `probe(ids)` returns the logits after
    * the answer so far is `ids` (fed after the question; the cache is rewound after every probe), for searching what
-   * the model would write (answer/label-search.ts); `probe(ids, { everyRow: true })` returns the logits after each
-   * prefix of `ids`, row after row (scoring a whole text in one pass: answer/description-channel.ts).
+   * the model would write (answer/label-search.ts).
    */
-  beforeAnswer?: (firstLogits: Float32Array, probe: AnswerProbe) => Promise<void>;
+  beforeAnswer?: (firstLogits: Float32Array, probe: (ids: readonly number[]) => Promise<Float32Array>) => Promise<void>;
   /** Query-adaptive blocks per head for the question and answer rows (default: the session's `selectBlocks`; 0: none). */
   selectBlocks?: number;
 }
-
-/** The logits after `ids` is fed as the answer so far (the last row, or every row); the cache is rewound after. */
-export type AnswerProbe = (ids: readonly number[], opts?: { everyRow?: boolean }) => Promise<Float32Array>;
 
 export interface AnswerEvent extends GeneratedToken {
   /** Text completed by this token (multi-byte characters may complete a token later). */
@@ -293,10 +289,9 @@ export class RepoSession {
     });
     if (opts.beforeAnswer) {
       const answerStart = this.cache.length;
-      const probe: AnswerProbe = async (ids, probeOpts) => {
-        const logitsRows = probeOpts?.everyRow ? ids.map((_, i) => i) : undefined;
+      const probe = async (ids: readonly number[]): Promise<Float32Array> => {
         try {
-          return await this.engine.prefill(this.cache, Int32Array.from(ids), layout, { start: answerStart, signal: opts.signal, layerLayout, logitsRows });
+          return await this.engine.prefill(this.cache, Int32Array.from(ids), layout, { start: answerStart, signal: opts.signal, layerLayout });
         } finally {
           this.cache.truncate(answerStart);
         }

@@ -77,8 +77,6 @@ export interface ModelVariant {
   indexFacts?: boolean;
   /** An explanation's no-repeat n-gram (model-answer.ts noRepeatNgram; 0: none). */
   noRepeatNgram?: number;
-  /** A description's labels re-ordered by the channel score (model-answer.ts `channel`). */
-  channel?: "off" | "channel" | "fuse";
   /** The product's context: at most the model's trained positions, and question reads for what that leaves out (`model-capped`). */
   capped?: boolean;
 }
@@ -168,7 +166,6 @@ export class ModelAnswerer implements Answerer {
       calibrateLabels: v.calibrateLabels,
       retrieve,
       matchedFirst: v.matchedFirst,
-      channel: v.channel,
       fusionK: v.fusionK,
       leadByAgreement: v.leadByAgreement,
       freeAfterLead: v.freeAfterLead,
@@ -242,8 +239,6 @@ export interface ModelAnswererOptions {
   noIndexFacts?: boolean;
   /** Also the model in the product's context: within its trained positions, with question reads (`model-capped`). */
   capped?: boolean;
-  /** Also the model re-ordering descriptions' labels by the channel score, alone and fused (`model-channel`, `model-channel-fuse`). */
-  channelSweep?: boolean;
   /** Also these rank-fusion constants, one variant each (`model-fusion-kN`, descriptions only; tuning). */
   fusionSweep?: readonly number[];
   /** Also these no-repeat n-gram sizes for explanations, one variant each (`model-ngram-N`, 0 = none; explanations only). */
@@ -275,10 +270,6 @@ export async function createModelAnswerers(folder: string, opts: ModelAnswererOp
   if (opts.freeAfterLead) answerers.push(variant("model-free-after-lead", { freeAfterLead: true, tasks: ["needle", "whereDefined"] }));
   if (opts.noIndexFacts) answerers.push(variant("model-no-index-facts", { indexFacts: false, tasks: ["whereDefined", "whatCalls", "whoUses"] }));
   if (opts.capped) answerers.push(variant("model-capped", { capped: true }));
-  if (opts.channelSweep) {
-    answerers.push(variant("model-channel", { channel: "channel", tasks: ["needle"] }));
-    answerers.push(variant("model-channel-fuse", { channel: "fuse", tasks: ["needle"] }));
-  }
   for (const k of opts.fusionSweep ?? []) answerers.push(variant(`model-fusion-k${k}`, { fusionK: k, tasks: ["needle"] }));
   for (const n of opts.ngramSweep ?? []) answerers.push(variant(`model-ngram-${n}`, { noRepeatNgram: n, tasks: ["explain"] }));
   return {
