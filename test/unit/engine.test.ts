@@ -914,6 +914,9 @@ test("an answer leads with the library's own code: a label's places and the labe
   const at = (path: string) => ({ root: "r", path });
   assert.deepEqual(libraryFirst([at("test/app.engine.js"), at("lib/application.js"), at("examples/a.js"), at("lib/response.js")], "render"), [at("lib/application.js"), at("lib/response.js")]);
   assert.deepEqual(libraryFirst([at("test/a.js"), at("examples/b.js")], "render"), [at("examples/b.js")]);
+  // A name defined for two operating systems: the code that runs here (these tests run on Linux or macOS in practice).
+  const ports = [at("src/os/win32/ngx_process_cycle.c"), at("src/os/unix/ngx_process_cycle.c")];
+  assert.deepEqual(libraryFirst(ports, "ngx_master_process_cycle"), process.platform === "win32" ? [ports[0]] : [ports[1]]);
   // TestFoo is a test by its name wherever it lives.
   assert.deepEqual(libraryFirst([at("pkg/a_test.go"), at("pkg/a.go")], "TestFoo"), [at("pkg/a_test.go"), at("pkg/a.go")]);
   const label = (l: string) => ({ label: l, logprob: 0, ids: [], files: [] });

@@ -178,6 +178,31 @@ test("the full-text search reads a definition's own lines: undocumented code is 
   removeTree(dir);
 });
 
+test("of a name defined for several operating systems, the code for this platform is listed and cited first", async () => {
+  const { osOfPath, platformRank, thisPlatformFirst } = await import("../../model-runtime/src/index/code-places");
+  assert.deepEqual(["src/os/win32/cycle.c", "src/os/unix/cycle.c", "os/file_windows.go", "syscall/zerrors_linux_amd64.go", "os/file_darwin.go", "src/window.ts", "lib/posixpath.py"].map(osOfPath), ["windows", "unix", "windows", "linux", "darwin", undefined, undefined]);
+  assert.deepEqual(["src/os/win32/cycle.c", "src/os/unix/cycle.c", "os/file_darwin.go", "src/cycle.c"].map((p) => platformRank(p, "linux")), [1, 0, 1, 0]);
+  assert.deepEqual(["src/os/win32/cycle.c", "src/os/unix/cycle.c", "os/file_darwin.go", "src/cycle.c"].map((p) => platformRank(p, "win32")), [0, 1, 1, 0]);
+  assert.deepEqual(["src/os/win32/cycle.c", "src/os/unix/cycle.c", "os/file_darwin.go"].map((p) => platformRank(p, "darwin")), [1, 0, 0]);
+  // Only the places of one name trade positions; other items stay where they were.
+  const items = [{ n: "cycle", p: "win32/a.c" }, { n: "exit", p: "win32/b.c" }, { n: "cycle", p: "unix/a.c" }, { n: "main", p: "core/nginx.c" }];
+  const ordered = thisPlatformFirst(items, (i) => i.n, (i) => i.p, "linux").map((i) => i.p);
+  assert.deepEqual(ordered, ["unix/a.c", "win32/b.c", "win32/a.c", "core/nginx.c"]);
+  assert.deepEqual(thisPlatformFirst(items, (i) => i.n, (i) => i.p, "win32").map((i) => i.p), items.map((i) => i.p));
+  if (process.platform === "win32") return;
+  // The index answer to a question in words: both ports match (the Windows one's body says "reload" once more, so BM25
+  // ranks it first); a Linux or macOS user is shown the Unix one first.
+  const body = (extra: string) => `void ngx_master_process_cycle(ngx_cycle_t *cycle) {\n    /* the master process reloads configuration on a signal */\n    ngx_reconfigure = 1;${extra}\n}\n`;
+  const dir = makeTree({
+    "src/os/win32/ngx_process_cycle.c": body("\n    ngx_reload_configuration(cycle);"),
+    "src/os/unix/ngx_process_cycle.c": body("\n    ngx_signal_worker_processes(cycle, 1);\n    ngx_start_worker_processes(cycle, 1);"),
+  });
+  const index = await indexFolder(dir);
+  const answer = answerFromIndex(index, "how does the master process reload configuration?");
+  assert.deepEqual(answer.citations.slice(0, 2).map((c) => c.path), ["src/os/unix/ngx_process_cycle.c", "src/os/win32/ngx_process_cycle.c"], answer.markdown);
+  removeTree(dir);
+});
+
 test("a plain word naming a definition yields to the search when the search finds a name holding more of the question", async () => {
   const dir = makeTree({
     "app.py": [

@@ -3,6 +3,7 @@
  * defined, what they look like, what documents them and who uses them — each fact with a path:line citation.
  * This is what Ask/Explain/hover show until the model is loaded, and the fallback when it cannot be.
  */
+import { thisPlatformFirst } from "../index/code-places";
 import type { Definition, ReferenceHit, SymbolHit } from "../index/types";
 import type { WorkspaceIndex } from "../index/workspace-index";
 import { DefinitionSearch, type SearchHit, nameWordsIn } from "./definition-search";
@@ -239,7 +240,8 @@ export function answerFromIndex(index: WorkspaceIndex, question: string, opts: {
   const searchSection = (named: readonly string[]) => {
     const hits = searchHits();
     const best = hits[0]?.score ?? 0;
-    const related = withImplementations(index, hits.filter((h) => h.score >= 0.35 * best && !named.includes(h.definition.name))).slice(0, 5);
+    const matching = hits.filter((h) => h.score >= 0.35 * best && !named.includes(h.definition.name));
+    const related = withImplementations(index, thisPlatformFirst(matching, (h) => h.definition.name, (h) => h.path)).slice(0, 5);
     if (related.length) {
       const parts = ["### Definitions that match the question"];
       for (const h of related) parts.push(`#### \`${h.definition.name}\``, describeDefinition(index, h, citations, multiRoot));

@@ -13,7 +13,7 @@
  * index knows (a description, "how does caching work?") gets no facts and the model answers alone.
  */
 import type { Definition, FileRecord, SymbolHit, VariableHit } from "../index/types";
-import { placeRank } from "../index/code-places";
+import { placeRank, platformRank } from "../index/code-places";
 import { calledOn, isCallable, splitQualified, type WorkspaceIndex } from "../index/workspace-index";
 import { questionFocus } from "./grounded-citations";
 
@@ -163,13 +163,14 @@ function onImportLine(rec: FileRecord | undefined, line: number): boolean {
 
 /**
  * Several definitions of one name (Hono's `getPath`: a function in utils/url.ts that eight files call, and three AWS
- * Lambda processors' methods): library code first as found, then, within each place, the ones more code uses
+ * Lambda processors' methods): library code first as found, this platform's before another's (nginx's os/unix/ and
+ * os/win32/), then, within each place, the ones more code uses
  * (WorkspaceIndex.usesOf) first — an explanation lists the first three, and had left the one everybody calls out.
  */
 function mostUsedFirst(index: WorkspaceIndex, hits: readonly SymbolHit[]): SymbolHit[] {
   if (hits.length < 2) return [...hits];
   const used = new Map(hits.map((h) => [h, index.usesOf(h, 500).length]));
-  return [...hits].sort((a, b) => placeRank(a.path, a.definition.name) - placeRank(b.path, b.definition.name) || used.get(b)! - used.get(a)!);
+  return [...hits].sort((a, b) => placeRank(a.path, a.definition.name) - placeRank(b.path, b.definition.name) || platformRank(a.path) - platformRank(b.path) || used.get(b)! - used.get(a)!);
 }
 
 function bareName(symbol: string): string {

@@ -5,7 +5,7 @@
  * (attention mass, and in each file the definitions it read most) and its timings. The generator's return value adds the raw answer text (markers spelled out). The worker (model-service.ts) and the evaluation both use it.
  */
 import type { AnswerEvent, AskOptions, RepoSession } from "../engine/repo-session";
-import { placeRank } from "../index/code-places";
+import { placeRank, platformRank } from "../index/code-places";
 import type { Definition } from "../index/types";
 import { type WorkspaceIndex, isCallable } from "../index/workspace-index";
 import type { QuestionReads } from "../layout/question-reads";
@@ -842,7 +842,10 @@ function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index
  */
 export function libraryFirst<T extends CitationTarget>(places: T[], label: string): T[] {
   const best = bestPlaceRank(places, label);
-  return places.filter((p) => placeRank(p.path, labelName(label)) === best);
+  const library = places.filter((p) => placeRank(p.path, labelName(label)) === best);
+  // Of a name defined for several operating systems, the code that runs here (nginx's os/unix/ before os/win32/).
+  const here = library.filter((p) => platformRank(p.path) === 0);
+  return here.length ? here : library;
 }
 
 /**
@@ -899,7 +902,9 @@ function otherCandidates(ranked: readonly RankedLabel[], cited: readonly ModelCi
 /** Appends `label`'s citation in `files` (line written by the index) to `out`, unless the answer or `out` has that place already. */
 function citeOnce(index: GroundingIndex, files: readonly CitationTarget[], label: string, focus: QuestionFocus, cited: readonly ModelCitation[], out: ModelCitation[]): void {
   const taken = [...cited, ...out];
-  const at = resolveCitationLine(index, files, label, focus, taken);
+  // A name defined for several operating systems is cited where it runs here (libraryFirst).
+  const here = [...files].sort((a, b) => platformRank(a.path) - platformRank(b.path));
+  const at = resolveCitationLine(index, here, label, focus, taken);
   if (!taken.some((c) => c.path === at.path && c.line === at.line && c.root === at.root)) out.push({ ...at, label });
 }
 
