@@ -178,6 +178,24 @@ test("the full-text search reads a definition's own lines: undocumented code is 
   removeTree(dir);
 });
 
+test("the search reads 'suggest' in suggestions and no pronoun 'one' in a question (cobra's mistyped-command question)", async () => {
+  const { DefinitionSearch, stem } = await import("../../model-runtime/src/answer/definition-search");
+  assert.deepEqual(["suggestions", "suggestion", "suggest", "connection", "lion"].map(stem), ["suggest", "suggest", "suggest", "connect", "lion"]);
+  const dir = makeTree({
+    "flag_groups.go": "package cobra\n\n// MarkFlagsOneRequired marks flags so that at least one of them is required.\nfunc (c *Command) MarkFlagsOneRequired(flagNames ...string) {\n}\n",
+    "command.go": "package cobra\n\n// SuggestionsFor provides suggestions for the typedName.\nfunc (c *Command) SuggestionsFor(typedName string) []string {\n\treturn nil\n}\n",
+  });
+  const ix = new Indexer({ roots: [{ name: "ws", path: dir }], threads: 0 });
+  await ix.build();
+  const search = new DefinitionSearch(ix.index);
+  assert.equal(search.query("how does cobra suggest commands when one is mistyped?")[0]?.definition.name, "SuggestionsFor");
+  // A name holding the pronoun is still found by its other words.
+  assert.equal(search.query("which flags are marked one required?")[0]?.definition.name, "MarkFlagsOneRequired");
+  search.dispose();
+  await ix.dispose();
+  removeTree(dir);
+});
+
 test("of a name defined for several operating systems, the code for this platform is listed and cited first", async () => {
   const { osOfPath, platformRank, thisPlatformFirst } = await import("../../model-runtime/src/index/code-places");
   assert.deepEqual(["src/os/win32/cycle.c", "src/os/unix/cycle.c", "os/file_windows.go", "syscall/zerrors_linux_amd64.go", "os/file_darwin.go", "src/window.ts", "lib/posixpath.py"].map(osOfPath), ["windows", "unix", "windows", "linux", "darwin", undefined, undefined]);

@@ -42,10 +42,19 @@ const STOP = new Set(
   ).split(" "),
 );
 
-/** A light suffix stemmer, the same for documents and queries: store/stored/stores/storing → "stor". */
+/**
+ * Words a question uses as pronouns, dropped from questions only (a name may hold them: cobra's `MarkFlagsOneRequired`
+ * had led "how does cobra suggest commands when one is mistyped?").
+ */
+const QUESTION_ONLY_STOP = new Set(["one", "ones"]);
+
+/**
+ * A light suffix stemmer, the same for documents and queries: store/stored/stores/storing → "stor",
+ * suggest/suggestions → "suggest" (cobra's `SuggestionsFor` for "how does cobra suggest commands…").
+ */
 export function stem(word: string): string {
   let w = word;
-  for (const suffix of ["ing", "ed", "es", "s"]) {
+  for (const suffix of ["ions", "ion", "ing", "ed", "es", "s"]) {
     if (w.endsWith(suffix) && !w.endsWith("ss") && w.length - suffix.length >= 3) {
       w = w.slice(0, -suffix.length);
       break;
@@ -79,9 +88,14 @@ function terms(text: string): string[] {
     .map((t) => stem(NORMAL_FORM.get(t) ?? t));
 }
 
+/** A question's search words: a definition's words less the pronouns (QUESTION_ONLY_STOP). */
+function questionTerms(text: string): string[] {
+  return terms(text).filter((t) => !QUESTION_ONLY_STOP.has(t));
+}
+
 /** How many of a question's search words a definition's name holds ("register_blueprint": 2 of "how are blueprints registered?"). */
 export function nameWordsIn(question: string, name: string): number {
-  const asked = new Set(terms(question));
+  const asked = new Set(questionTerms(question));
   return new Set(terms(name).filter((t) => asked.has(t))).size;
 }
 
@@ -152,6 +166,7 @@ export class DefinitionSearch {
     tokenize: (text) => [text],
     processTerm: (term) => terms(term),
     searchOptions: {
+      processTerm: (term) => questionTerms(term),
       boost: { name: 3, container: 1.2, doc: 1, signature: 0.6, body: BODY_BOOST, path: 0.5 },
       prefix: (t) => t.length > 4,
       fuzzy: 0,
