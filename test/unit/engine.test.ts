@@ -847,6 +847,11 @@ test("answerWithModel: an explanation of a documented symbol is its doc comments
   assert.ok(raw.includes(`<|cite|>${rec.path}:${d.nameLine + 1}<|endcite|>`), raw);
   const ablation = (await ask(`Explain \`${d.name}\`.`, false)).answer;
   assert.ok(ablation.timings.decodeTokens > 0 && ablation.text.includes("Defined at:"), "quoteDocs false: the model explains");
+  // Overload stubs before it (no body, no doc: Python's @overload): the implementation is quoted and cited.
+  const stubLine = d.nameLine === 0 ? 1 : 0;
+  const stub = { ...d, doc: "", declarationOnly: true, nameLine: stubLine, startLine: stubLine, endLine: stubLine };
+  records.set(rec.path, { ...rec, definitions: [stub, ...rec.definitions.map((x) => (x === d ? { ...x, doc: "Merges the two lists,\nkeeping their order." } : x))] });
+  assert.equal((await ask(`how does \`${d.name}\` work?`)).answer.text, `- \`${d.name}\` ${rec.path}:${d.nameLine + 1} — Merges the two lists, keeping their order.`);
   records.set(rec.path, rec);
 });
 

@@ -174,6 +174,32 @@ test("Python: classes, methods with docstrings, decorated methods, functions, im
   assert.deepEqual(r.imports.map((i) => i.source), ["os", "billing.rates"]);
 });
 
+test("Python: @overload stubs are declarations; the implementation after them keeps its body and docstring", async () => {
+  const src = [
+    "import typing as t",
+    "from typing import overload",
+    "class Context:",
+    "    @t.overload",
+    "    def invoke(self, callback: int) -> int: ...",
+    "    @typing.overload",
+    "    def invoke(self, callback: str) -> str: ...",
+    "    def invoke(self, callback):",
+    '        """Invokes a command callback."""',
+    "        return callback",
+    "@overload",
+    "def load(x: int) -> int: ...",
+    "@functools.cache",
+    "def load(x):",
+    "    return x",
+  ].join("\n");
+  const r = await parser.parse("python", src);
+  const invoke = r.definitions.filter((d) => d.name === "invoke");
+  assert.deepEqual(invoke.map((d) => [d.nameLine + 1, !!d.declarationOnly]), [[lineOf(src, "callback: int"), true], [lineOf(src, "callback: str"), true], [lineOf(src, "def invoke(self, callback):"), false]]);
+  assert.equal(invoke[2].doc, "Invokes a command callback.");
+  // Another decorator is no overload.
+  assert.deepEqual(r.definitions.filter((d) => d.name === "load").map((d) => !!d.declarationOnly), [true, false]);
+});
+
 test("Go, Rust, Java, C and C++ definitions and imports", async () => {
   const cases: Array<[string, string, string[], string[]]> = [
     [

@@ -176,7 +176,9 @@ export function docSummary(doc: string): string {
 
 /** A fact's definition in the index. */
 function definitionOf(index: GroundingIndex, f: IndexFact): Definition | undefined {
-  return index.get(f.root, f.path)?.definitions.find((x) => x.name === f.name && x.container === f.container);
+  const defs = index.get(f.root, f.path)?.definitions.filter((x) => x.name === f.name && x.container === f.container) ?? [];
+  // Overloads and prototypes in one file: the implementation, which holds the doc (click's Context.invoke).
+  return defs.find((d) => !d.declarationOnly && d.doc) ?? defs.find((d) => d.doc) ?? defs.find((d) => !d.declarationOnly) ?? defs[0];
 }
 
 /** The doc summary of a fact's definition ("" where it has none). */

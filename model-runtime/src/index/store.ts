@@ -12,7 +12,7 @@ import type { FileRecord, SkippedFile } from "./types";
 import { fileKey } from "./workspace-index";
 
 /** Bump when the on-disk shape or the extraction rules change: old indexes are then rebuilt, not misread. */
-export const INDEX_FORMAT_VERSION = 13;
+export const INDEX_FORMAT_VERSION = 14;
 export const SHARD_COUNT = 64;
 const MAGIC = Buffer.from("LVIX");
 const HEADER_BYTES = 4 + 4 + 32;

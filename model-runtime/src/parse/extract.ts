@@ -201,6 +201,15 @@ function signatureOf(def: Node, source: string): string {
  */
 const BODILESS = new Set(["function_signature", "method_signature", "abstract_method_signature", "method_elem", "function_signature_item"]);
 
+/**
+ * Python's `@overload` stubs (`typing.overload`, `t.overload`): signatures for type checkers, the implementation (its
+ * body and its docstring) follows them. click's `Context.invoke` is two stubs and then the method.
+ */
+function isPythonOverload(def: Node): boolean {
+  const decorated = def.parent?.type === "decorated_definition" ? def.parent : undefined;
+  return !!decorated?.namedChildren.some((c) => c?.type === "decorator" && /^@\s*(?:[\w.]+\.)?overload\s*$/.test(c.text));
+}
+
 /** C/C++: a function_declarator is deep inside its definition; the definition is the nearest enclosing
  * function_definition / declaration / field_declaration. None means a function pointer parameter: skip. */
 function cFunctionNode(declarator: Node): { node: Node; declarationOnly: boolean; isMethod: boolean } | undefined {
@@ -336,7 +345,8 @@ export class SourceParser {
       } else if (
         BODILESS.has(defNode.type) ||
         (defNode.type === "method_declaration" && !defNode.childForFieldName("body")) ||
-        (lang.spec.id === "kotlin" && defNode.type === "function_declaration" && !defNode.namedChildren.some((c) => c?.type === "function_body"))
+        (lang.spec.id === "kotlin" && defNode.type === "function_declaration" && !defNode.namedChildren.some((c) => c?.type === "function_body")) ||
+        (lang.spec.id === "python" && isPythonOverload(defNode))
       ) {
         declarationOnly = true;
       }
