@@ -153,6 +153,40 @@ test("several definitions of a name: the one more code uses comes first (an expl
   removeTree(dir);
 });
 
+test("who calls X: a library file's test module (Rust's mod tests) is listed with the tests, after the library and examples", async () => {
+  const dir = makeTree({
+    // The inline tests come first in the file, and the file sorts first by path.
+    "src/a_serve.rs": [
+      "pub fn serve_all() {",
+      "    make_service();",
+      "}",
+      "#[cfg(test)]",
+      "mod tests {",
+      "    fn custom_listener() {",
+      "        super::make_service();",
+      "    }",
+      "}",
+      "pub fn serve_one() {",
+      "    make_service();",
+      "}",
+    ].join("\n"),
+    "src/service.rs": "pub fn make_service() -> u32 {\n    1\n}\n",
+    "examples/hello/main.rs": "fn main() {\n    make_service();\n}\n",
+    "tests/it.rs": "fn integration() {\n    make_service();\n}\n",
+  });
+  const index = await indexFolder(dir);
+  assert.deepEqual(names(indexFacts(index, "Who calls make_service?")), [
+    "serve_all src/a_serve.rs",
+    "serve_one src/a_serve.rs",
+    "main examples/hello/main.rs",
+    "tests.custom_listener src/a_serve.rs",
+    "integration tests/it.rs",
+  ]);
+  const { placeRank } = await import("../../model-runtime/src/index/code-places");
+  assert.deepEqual([placeRank("src/a.rs", "custom_listener", "tests"), placeRank("src/a.rs", "custom_listener", "net::tests"), placeRank("src/a.rs", "latest", "contests")], [2, 2, 0]);
+  removeTree(dir);
+});
+
 test("what X calls and who calls X go by calls: a function passed as a callback is used, not called", async () => {
   const dir = makeTree({
     "src/nodes.ts": "export function removeNode(n: any) {\n  return n;\n}\nexport function applyAll(list: any[]) {\n  list.forEach(removeNode);\n  return list.length;\n}\nexport function clear(n: any) {\n  return removeNode(n);\n}\n",
@@ -199,8 +233,9 @@ test("who uses Owner.x: the uses of that definition, not of another x a file imp
   assert.ok(cited("Who uses header?").includes("app/ctx.ts"));
   assert.equal(index.meantAt("ws", "middleware/etag.ts", 2, "header")?.path, "src/request.ts");
   // Overloads are one symbol: each stub's uses are the implementation's.
-  const [stub, implementation] = index.find("literal").filter((h) => h.path === "sql/elements.py");
-  assert.ok(stub && implementation && stub.definition.nameLine < implementation.definition.nameLine);
+  // (find lists the implementation first: the stub is a declaration.)
+  const [implementation, stub] = index.find("literal").filter((h) => h.path === "sql/elements.py");
+  assert.ok(stub && implementation && stub.definition.declarationOnly && stub.definition.nameLine < implementation.definition.nameLine);
   const lines = (h: typeof stub) => index.usesOf(h).map((r) => `${r.path}:${r.line}`);
   assert.deepEqual(lines(stub), ["sql/query.py:0", "sql/query.py:3"], "the import and the call");
   assert.deepEqual(lines(implementation), lines(stub));
