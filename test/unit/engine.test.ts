@@ -855,6 +855,28 @@ test("answerWithModel: an explanation of a documented symbol is its doc comments
   records.set(rec.path, rec);
 });
 
+test("answerWithModel: when the facts the model read are all tests and the library's are in files it did not read, the index's list answers", async () => {
+  const { session, sources, records, index, grounding } = await answerFixture("t");
+  const outside = source("src/unread_lib.ts", 2);
+  records.set(outside.record.path, outside.record);
+  const libraryCaller = outside.record.definitions.filter((x) => !x.container)[0];
+  const readCaller = sources[1].record.definitions.filter((x) => !x.container)[0];
+  const fact = (d: { name: string }, r: { root: string; path: string }, container?: string) => ({ name: d.name, container, root: r.root, path: r.path });
+  // The read caller sits in a test module (a Rust `mod tests`), the other in library code the layout left out; the
+  // index lists the library's first (WorkspaceIndex.references).
+  const facts = (container?: string) => (q: string) =>
+    q === "Who calls `target`?" ? { kind: "uses" as const, symbol: "target", definitions: [fact(libraryCaller, outside.record), fact(readCaller, sources[1].record, container)] } : undefined;
+  const ask = async (container?: string) => (await finished(answerWithModel(session, tokenizer, index, "Who calls `target`?", { maxNewTokens: 12, grounding, facts: facts(container) }))).answer;
+  const tests = await ask("tests");
+  assert.equal(tests.timings.decodeTokens, 0, tests.text);
+  assert.deepEqual(tests.citations.map((c) => c.path), [outside.record.path, sources[1].record.path]);
+  // The same caller in library code: the model writes the answer, starting with what it read.
+  const library = await ask(undefined);
+  assert.ok(library.timings.decodeTokens > 0, library.text);
+  assert.equal(library.citations[0]?.path, sources[1].record.path);
+  records.delete(outside.record.path);
+});
+
 test("answerWithModel: an explanation of a symbol in a file the model did not read is the index's account, without a model pass", async () => {
   const { session, sources, records, index, grounding } = await answerFixture("u");
   const outside = source("src/unread.ts", 3);

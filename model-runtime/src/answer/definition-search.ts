@@ -137,7 +137,7 @@ export const DECLARATION_WEIGHT = 0.6;
 /** What a definition's BM25 score is multiplied by: where it lives (library, examples, tests) and what it is. */
 export function searchWeight(path: string, def: Definition): number {
   const kindWeight = def.kind === "type" || def.kind === "interface" || def.kind === "enum" ? TYPE_WEIGHT : 1;
-  return PLACE_WEIGHT[placeRank(path, def.name)] * kindWeight * (def.declarationOnly ? DECLARATION_WEIGHT : 1);
+  return PLACE_WEIGHT[placeRank(path, def.name, def.container)] * kindWeight * (def.declarationOnly ? DECLARATION_WEIGHT : 1);
 }
 
 export interface SearchHit extends SymbolHit {

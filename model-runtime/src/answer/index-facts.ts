@@ -170,7 +170,7 @@ function onImportLine(rec: FileRecord | undefined, line: number): boolean {
 function mostUsedFirst(index: WorkspaceIndex, hits: readonly SymbolHit[]): SymbolHit[] {
   if (hits.length < 2) return [...hits];
   const used = new Map(hits.map((h) => [h, index.usesOf(h, 500).length]));
-  return [...hits].sort((a, b) => placeRank(a.path, a.definition.name) - placeRank(b.path, b.definition.name) || platformRank(a.path) - platformRank(b.path) || used.get(b)! - used.get(a)!);
+  return [...hits].sort((a, b) => placeRank(a.path, a.definition.name, a.definition.container) - placeRank(b.path, b.definition.name, b.definition.container) || platformRank(a.path) - platformRank(b.path) || used.get(b)! - used.get(a)!);
 }
 
 function bareName(symbol: string): string {

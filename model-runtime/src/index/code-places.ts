@@ -23,9 +23,20 @@ export function isExampleCode(path: string): boolean {
   return /(^|\/)(examples?|samples?|demos?|benchmarks?|bench)\//.test(path);
 }
 
-/** 0 for the library's own code, 1 for examples (and benchmarks), 2 for tests: the order in which answers list definitions. */
-export function placeRank(path: string, name: string): number {
-  if (isTestCode(path, name)) return 2;
+/**
+ * A test module inside a library file: Rust's `#[cfg(test)] mod tests { … }` (axum's connect_info.rs). Its functions
+ * are tests whatever their names, and its lines are test code (WorkspaceIndex.references lists them with the tests).
+ */
+export function isTestModule(def: { name: string; kind: string }): boolean {
+  return def.kind === "module" && /^tests?$/.test(def.name);
+}
+
+/**
+ * 0 for the library's own code, 1 for examples (and benchmarks), 2 for tests: the order in which answers list
+ * definitions. `container`: a definition in a test module (`tests.custom_listener`, isTestModule) is a test.
+ */
+export function placeRank(path: string, name: string, container?: string): number {
+  if (isTestCode(path, name) || (container !== undefined && /(^|[.:])tests?$/.test(container))) return 2;
   return isExampleCode(path) ? 1 : 0;
 }
 

@@ -2,7 +2,7 @@
  * The in-memory workspace index: file records plus a name → definitions map kept up to date file by file,
  * so a one-file update costs that file's definitions only. Queries are synchronous and cheap (hover-fast).
  */
-import { placeRank } from "./code-places";
+import { isTestModule, placeRank } from "./code-places";
 import { dirname, type ImportResolver, importResolver } from "./import-resolution";
 import type { Definition, FileRecord, IndexStats, ReferenceHit, SkippedFile, SymbolHit, VariableHit } from "./types";
 
@@ -187,7 +187,7 @@ export class WorkspaceIndex {
       (a, b) =>
         Number(!!a.definition.declarationOnly) - Number(!!b.definition.declarationOnly) ||
         Number(qualifiedBy(b)) - Number(qualifiedBy(a)) ||
-        placeRank(a.path, a.definition.name) - placeRank(b.path, b.definition.name) ||
+        placeRank(a.path, a.definition.name, a.definition.container) - placeRank(b.path, b.definition.name, b.definition.container) ||
         (a.path < b.path ? -1 : a.path > b.path ? 1 : a.definition.nameLine - b.definition.nameLine),
     );
     return hits.slice(0, limit);
@@ -217,24 +217,36 @@ export class WorkspaceIndex {
    * where a parameter or a local variable of that name hides it (boundLocally): uses in code first, then the lines that
    * only mention it (comments, strings, text files; `mention` set); each group the library's own files first, then
    * examples, then tests (placeRank: who calls a function is asked about the library, and its tests call it most), each
-   * file in order.
+   * file in order. A library file's test module (isTestModule: Rust's `mod tests`) counts with the tests: axum's "who
+   * calls into_make_service?" had listed its inline tests first.
    */
   references(name: string, limit = 500): ReferenceHit[] {
-    const uses: ReferenceHit[] = [];
+    // Uses by place rank: library, examples, tests.
+    const uses: ReferenceHit[][] = [[], [], []];
     const mentions: ReferenceHit[] = [];
-    for (const rec of this.filesByPlace()) {
+    const count = (ranks: number) => uses.slice(0, ranks).reduce((n, u) => n + u.length, 0);
+    const files = this.filesByPlace();
+    for (const rec of files) {
       if (!Object.hasOwn(rec.references, name)) continue;
+      const fileRank = placeRank(rec.path, "");
+      // Files come in rank order: what is still to come ranks after the uses already found.
+      if (count(fileRank) >= limit) break;
       const lines = rec.references[name];
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
       const hidden = this.hiddenLocally(rec, name);
+      const testModules = fileRank < 2 ? rec.definitions.filter(isTestModule) : [];
       for (const line of lines) {
         if (defLines.has(line) || hidden(line)) continue;
-        if (!isMention(rec, name, line)) uses.push({ root: rec.root, path: rec.path, line });
-        else if (mentions.length < limit) mentions.push({ root: rec.root, path: rec.path, line, mention: true });
-        if (uses.length >= limit) return uses;
+        if (isMention(rec, name, line)) {
+          if (mentions.length < limit) mentions.push({ root: rec.root, path: rec.path, line, mention: true });
+          continue;
+        }
+        const inTests = testModules.some((m) => line >= m.startLine && line <= m.endLine);
+        uses[inTests ? 2 : fileRank].push({ root: rec.root, path: rec.path, line });
       }
     }
-    return [...uses, ...mentions].slice(0, limit);
+    const inCode = uses.flat();
+    return (inCode.length >= limit ? inCode : [...inCode, ...mentions]).slice(0, limit);
   }
 
   /**
