@@ -301,6 +301,9 @@ test("Ruby names ending in ! or ?, operators, setters and dotted namespaces: the
       "",
     ].join("\n"),
     "src/Bson/BsonType.cs": "using System;\nnamespace Newtonsoft.Json.Bson\n{\n    internal enum BsonType\n    {\n        Number = 1\n    }\n}\n",
+    // A module and a method of one name in one file (axum's routing/mod.rs): Router.route is the method.
+    "src/routing.rs": "mod route;\n\npub struct Router;\n\nimpl Router {\n    pub fn route(self) -> Self {\n        self\n    }\n}\n",
+    "lib/res.js": "var res = module.exports = {};\n\nres.render = function render(view) {\n  return view;\n};\n",
   });
   try {
     const index = await indexFolder(dir);
@@ -322,6 +325,10 @@ test("Ruby names ending in ! or ?, operators, setters and dotted namespaces: the
     assert.equal(resolveCitationLine(index, file, "Base.body=", { kind: "other" }).line, 22);
     assert.equal(resolveCitationLine(index, [{ root: "ws", path: "src/Bson/BsonType.cs" }], "Newtonsoft.Json.Bson", { kind: "other" }).line, 2);
     assert.equal(resolveCitationLine(index, [{ root: "ws", path: "src/Bson/BsonType.cs" }], "BsonType", { kind: "other" }).line, 4);
+    assert.equal(resolveCitationLine(index, [{ root: "ws", path: "src/routing.rs" }], "Router.route", { kind: "other" }).line, 6);
+    assert.equal(resolveCitationLine(index, [{ root: "ws", path: "src/routing.rs" }], "route", { kind: "other" }).line, 1);
+    // No definition in that container: one without a container (Express's res.render assignment).
+    assert.equal(resolveCitationLine(index, [{ root: "ws", path: "lib/res.js" }], "res.render", { kind: "other" }).line, 3);
   } finally {
     removeTree(dir);
   }

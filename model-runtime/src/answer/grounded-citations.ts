@@ -162,7 +162,11 @@ function namesDefinition(labelName: string, definitionName: string | undefined, 
 
 function definitionsNamed(rec: FileRecord, label: { name: string; container?: string; whole?: string }): Definition[] {
   // Containers as labels write them: `LinkedList<T>` → `LinkedList` (questions.ts plainContainer).
-  let defs = rec.definitions.filter((d) => namesDefinition(label.name, d.name, rec) && (!label.container || !d.container || (plainContainer(d.container) ?? d.container).endsWith(label.container)));
+  const named = rec.definitions.filter((d) => namesDefinition(label.name, d.name, rec));
+  const inContainer = (d: Definition) => d.container !== undefined && (plainContainer(d.container) ?? d.container).endsWith(label.container!);
+  // `Router.route` is the method in Router when the file has one (axum's routing/mod.rs also declares `mod route;`),
+  // else a definition without a container (Express's `res.render = function …`).
+  let defs = label.container ? (named.some(inContainer) ? named.filter(inContainer) : named.filter((d) => !d.container)) : named;
   // A name the split misreads is the whole label: a dotted namespace (`Newtonsoft.Json.Bson`), a quoted module
   // (`'./context'`), a computed member (`HonoRequest.[GET_MATCH_RESULT]`), a raw identifier (`r#async`).
   const whole = label.whole;
