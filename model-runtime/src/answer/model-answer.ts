@@ -7,7 +7,7 @@
 import type { AnswerEvent, AskOptions, RepoSession } from "../engine/repo-session";
 import { placeRank, platformRank } from "../index/code-places";
 import type { Definition } from "../index/types";
-import { type WorkspaceIndex, isCallable } from "../index/workspace-index";
+import { type WorkspaceIndex, isCallable, splitQualified } from "../index/workspace-index";
 import type { QuestionReads } from "../layout/question-reads";
 import type { RepoLayout } from "../layout/repo-layout";
 import type { CodeTokenizer } from "../tokenizer";
@@ -592,14 +592,15 @@ async function planAnswer(session: RepoSession, decoder: GroundedDecoder, ground
     // is the answer — the model would lead with a type it read (nginx: `ngx_uint_t` for ngx_http_limit_req_handler).
     const callables = facts.kind === "calls" ? facts.definitions.filter((d) => isCallable(definitionOf(index, d))) : [];
     if (callables.length && !callables.some(read)) return { facts, factAnswer: true, skipModel: true, ranked: [] };
-    const factLabels = labelsOf(grounding.labels, facts.definitions.filter((d) => d.name && read(d)), []);
+    const readNamed = facts.definitions.filter((d) => d.name && read(d));
+    const factLabels = labelsOf(grounding.labels, readNamed, []);
     // A use outside every definition is a fact without a name (its line written with an empty label, as training does).
     const unnamed = facts.definitions.filter((d) => !d.name && read(d));
     if (factLabels.length === 0 && unnamed.length === 0) return { facts, factAnswer: true, skipModel: true, ranked: [] };
     // The facts it read are all tests (or examples) while the library's own are in files it did not read: the index's
     // list, library first, is the answer (axum's "who calls into_make_service?" had led with three inline tests).
     const rankOf = (d: IndexFact) => placeRank(d.path, d.name, d.container);
-    const bestRead = Math.min(...facts.definitions.filter((d) => d.name && read(d)).map(rankOf));
+    const bestRead = Math.min(...readNamed.map(rankOf));
     if (factLabels.length && bestRead > Math.min(...facts.definitions.filter((d) => d.name).map(rankOf))) return { facts, factAnswer: true, skipModel: true, ranked: [] };
     // The index knows the answer's names: the model orders them and writes the first one's citation, its path chosen
     // among that fact's own places.
@@ -849,7 +850,7 @@ function definedAt(explained: IndexFacts, cited: readonly ModelCitation[], index
  */
 export function libraryFirst<T extends CitationTarget>(places: T[], label: string): T[] {
   const best = bestPlaceRank(places, label);
-  const library = places.filter((p) => placeRank(p.path, labelName(label), labelContainer(label)) === best);
+  const library = places.filter((p) => placeRank(p.path, labelName(label), splitQualified(label).owner) === best);
   // Of a name defined for several operating systems, the code that runs here (nginx's os/unix/ before os/win32/).
   const here = library.filter((p) => platformRank(p.path) === 0);
   return here.length ? here : library;
@@ -879,17 +880,12 @@ export function callableLabelsFirst(ranked: RankedLabel[], placesOfLabel: (label
 
 /** The best (lowest) place rank among a label's places: library code 0, examples 1, tests 2 (index/code-places.ts). */
 function bestPlaceRank(places: readonly CitationTarget[], label: string): number {
-  return Math.min(...places.map((p) => placeRank(p.path, labelName(label), labelContainer(label))));
+  return Math.min(...places.map((p) => placeRank(p.path, labelName(label), splitQualified(label).owner)));
 }
 
 /** A label's definition name: `Container.name` → `name`. */
 function labelName(label: string): string {
   return label.split(".").pop() ?? label;
-}
-/** The container a label writes (`tests` of `tests.custom_listener`), if any. */
-function labelContainer(label: string): string | undefined {
-  const dot = label.lastIndexOf(".");
-  return dot > 0 ? label.slice(0, dot) : undefined;
 }
 
 /** The places of the facts that go by `label` (`name` or `Container.name`). */

@@ -224,13 +224,13 @@ export class WorkspaceIndex {
     // Uses by place rank: library, examples, tests.
     const uses: ReferenceHit[][] = [[], [], []];
     const mentions: ReferenceHit[] = [];
-    const count = (ranks: number) => uses.slice(0, ranks).reduce((n, u) => n + u.length, 0);
-    const files = this.filesByPlace();
-    for (const rec of files) {
+    // Files come in rank order and a use joins its rank's list at the end (a test module's, the tests'): once the lists
+    // up to this file's rank hold `limit` uses, nothing still to come is among the first `limit`.
+    const settled = (rank: number) => uses.slice(0, rank + 1).reduce((n, u) => n + u.length, 0) >= limit;
+    for (const rec of this.filesByPlace()) {
       if (!Object.hasOwn(rec.references, name)) continue;
       const fileRank = placeRank(rec.path, "");
-      // Files come in rank order: what is still to come ranks after the uses already found.
-      if (count(fileRank) >= limit) break;
+      if (settled(fileRank)) break;
       const lines = rec.references[name];
       const defLines = new Set(rec.definitions.filter((d) => d.name === name).map((d) => d.nameLine));
       const hidden = this.hiddenLocally(rec, name);
@@ -243,6 +243,7 @@ export class WorkspaceIndex {
         }
         const inTests = testModules.some((m) => line >= m.startLine && line <= m.endLine);
         uses[inTests ? 2 : fileRank].push({ root: rec.root, path: rec.path, line });
+        if (settled(fileRank)) break;
       }
     }
     const inCode = uses.flat();
