@@ -164,8 +164,8 @@ function onImportLine(rec: FileRecord | undefined, line: number): boolean {
 /**
  * Several definitions of one name (Hono's `getPath`: a function in utils/url.ts that eight files call, and three AWS
  * Lambda processors' methods): library code first as found, this platform's before another's (nginx's os/unix/ and
- * os/win32/), then, within each place, the ones more code uses
- * (WorkspaceIndex.usesOf) first — an explanation lists the first three, and had left the one everybody calls out.
+ * os/win32/), then, within each place, the ones more code uses (WorkspaceIndex.usesOf) first — an explanation lists
+ * the first three, and had left the one everybody calls out.
  */
 function mostUsedFirst(index: WorkspaceIndex, hits: readonly SymbolHit[]): SymbolHit[] {
   if (hits.length < 2) return [...hits];
